@@ -1,0 +1,50 @@
+"""Set up everything the test suite needs on a fresh machine, then run it.
+
+    python3 tests/run.py [pytest arguments]
+
+Creates ``.venv`` (if missing) with the package and its ``dev`` extra, checks
+the code with ruff and mypy, and runs pytest.  Only Python 3.11+ is needed
+beforehand.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv"
+PYTHON = VENV / "bin" / "python"
+
+
+def step(title: str, *command: str | Path) -> None:
+    print(f"\n== {title}: {' '.join(map(str, command))}", flush=True)
+    subprocess.run([str(c) for c in command], cwd=ROOT, check=True)
+
+
+def main() -> int:
+    if sys.version_info < (3, 11):  # noqa: UP036 - run by whatever python3 is installed
+        sys.exit("typed_state needs Python 3.11 or newer")
+    if not PYTHON.exists():
+        print(f"== creating {VENV}", flush=True)
+        venv.create(VENV, with_pip=True)
+    step("install", PYTHON, "-m", "pip", "install", "-q", "-e", ".[dev]")
+    step("ruff", PYTHON, "-m", "ruff", "check", ".")
+    step("ruff format", PYTHON, "-m", "ruff", "format", "--check", ".")
+    step("mypy", PYTHON, "-m", "mypy")
+    env_args = sys.argv[1:]
+    print(f"\n== pytest {' '.join(env_args)}", flush=True)
+    return subprocess.run(
+        [str(PYTHON), "-m", "pytest", *env_args], cwd=ROOT, env={**os.environ}
+    ).returncode
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except subprocess.CalledProcessError as exc:
+        print(f"\nfailed: {exc}", file=sys.stderr)
+        sys.exit(exc.returncode or 1)

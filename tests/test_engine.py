@@ -1,0 +1,201 @@
+"""The re-run engine with Streamlit's session layer replaced by fakes."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fakes import FakeSessions
+from typed_state import _engine
+from typed_state._engine import Engine
+
+A = ("ns", "a")
+B = ("ns", "b")
+
+
+@pytest.fixture
+def sessions(monkeypatch: pytest.MonkeyPatch) -> FakeSessions:
+    fake = FakeSessions()
+    monkeypatch.setattr(_engine._streamlit, "sessions", lambda: fake)
+    return fake
+
+
+@pytest.fixture
+def engine() -> Engine:
+    return Engine(min_interval=0.0)
+
+
+def test_reader_is_rerun_writer_is_not(sessions: FakeSessions, engine: Engine) -> None:
+    reader, writer = sessions.add("r"), sessions.add("w")
+    engine.bind(reader.run(), A)
+    engine.bind(writer.run(), A)
+    engine.changed([A], writer="w")
+    sessions.pump()
+    assert reader.reruns == [None]
+    assert writer.reruns == []
+
+
+def test_session_not_reading_the_field_is_not_rerun(sessions: FakeSessions, engine: Engine) -> None:
+    s = sessions.add("s")
+    engine.bind(s.run(), B)
+    engine.changed([A], writer=None)
+    sessions.pump()
+    assert s.reruns == []
+
+
+def test_subscriptions_are_those_of_the_latest_run(sessions: FakeSessions, engine: Engine) -> None:
+    s = sessions.add("s")
+    engine.bind(s.run(), A)
+    run = s.run()  # a new run that reads only B
+    engine.bind(run, B)
+    engine.changed([A], writer=None)
+    sessions.pump()
+    assert s.reruns == []
+    engine.changed([B], writer=None)
+    sessions.pump()
+    assert s.reruns == [None]
+
+
+def test_run_touching_state_without_reading_unbinds(sessions: FakeSessions, engine: Engine) -> None:
+    s = sessions.add("s")
+    engine.bind(s.run(), A)
+    engine.touch(s.run())  # e.g. the branch that read A is not taken any more
+    engine.changed([A], writer=None)
+    sessions.pump()
+    assert s.reruns == []
+
+
+def test_pushed_run_that_reads_nothing_stops_the_pushes(
+    sessions: FakeSessions, engine: Engine
+) -> None:
+    s = sessions.add("s")
+    engine.bind(s.run(), A)
+    engine.changed([A], writer=None)
+    sessions.pump()
+    assert s.reruns == [None]
+    # The pushed run ran and touched no state at all: the page shows none.
+    engine.changed([A], writer=None)
+    sessions.pump()
+    assert s.reruns == [None]
+    assert engine.readers(A) == set()
+
+
+def test_a_run_that_already_read_the_new_value_is_not_rerun(
+    sessions: FakeSessions, engine: Engine
+) -> None:
+    s = sessions.add("s")
+    s.settled = False
+    engine.bind(s.run(), A)
+    engine.changed([A], writer=None)
+    sessions.pump(rounds=1)
+    engine.bind(s.run(), A)  # the session re-ran on its own and read the new value
+    s.settled = True
+    sessions.pump()
+    assert s.reruns == []
+
+
+def test_busy_session_is_pushed_once_it_settles(sessions: FakeSessions, engine: Engine) -> None:
+    s = sessions.add("s")
+    engine.bind(s.run(), A)
+    s.settled = False
+    engine.changed([A], writer=None)
+    sessions.pump(rounds=3)
+    assert s.reruns == []
+    s.settled = True
+    sessions.pump()
+    assert s.reruns == [None]
+
+
+def test_burst_of_writes_is_coalesced_into_one_rerun(
+    sessions: FakeSessions, engine: Engine
+) -> None:
+    s = sessions.add("s")
+    engine.bind(s.run(), A)
+    for _ in range(100):
+        engine.changed([A], writer=None)
+    sessions.pump()
+    assert s.reruns == [None]
+
+
+def test_reruns_are_spaced_by_min_interval(sessions: FakeSessions) -> None:
+    engine = Engine(min_interval=0.25)
+    s = sessions.add("s")
+    engine.bind(s.run(), A)
+    engine.changed([A], writer=None)
+    first = sessions.pump()
+    engine.bind(s.run(), A)
+    engine.changed([A], writer=None)
+    second = sessions.pump()
+    assert first[0] == 0.0
+    assert 0.2 < second[0] <= 0.25
+
+
+def test_fragment_reader_gets_a_fragment_rerun(sessions: FakeSessions, engine: Engine) -> None:
+    s = sessions.add("s")
+    s.fragments.add("f1")
+    run = s.run(fragment="f1")
+    engine.bind(run, A)
+    engine.changed([A], writer=None)
+    sessions.pump()
+    assert s.reruns == ["f1"]
+
+
+def test_fragment_run_keeps_the_page_subscriptions(sessions: FakeSessions, engine: Engine) -> None:
+    s = sessions.add("s")
+    s.fragments.add("f1")
+    engine.bind(s.run(), B)  # page body reads B
+    engine.bind(s.run(new=False, fragment="f1"), A)  # fragment reads A
+    engine.bind(s.run(fragment="f1", fragment_only=True), A)  # a fragment-only run
+    engine.changed([B], writer=None)
+    sessions.pump()
+    assert s.reruns == [None]
+
+
+def test_field_read_in_page_and_fragment_reruns_the_page(
+    sessions: FakeSessions, engine: Engine
+) -> None:
+    s = sessions.add("s")
+    s.fragments.add("f1")
+    run = s.run()
+    engine.bind(run, A)
+    engine.bind(s.run(new=False, fragment="f1"), A)
+    engine.changed([A], writer=None)
+    sessions.pump()
+    assert s.reruns == [None]
+
+
+def test_vanished_fragment_is_not_rerun(sessions: FakeSessions, engine: Engine) -> None:
+    s = sessions.add("s")
+    engine.bind(s.run(fragment="gone"), A)
+    engine.changed([A], writer=None)
+    sessions.pump()
+    assert s.reruns == []
+    assert engine.readers(A) == set()
+
+
+def test_closed_session_is_forgotten(sessions: FakeSessions, engine: Engine) -> None:
+    s = sessions.add("s")
+    engine.bind(s.run(), A)
+    del sessions.sessions["s"]
+    engine.changed([A], writer=None)
+    sessions.pump()
+    assert engine.readers(A) == set()
+
+
+def test_reads_in_callbacks_bind_nothing(sessions: FakeSessions, engine: Engine) -> None:
+    s = sessions.add("s")
+    engine.bind(s.run(callback=True), A)
+    engine.changed([A], writer=None)
+    sessions.pump()
+    assert s.reruns == []
+
+
+def test_without_a_server_reruns_are_recorded(
+    monkeypatch: pytest.MonkeyPatch, engine: Engine
+) -> None:
+    monkeypatch.setattr(_engine._streamlit, "sessions", lambda: None)
+    fake = FakeSessions().add("test session id")
+    engine.bind(fake.run(), A)
+    engine.changed([A], writer=None)
+    records = engine.take_recorded()
+    assert [(r.session_id, r.fragment_id) for r in records] == [("test session id", None)]
+    assert engine.take_recorded() == []

@@ -1,0 +1,572 @@
+"""SharedState: instances, validation, change detection, locks, families."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import types
+import warnings
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+
+from tests.fakes import FakeSession, FakeSessions
+from typed_state import (
+    DefinitionError,
+    FieldNameError,
+    LockTimeoutError,
+    SchemaChangedWarning,
+    SharedState,
+    StateDroppedError,
+    _engine,
+    _slot,
+    no_rerun,
+)
+
+
+class Message(BaseModel):
+    author: str
+    text: str
+
+
+class Chat(SharedState):
+    messages: list[Message] = Field(default_factory=list)
+    count: int = Field(0, ge=0)
+    title: str = "general"
+
+
+class Harness:
+    """A reader session bound through real field reads, and a fake server."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.sessions = FakeSessions()
+        self.current: FakeSession | None = None
+        self._run: Any = None
+        monkeypatch.setattr(_engine._streamlit, "sessions", lambda: self.sessions)
+        monkeypatch.setattr(_slot._streamlit, "current_run", lambda: self._run)
+        monkeypatch.setattr(
+            _slot._streamlit,
+            "current_session_id",
+            lambda: None if self._run is None else self._run.session_id,
+        )
+
+    def read_as(self, session_id: str, state: SharedState, *fields: str) -> None:
+        session = self.sessions.get(session_id) or self.sessions.add(session_id)
+        self._run = session.run()
+        for name in fields:
+            getattr(state, name)
+        self._run = None
+
+    def as_session(self, session_id: str) -> None:
+        session = self.sessions.get(session_id) or self.sessions.add(session_id)
+        self._run = session.run()
+
+    def outside(self) -> None:
+        self._run = None
+
+    def reruns(self, session_id: str) -> list[str | None]:
+        self.sessions.pump()
+        return self.sessions.sessions[session_id].reruns
+
+
+@pytest.fixture
+def harness(monkeypatch: pytest.MonkeyPatch) -> Harness:
+    return Harness(monkeypatch)
+
+
+# -- instances ----------------------------------------------------------------------
+
+
+def test_get_returns_the_one_shared_instance() -> None:
+    state = Chat.get()
+    assert Chat.get() is state
+    assert isinstance(state, Chat)
+    assert state.count == 0
+    assert state.messages == []
+
+
+def test_values_are_shared_across_threads() -> None:
+    def write() -> None:
+        Chat.get().count = 7
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    thread.join()
+    assert Chat.get().count == 7
+
+
+def test_direct_construction_is_refused() -> None:
+    with pytest.raises(TypeError, match=r"use Chat\.get\(\)"):
+        Chat()
+
+
+def test_a_field_without_default_is_refused_at_class_creation() -> None:
+    with pytest.raises(DefinitionError, match="needs one"):
+
+        class Bad(SharedState):
+            name: str
+
+
+def test_a_field_named_like_a_method_is_refused() -> None:
+    with (
+        pytest.raises(DefinitionError, match="'lock' is taken"),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")  # Pydantic's own "shadows an attribute"
+
+        class Bad(SharedState):
+            lock: int = 0  # type: ignore[assignment]
+
+
+def test_unknown_attribute_is_a_field_name_error() -> None:
+    state = Chat.get()
+    with pytest.raises(
+        FieldNameError,
+        match="Chat has no field 'cout'; its fields are: count, messages, title",
+    ):
+        state.cout = 3
+    with pytest.raises(AttributeError):
+        _ = state.cout  # type: ignore[attr-defined]
+
+
+def test_pydantic_methods_see_the_shared_values() -> None:
+    state = Chat.get()
+    state.count = 2
+    assert state.model_dump() == {"messages": [], "count": 2, "title": "general"}
+    assert Chat.get().model_dump_json() == '{"messages":[],"count":2,"title":"general"}'
+    assert "count=2" in repr(state)
+
+
+def test_model_copy_is_a_detached_snapshot() -> None:
+    state = Chat.get()
+    snapshot = state.model_copy(deep=True)
+    state.count = 5
+    assert snapshot.count == 0
+    snapshot.count = 9  # a plain model: no effect on the shared one
+    assert state.count == 5
+
+
+def test_subclass_inherits_fields_and_has_its_own_values() -> None:
+    class Room(Chat):
+        topic: str = ""
+
+    Chat.get().count = 3
+    room = Room.get()
+    assert room.count == 0
+    assert room.topic == ""
+
+
+def test_private_attributes_are_allowed() -> None:
+    class WithPrivate(SharedState):
+        count: int = 0
+        _cache: dict[str, int] = {}
+
+    state = WithPrivate.get()
+    state._cache = {"a": 1}
+    assert state._cache == {"a": 1}
+
+
+# -- validation -----------------------------------------------------------------------
+
+
+def test_invalid_write_raises_and_keeps_the_value(harness: Harness) -> None:
+    state = Chat.get()
+    state.count = 3
+    harness.read_as("reader", state, "count")
+    with pytest.raises(ValidationError, match="greater than or equal to 0"):
+        state.count = -1
+    with pytest.raises(ValidationError):
+        state.count = "many"  # type: ignore[assignment]
+    assert state.count == 3
+    assert harness.reruns("reader") == []
+
+
+def test_values_are_coerced_like_pydantic_does() -> None:
+    state = Chat.get()
+    state.count = "4"  # type: ignore[assignment]
+    assert state.count == 4
+    state.messages = [{"author": "ann", "text": "hi"}]  # type: ignore[list-item]
+    assert state.messages == [Message(author="ann", text="hi")]
+
+
+def test_field_and_model_validators_run_on_assignment() -> None:
+    class Bounded(SharedState):
+        low: int = 0
+        high: int = 10
+
+        @field_validator("low")
+        @classmethod
+        def not_thirteen(cls, value: int) -> int:
+            if value == 13:
+                raise ValueError("unlucky")
+            return value
+
+        @model_validator(mode="after")
+        def ordered(self) -> Bounded:
+            if self.low > self.high:
+                raise ValueError("low must not exceed high")
+            return self
+
+    state = Bounded.get()
+    with pytest.raises(ValidationError, match="unlucky"):
+        state.low = 13
+    with pytest.raises(ValidationError, match="low must not exceed high"):
+        state.low = 11
+    state.update(low=11, high=20)  # together they are valid
+    assert (state.low, state.high) == (11, 20)
+    with pytest.raises(ValidationError, match="low must not exceed high"):
+        state.update(low=30, high=25)
+    assert (state.low, state.high) == (11, 20)
+
+
+def test_update_is_all_or_nothing(harness: Harness) -> None:
+    state = Chat.get()
+    harness.read_as("reader", state, "count", "title")
+    with pytest.raises(ValidationError):
+        state.update(count=5, title=None)
+    assert (state.count, state.title) == (0, "general")
+    assert harness.reruns("reader") == []
+    state.update(count=5, title="news")
+    assert (state.count, state.title) == (5, "news")
+    assert harness.reruns("reader") == [None]
+
+
+def test_update_with_unknown_field_changes_nothing() -> None:
+    state = Chat.get()
+    with pytest.raises(FieldNameError, match="no field 'cont'"):
+        state.update(count=1, cont=2)
+    assert state.count == 0
+
+
+# -- change detection -------------------------------------------------------------------
+
+
+def test_equal_value_reruns_nobody(harness: Harness) -> None:
+    state = Chat.get()
+    state.count = 2
+    harness.read_as("reader", state, "count")
+    state.count = 2
+    state.messages = []
+    assert harness.reruns("reader") == []
+
+
+def test_changed_value_reruns_readers(harness: Harness) -> None:
+    state = Chat.get()
+    harness.read_as("reader", state, "count")
+    state.count = 1
+    assert harness.reruns("reader") == [None]
+
+
+def test_same_mutated_object_counts_as_a_change(harness: Harness) -> None:
+    state = Chat.get()
+    harness.read_as("reader", state, "messages")
+    messages = state.messages
+    messages.append(Message(author="ann", text="hi"))
+    state.messages = messages
+    assert harness.reruns("reader") == [None]
+
+
+class _ArrayLike:
+    """Compares like a numpy array: element-wise, not to a bool."""
+
+    def __init__(self, data: list[int]) -> None:
+        self.data = data
+
+    def __eq__(self, other: object) -> Any:
+        return [True, False]
+
+
+class _Raising:
+    def __eq__(self, other: object) -> bool:
+        raise ValueError("ambiguous")
+
+
+@pytest.mark.parametrize("factory", [lambda: _ArrayLike([1, 2]), lambda: _Raising()])
+def test_non_boolean_or_raising_comparison_counts_as_change(harness: Harness, factory: Any) -> None:
+    class Holder(SharedState):
+        value: Any = None
+
+    state = Holder.get()
+    state.value = factory()
+    harness.read_as("reader", state, "value")
+    state.value = factory()
+    assert harness.reruns("reader") == [None]
+
+
+def test_writer_is_not_rerun_by_its_own_write(harness: Harness) -> None:
+    state = Chat.get()
+    harness.read_as("writer", state, "count")
+    harness.read_as("reader", state, "count")
+    harness.as_session("writer")
+    state.count = 1
+    harness.outside()
+    assert harness.reruns("writer") == []
+    assert harness.reruns("reader") == [None]
+
+
+def test_no_rerun_stores_without_pushing_and_notify_pushes(harness: Harness) -> None:
+    state = Chat.get()
+    harness.read_as("reader", state, "count")
+    with no_rerun:
+        state.count = 10
+    assert state.count == 10
+    assert harness.reruns("reader") == []
+    state.notify("count")
+    assert harness.reruns("reader") == [None]
+
+
+def test_no_rerun_is_per_thread() -> None:
+    inside = threading.Event()
+    release = threading.Event()
+    seen: list[bool] = []
+
+    def hold() -> None:
+        with no_rerun:
+            inside.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    inside.wait(5)
+    seen.append(no_rerun.active)
+    release.set()
+    thread.join()
+    assert seen == [False]
+
+
+def test_notify_checks_field_names() -> None:
+    with pytest.raises(FieldNameError):
+        Chat.get().notify("cont")
+
+
+# -- locks -----------------------------------------------------------------------------
+
+
+def test_locked_increments_from_16_threads_end_exact() -> None:
+    class Counter(SharedState):
+        count: int = 0
+
+    state = Counter.get()
+    threads, per_thread = 16, 10_000
+
+    def work() -> None:
+        for _ in range(per_thread):
+            with state.lock("count"):
+                state.count += 1
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert state.count == threads * per_thread
+
+
+def test_lock_is_reentrant() -> None:
+    state = Chat.get()
+    with state.lock("count"), state.lock("count", "title"):
+        state.count = 1
+        state.update(count=2, title="x")
+    assert state.count == 2
+
+
+def test_lock_times_out_with_a_clear_error() -> None:
+    state = Chat.get()
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with state.lock("count"):
+            held.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    held.wait(5)
+    try:
+        with (
+            pytest.raises(LockTimeoutError, match=r"could not lock Chat\.\{count\} within 0\.05 s"),
+            state.lock("count", timeout=0.05),
+        ):
+            pass
+        with pytest.raises(LockTimeoutError):
+            state.update(count=1, timeout=0.05)
+    finally:
+        release.set()
+        thread.join()
+    assert state.count == 0
+
+
+def test_lock_checks_field_names() -> None:
+    with pytest.raises(FieldNameError):
+        Chat.get().lock("cont")
+
+
+# -- mutate ------------------------------------------------------------------------------
+
+
+def test_mutate_stores_the_edit_and_pushes(harness: Harness) -> None:
+    state = Chat.get()
+    harness.read_as("reader", state, "messages")
+    with state.mutate("messages") as messages:
+        messages.append(Message(author="ann", text="hi"))
+    assert state.messages == [Message(author="ann", text="hi")]
+    assert harness.reruns("reader") == [None]
+
+
+def test_mutate_without_change_pushes_nothing(harness: Harness) -> None:
+    state = Chat.get()
+    harness.read_as("reader", state, "messages")
+    with state.mutate("messages"):
+        pass
+    assert harness.reruns("reader") == []
+
+
+def test_mutate_that_raises_leaves_the_value() -> None:
+    state = Chat.get()
+    with pytest.raises(RuntimeError), state.mutate("messages") as messages:
+        messages.append(Message(author="ann", text="hi"))
+        raise RuntimeError("changed my mind")
+    assert state.messages == []
+
+
+def test_mutate_to_an_invalid_value_raises_and_keeps_the_value() -> None:
+    state = Chat.get()
+    with pytest.raises(ValidationError), state.mutate("messages") as messages:
+        messages.append("not a message")
+    assert state.messages == []
+
+
+def test_mutate_from_threads_loses_no_edit() -> None:
+    state = Chat.get()
+
+    def work(n: int) -> None:
+        for i in range(50):
+            with state.mutate("messages") as messages:
+                messages.append(Message(author=str(n), text=str(i)))
+
+    workers = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert len(state.messages) == 200
+
+
+# -- keyed families --------------------------------------------------------------------
+
+
+def test_keyed_family_members_are_independent(harness: Harness) -> None:
+    general, news = Chat.get(key="general"), Chat.get(key="news")
+    assert Chat.get(key="general") is general
+    harness.read_as("in-general", general, "count")
+    harness.read_as("in-news", news, "count")
+    general.count = 1
+    assert news.count == 0
+    assert Chat.get().count == 0
+    assert harness.reruns("in-general") == [None]
+    assert harness.reruns("in-news") == []
+
+
+def test_keys_and_drop() -> None:
+    Chat.get()
+    Chat.get(key="b").count = 1
+    Chat.get(key="a")
+    assert Chat.keys() == ["a", "b"]
+    assert Chat.drop("b") is True
+    assert Chat.drop("b") is False
+    assert Chat.keys() == ["a"]
+    assert Chat.get(key="b").count == 0
+
+
+def test_write_through_a_dropped_instance_is_refused() -> None:
+    room = Chat.get(key="r")
+    Chat.drop("r")
+    with pytest.raises(StateDroppedError, match=r"Chat\['r'\] was dropped"):
+        room.count = 1
+
+
+def test_drop_reruns_the_readers(harness: Harness) -> None:
+    room = Chat.get(key="r")
+    harness.read_as("reader", room, "count")
+    Chat.drop("r")
+    assert harness.reruns("reader") == [None]
+
+
+@pytest.mark.parametrize("key", ["", 3])
+def test_bad_keys_are_refused(key: Any) -> None:
+    with pytest.raises(TypeError, match="non-empty str"):
+        Chat.get(key=key)
+
+
+# -- classes re-defined while the server runs ------------------------------------------
+
+
+def _define(source: str) -> type[SharedState]:
+    """Define a class the way a page script does on every run: anew, same name."""
+    module = types.ModuleType("board_page")
+    sys.modules["board_page"] = module
+    exec(source, module.__dict__)
+    cls: type[SharedState] = module.Board
+    return cls
+
+
+_BOARD_V1 = """
+from pydantic import BaseModel, Field
+from typed_state import SharedState
+
+class Card(BaseModel):
+    title: str
+
+class Board(SharedState):
+    cards: list[Card] = Field(default_factory=list)
+    votes: int = 0
+    name: str = "board"
+"""
+
+
+def test_redefined_class_keeps_the_values() -> None:
+    first = _define(_BOARD_V1).get()
+    first.update(votes=3, cards=[{"title": "a"}])
+    second_cls = _define(_BOARD_V1)
+    second = second_cls.get()
+    assert type(second) is second_cls
+    assert second.votes == 3
+    # Cards made by the earlier class are accepted by the new one.
+    second.cards = [*second.cards, {"title": "b"}]  # type: ignore[attr-defined]
+    assert [c.title for c in second.cards] == ["a", "b"]  # type: ignore[attr-defined]
+
+
+def test_schema_change_keeps_what_validates_and_warns_about_the_rest() -> None:
+    old = _define(_BOARD_V1).get()
+    old.update(votes=3, name="sprint", cards=[{"title": "a"}])
+    changed = _define(
+        _BOARD_V1.replace("votes: int = 0", "votes: float = 0.5").replace(
+            'name: str = "board"', "name: int = 7\n    owner: str = 'ann'"
+        )
+    )
+    with pytest.warns(SchemaChangedWarning) as caught:
+        new = changed.get()
+    message = str(caught[0].message)
+    assert "reset to default: name (Input should be a valid integer" in message
+    assert "votes" not in message
+    assert "added: owner" in message
+    assert new.votes == 3.0  # still validates: kept
+    assert new.name == 7
+    assert new.owner == "ann"  # type: ignore[attr-defined]
+    assert [c.title for c in new.cards] == ["a"]  # type: ignore[attr-defined]
+
+
+def test_removed_field_is_reported() -> None:
+    _define(_BOARD_V1).get().votes = 2
+    with pytest.warns(SchemaChangedWarning, match="removed: votes"):
+        _define(_BOARD_V1.replace("    votes: int = 0\n", "")).get()
+
+
+def test_added_field_alone_does_not_warn() -> None:
+    _define(_BOARD_V1).get().votes = 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        state = _define(_BOARD_V1 + "    extra: int = 1\n").get()
+    assert state.votes == 2

@@ -1,0 +1,42 @@
+"""Typed, validated, server-wide shared state for Streamlit, on Pydantic v2.
+
+::
+
+    from typed_state import SharedState
+
+    class Counter(SharedState):
+        count: int = 0
+
+    state = Counter.get()      # the instance every session of the server shares
+    st.write(state.count)      # this session now re-runs when `count` changes
+"""
+
+from typed_state._change import no_rerun
+from typed_state._decorator import shared_state
+from typed_state._errors import (
+    BackendError,
+    ConfigurationError,
+    DefinitionError,
+    FieldNameError,
+    LockTimeoutError,
+    SchemaChangedWarning,
+    StateDroppedError,
+    TypedStateError,
+)
+from typed_state._model import SharedState
+
+__all__ = [
+    "BackendError",
+    "ConfigurationError",
+    "DefinitionError",
+    "FieldNameError",
+    "LockTimeoutError",
+    "SchemaChangedWarning",
+    "SharedState",
+    "StateDroppedError",
+    "TypedStateError",
+    "no_rerun",
+    "shared_state",
+]
+
+__version__ = "0.1.0"

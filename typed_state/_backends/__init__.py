@@ -1,0 +1,44 @@
+"""Stores behind the shared states: one small interface, one module per store."""
+
+from __future__ import annotations
+
+import threading
+from urllib.parse import urlsplit
+
+from typed_state._backends._base import Backend, FieldLock
+from typed_state._backends._memory import MemoryBackend
+from typed_state._errors import ConfigurationError
+
+__all__ = ["Backend", "FieldLock", "backend_for", "reset_backends"]
+
+_BACKENDS: dict[str, Backend] = {}
+_LOCK = threading.Lock()
+
+
+def backend_for(url: str) -> Backend:
+    """The process-wide backend for ``url``, created on first use."""
+    backend = _BACKENDS.get(url)
+    if backend is not None:
+        return backend
+    with _LOCK:
+        backend = _BACKENDS.get(url)
+        if backend is None:
+            backend = _BACKENDS[url] = _create(url)
+    return backend
+
+
+def _create(url: str) -> Backend:
+    scheme = urlsplit(url).scheme
+    if scheme == "memory":
+        return MemoryBackend()
+    raise ConfigurationError(
+        f"unsupported typed_state URL {url!r}: the supported scheme is 'memory://'"
+    )
+
+
+def reset_backends() -> None:
+    """Drop every backend and what it holds (tests)."""
+    with _LOCK:
+        for backend in _BACKENDS.values():
+            backend.close()
+        _BACKENDS.clear()

@@ -1,0 +1,70 @@
+"""The in-memory store: the default, nothing to install, one process."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from typed_state._backends._base import Backend, FieldLock
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+class _Lock:
+    """A ``threading.RLock`` behind the :class:`FieldLock` interface."""
+
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+
+    def acquire(self, timeout: float) -> bool:
+        return self._lock.acquire(timeout=timeout)
+
+    def release(self) -> None:
+        self._lock.release()
+
+
+class MemoryBackend(Backend):
+    """Values kept as Python objects in this process."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, dict[str, Any]] = {}
+        self._locks: dict[tuple[str, str], _Lock] = {}
+        self._mutex = threading.Lock()
+
+    def load(self, namespace: str) -> dict[str, Any] | None:
+        return self._data.get(namespace)
+
+    def create(self, namespace: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        with self._mutex:
+            live = self._data.get(namespace)
+            if live is None:
+                live = self._data[namespace] = dict(values)
+            return live
+
+    def save(self, namespace: str, values: Mapping[str, Any]) -> None:
+        self._data[namespace].update(values)
+
+    def replace(self, namespace: str, values: Mapping[str, Any]) -> None:
+        live = self._data[namespace]
+        # Keep the same dict: instances of the previous class read from it too.
+        for name in [n for n in live if n not in values]:
+            del live[name]
+        live.update(values)
+
+    def lock(self, namespace: str, field: str) -> FieldLock:
+        key = (namespace, field)
+        lock = self._locks.get(key)
+        if lock is None:
+            with self._mutex:
+                lock = self._locks.setdefault(key, _Lock())
+        return lock
+
+    def namespaces(self, prefix: str) -> list[str]:
+        return sorted(ns for ns in list(self._data) if ns.startswith(prefix))
+
+    def delete(self, namespace: str) -> bool:
+        with self._mutex:
+            return self._data.pop(namespace, None) is not None

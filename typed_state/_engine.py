@@ -1,0 +1,300 @@
+"""Subscriptions and re-run scheduling.
+
+A session is bound to the fields it read in its latest run (and a fragment to
+the fields it read in its latest run of that fragment).  A write bumps the
+field's version and marks every other bound session dirty; each dirty session
+is flushed on the server's event loop, at most once per ``min_interval``, and
+only when it is settled (no run running or queued), so a burst of writes can
+never starve a session of finished runs or replace a request of its browser.
+At flush time a session is re-run only if a field it read has a newer version
+than the one it read: a run that started after the write already shows it.
+
+The engine knows nothing of models or backends: a field is a ``(namespace,
+name)`` key.  It talks to Streamlit only through :mod:`typed_state._streamlit`.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from typed_state import _streamlit
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from typed_state._streamlit import Run, SessionView
+
+FieldKey = tuple[str, str]
+"""A field of one state instance: (namespace, field name)."""
+
+_POLL_BUSY = 0.01
+"""How often a dirty session that is still running is checked again (s)."""
+
+_SWEEP_EVERY = 60.0
+"""How often sessions that were never flushed are checked for having closed (s)."""
+
+
+@dataclass(slots=True)
+class _Subscriptions:
+    """What one session read, and where it stands in re-run scheduling."""
+
+    marker: object = None
+    """Run marker of the latest full run that touched a state."""
+    last_marker: object = None
+    """Run marker of the latest run (full or fragment) that touched a state."""
+    main: dict[FieldKey, int] = field(default_factory=dict)
+    """Fields read outside fragments in the latest full run -> version read."""
+    fragments: dict[str, dict[FieldKey, int]] = field(default_factory=dict)
+    fragment_markers: dict[str, object] = field(default_factory=dict)
+    pushed_marker: object = None
+    """``last_marker`` when we last pushed a full run; unchanged at the next
+    flush means the pushed run read no state at all."""
+    pushed_fragments: dict[str, object] = field(default_factory=dict)
+    dirty: bool = False
+    last_push: float = float("-inf")
+
+
+@dataclass(frozen=True, slots=True)
+class RerunRecord:
+    """A re-run the engine asked for (or, under AppTest, would have asked for)."""
+
+    session_id: str
+    fragment_id: str | None
+    """None for a full run of the page."""
+
+
+class Engine:
+    """The process-wide subscription table and re-run scheduler."""
+
+    def __init__(self, min_interval: float = 0.1) -> None:
+        self.min_interval = min_interval
+        self._lock = threading.Lock()
+        self._versions: dict[FieldKey, int] = {}
+        self._readers: dict[FieldKey, set[str]] = {}
+        self._sessions: dict[str, _Subscriptions] = {}
+        self._recorded: list[RerunRecord] = []
+        self._next_sweep = time.monotonic() + _SWEEP_EVERY
+        self.reruns_requested = 0
+        """Re-runs pushed to sessions since start (for tests and benchmarks)."""
+
+    # -- reads (hot path: every field read of every script run) ---------------
+
+    def touch(self, run: Run) -> None:
+        """Note that ``run`` uses typed_state, even if it reads no field."""
+        if run.in_callback:
+            return
+        with self._lock:
+            self._enter(run)
+
+    def bind(self, run: Run, key: FieldKey) -> None:
+        """Bind the session (or fragment) of ``run`` to ``key`` for this run."""
+        if run.in_callback:
+            # A callback runs before the script body of the same run, which
+            # reads what it shows; a read here shows nothing.
+            return
+        with self._lock:
+            subs = self._enter(run)
+            fid = run.fragment_id
+            target = subs.main if fid is None else subs.fragments[fid]
+            target[key] = self._versions.get(key, 0)
+            readers = self._readers.get(key)
+            if readers is None:
+                self._readers[key] = {run.session_id}
+            else:
+                readers.add(run.session_id)
+
+    def _enter(self, run: Run) -> _Subscriptions:
+        """The session's subscriptions, reset where ``run`` starts a new run."""
+        subs = self._sessions.get(run.session_id)
+        if subs is None:
+            subs = self._sessions[run.session_id] = _Subscriptions()
+        marker = run.marker
+        if subs.last_marker is marker and (
+            run.fragment_id is None or run.fragment_id in subs.fragments
+        ):
+            return subs
+        subs.last_marker = marker
+        if not run.fragment_only and subs.marker is not marker:
+            # A full run re-runs every fragment too: all of it is read afresh.
+            subs.marker = marker
+            subs.main.clear()
+            subs.fragments.clear()
+            subs.fragment_markers.clear()
+        fid = run.fragment_id
+        if fid is not None and subs.fragment_markers.get(fid) is not marker:
+            subs.fragment_markers[fid] = marker
+            subs.fragments[fid] = {}
+        return subs
+
+    # -- writes -----------------------------------------------------------------
+
+    def changed(self, keys: Iterable[FieldKey], writer: str | None) -> None:
+        """Fields changed: re-run (soon) every session bound to them but ``writer``."""
+        dirty: list[str] = []
+        with self._lock:
+            for key in keys:
+                self._versions[key] = self._versions.get(key, 0) + 1
+                for session_id in self._readers.get(key, ()):
+                    if session_id == writer:
+                        continue
+                    subs = self._sessions.get(session_id)
+                    if subs is not None and not subs.dirty:
+                        subs.dirty = True
+                        dirty.append(session_id)
+        if not dirty:
+            return
+        sessions = _streamlit.sessions()
+        if sessions is None:
+            # Under AppTest, or with no server: nobody to re-run; record it.
+            with self._lock:
+                for session_id in dirty:
+                    self._flush_locked(session_id, None)
+            return
+        now = time.monotonic()
+        for session_id in dirty:
+            subs = self._sessions.get(session_id)
+            last = subs.last_push if subs is not None else float("-inf")
+            delay = max(0.0, last + self.min_interval - now)
+            sessions.call_later(delay, functools.partial(self._flush, session_id))
+        if now >= self._next_sweep:
+            self._next_sweep = now + _SWEEP_EVERY
+            sessions.call_later(0, self._sweep)
+
+    def forget(self, session_id: str) -> None:
+        """Drop everything about a session that is gone."""
+        with self._lock:
+            self._forget_locked(session_id)
+
+    def _forget_locked(self, session_id: str) -> None:
+        subs = self._sessions.pop(session_id, None)
+        if subs is None:
+            return
+        keys = set(subs.main)
+        for reads in subs.fragments.values():
+            keys.update(reads)
+        for key in keys:
+            readers = self._readers.get(key)
+            if readers is not None:
+                readers.discard(session_id)
+                if not readers:
+                    del self._readers[key]
+
+    # -- flushing (on the server's event loop) --------------------------------------
+
+    def _flush(self, session_id: str) -> None:
+        sessions = _streamlit.sessions()
+        if sessions is None:
+            return
+        view = sessions.get(session_id)
+        if view is None:
+            self.forget(session_id)
+            return
+        if not view.settled:
+            # Never push into a running or queued run: that is what starves
+            # sessions and drops a widget value the browser just sent.
+            sessions.call_later(_POLL_BUSY, functools.partial(self._flush, session_id))
+            return
+        with self._lock:
+            self._flush_locked(session_id, view)
+
+    def _flush_locked(self, session_id: str, view: SessionView | None) -> None:
+        subs = self._sessions.get(session_id)
+        if subs is None:
+            return
+        subs.dirty = False
+        versions = self._versions
+        if subs.pushed_marker is not None and subs.pushed_marker is subs.last_marker:
+            # Our last push ran and read no state: the page no longer shows any.
+            self._forget_locked(session_id)
+            return
+        if any(versions.get(k, 0) != v for k, v in subs.main.items()):
+            self._push(subs, session_id, view, None)
+            subs.pushed_marker = subs.last_marker
+            subs.pushed_fragments.clear()
+            return
+        for fid, reads in list(subs.fragments.items()):
+            if not any(versions.get(k, 0) != v for k, v in reads.items()):
+                continue
+            marker = subs.fragment_markers.get(fid)
+            stale_push = subs.pushed_fragments.get(fid)
+            if (view is not None and not view.has_fragment(fid)) or (
+                stale_push is not None and stale_push is marker
+            ):
+                # The fragment is gone, or its last pushed run read nothing.
+                del subs.fragments[fid]
+                subs.fragment_markers.pop(fid, None)
+                subs.pushed_fragments.pop(fid, None)
+                continue
+            self._push(subs, session_id, view, fid)
+            subs.pushed_fragments[fid] = marker
+
+    def _push(
+        self,
+        subs: _Subscriptions,
+        session_id: str,
+        view: SessionView | None,
+        fragment_id: str | None,
+    ) -> None:
+        subs.last_push = time.monotonic()
+        self.reruns_requested += 1
+        if view is None:
+            self._recorded.append(RerunRecord(session_id, fragment_id))
+        else:
+            view.rerun(fragment_id)
+
+    def _sweep(self) -> None:
+        sessions = _streamlit.sessions()
+        if sessions is None:
+            return
+        for session_id in list(self._sessions):
+            if sessions.get(session_id) is None:
+                self.forget(session_id)
+
+    # -- introspection -------------------------------------------------------------
+
+    def readers(self, key: FieldKey) -> set[str]:
+        """Sessions currently bound to ``key`` (latest runs only)."""
+        with self._lock:
+            found: set[str] = set()
+            for session_id in self._readers.get(key, ()):
+                subs = self._sessions.get(session_id)
+                if subs is None:
+                    continue
+                if key in subs.main or any(key in r for r in subs.fragments.values()):
+                    found.add(session_id)
+            return found
+
+    def take_recorded(self) -> list[RerunRecord]:
+        """The re-runs recorded where no server could run them, and clear them."""
+        with self._lock:
+            recorded, self._recorded = self._recorded, []
+            return recorded
+
+    def reset(self) -> None:
+        """Forget every subscription and version (tests)."""
+        with self._lock:
+            self._versions.clear()
+            self._readers.clear()
+            self._sessions.clear()
+            self._recorded.clear()
+            self.reruns_requested = 0
+
+
+_ENGINE: Engine | None = None
+_ENGINE_LOCK = threading.Lock()
+
+
+def engine() -> Engine:
+    """The process-wide engine, created on first use (never at import)."""
+    global _ENGINE
+    if _ENGINE is None:
+        with _ENGINE_LOCK:
+            if _ENGINE is None:
+                from typed_state._config import settings
+
+                _ENGINE = Engine(min_interval=settings().min_rerun_interval)
+    return _ENGINE

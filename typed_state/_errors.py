@@ -1,0 +1,93 @@
+"""The exceptions and warnings typed_state raises.
+
+Every error a user can meet is a named class under :class:`TypedStateError`;
+each also derives from the built-in it refines, so ``except AttributeError``
+and friends keep working::
+
+    TypedStateError
+    ├── DefinitionError        (TypeError)     a SharedState class cannot be used as declared
+    ├── FieldNameError         (AttributeError) a field name that the state does not have
+    ├── LockTimeoutError       (TimeoutError)  a field lock was not acquired in time
+    ├── ConfigurationError     (ValueError)    a backend URL or setting is not usable
+    ├── StateDroppedError      (LookupError)   a write to a key removed by ``drop()``
+    └── BackendError                           the store failed to read or write
+
+    SchemaChangedWarning       (UserWarning)   a state's class changed; some values were reset
+
+Failed validation is not wrapped: a write that does not validate raises
+:class:`pydantic.ValidationError`, as Pydantic users expect.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+
+class TypedStateError(Exception):
+    """Base class of every error raised by typed_state."""
+
+
+class DefinitionError(TypedStateError, TypeError):
+    """A :class:`~typed_state.SharedState` subclass cannot be used as declared.
+
+    Raised when the class is created, for example when a field has no default
+    (a shared state must be constructible before anybody writes to it).
+    """
+
+
+class FieldNameError(TypedStateError, AttributeError):
+    """A field name that the state class does not declare.
+
+    Raised by attribute assignment, :meth:`~typed_state.SharedState.lock`,
+    :meth:`~typed_state.SharedState.mutate`, :meth:`~typed_state.SharedState.notify`
+    and :meth:`~typed_state.SharedState.update`.
+    """
+
+    def __init__(self, model: str, name: str, fields: Iterable[str]) -> None:
+        known = ", ".join(sorted(fields)) or "(none)"
+        super().__init__(f"{model} has no field {name!r}; its fields are: {known}")
+        self.model = model
+        self.field = name
+
+
+class LockTimeoutError(TypedStateError, TimeoutError):
+    """A field lock could not be acquired within its timeout.
+
+    Nothing was written. Another thread (or, with Redis, another process) held
+    the lock for the whole timeout.
+    """
+
+    def __init__(self, model: str, fields: Iterable[str], timeout: float) -> None:
+        names = ", ".join(fields)
+        super().__init__(
+            f"could not lock {model}.{{{names}}} within {timeout:g} s; "
+            "another thread or process holds it"
+        )
+        self.model = model
+        self.timeout = timeout
+
+
+class ConfigurationError(TypedStateError, ValueError):
+    """A backend URL or a typed_state setting is not usable."""
+
+
+class BackendError(TypedStateError):
+    """The store behind the state failed; the operation did not take effect."""
+
+
+class SchemaChangedWarning(UserWarning):
+    """A state's class changed while the server ran, and some values were reset.
+
+    Values that still validate against the new class are kept; the warning
+    names the fields that were reset to their defaults or removed, and why.
+    """
+
+
+class StateDroppedError(TypedStateError, LookupError):
+    """A write through an instance whose key was dropped with ``drop()``.
+
+    Call ``Model.get(key)`` again: it starts the key afresh from its defaults.
+    """

@@ -1,0 +1,301 @@
+"""``SharedState``: a Pydantic model whose one instance every session shares."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from contextlib import AbstractContextManager, contextmanager
+from copy import deepcopy
+from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+from pydantic import BaseModel, ConfigDict
+
+from typed_state._backends import backend_for
+from typed_state._config import settings
+from typed_state._errors import DefinitionError, FieldNameError
+from typed_state._slot import _VALIDATING, DEFAULT_LOCK_TIMEOUT, Slot
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
+_RESERVED = frozenset(
+    {"get", "keys", "drop", "lock", "mutate", "update", "notify", "key", "state_key"}
+)
+
+_SLOTS: dict[tuple[str, str], Slot] = {}
+_SLOTS_LOCK = threading.Lock()
+
+
+class _FieldAccess:
+    """Class attribute standing for one field: reads bind, writes validate.
+
+    A data descriptor, so it is found before the instance ``__dict__`` (which
+    holds the shared values themselves, for Pydantic's own methods to see).
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: SharedState | None, owner: type | None = None) -> Any:
+        if instance is None:
+            # Pydantic reads class attributes as field declarations when a
+            # subclass is created: answer with the declaration itself.
+            fields = getattr(owner, "__pydantic_fields__", None) or {}
+            return fields.get(self.name, self)
+        try:
+            slot = instance._ts_slot
+        except AttributeError:  # a plain model built by Pydantic (validation)
+            return instance.__dict__[self.name]
+        return slot.read(self.name)
+
+    def __set__(self, instance: SharedState, value: Any) -> None:
+        instance.__setattr__(self.name, value)
+
+
+class SharedState(BaseModel):
+    """A Pydantic model with one instance shared by every session of the server.
+
+    Declare fields as on any Pydantic model; every field needs a default.
+    ``Model.get()`` returns the shared instance.  Reading a field in a page binds
+    that session (or the ``st.fragment`` it is in) to the field; assigning a field
+    validates the value, stores it under the field's lock and, when the value
+    changed, re-runs every other session bound to it::
+
+        class Counter(SharedState):
+            count: int = Field(0, ge=0)
+
+        state = Counter.get()
+        if st.button("+1"):
+            with state.lock("count"):
+                state.count += 1
+        st.write(state.count)
+
+    The backend comes from ``TYPED_STATE_URL``, ``[typed_state] url`` in
+    secrets.toml, or ``model_config = {"typed_state_url": ...}`` on the class;
+    the default keeps values in this process's memory.
+    """
+
+    __slots__ = ("_ts_slot",)
+    _ts_slot: Slot
+
+    model_config = ConfigDict(validate_default=True)
+
+    __typed_state_namespace__: ClassVar[str]
+
+    def __init__(self, /, **data: Any) -> None:
+        if not _VALIDATING.get():
+            raise TypeError(
+                f"{type(self).__name__} is shared: use {type(self).__name__}.get() "
+                "rather than creating an instance"
+            )
+        super().__init__(**data)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        for name, info in cls.model_fields.items():
+            if name in _RESERVED:
+                raise DefinitionError(
+                    f"{cls.__name__}.{name}: the name {name!r} is taken by a "
+                    "SharedState method; rename the field"
+                )
+            if info.is_required():
+                raise DefinitionError(
+                    f"{cls.__name__}.{name} has no default: every field of a shared "
+                    "state needs one (Field(default=...) or default_factory), since "
+                    "the state exists before anybody writes to it"
+                )
+            type.__setattr__(cls, name, _FieldAccess(name))
+        cls.__typed_state_namespace__ = _namespace_of(cls)
+
+    # -- getting instances -----------------------------------------------------
+
+    @classmethod
+    def get(cls, key: str | None = None) -> Self:
+        """The instance every session shares; with ``key``, one member of a family.
+
+        ::
+
+            state = Chat.get()               # the one Chat of the server
+            room = Chat.get(key="general")   # one room of a family of Chats
+        """
+        slot = _slot_for(cls, key)
+        instance = slot.adopt(cls)
+        slot.touch()
+        return instance  # type: ignore[return-value]  # adopt() returns a cls instance
+
+    @classmethod
+    def keys(cls) -> list[str]:
+        """The keys of this class's family that hold values, sorted.
+
+        ::
+
+            for room in Chat.keys():
+                st.page_link(...)
+        """
+        prefix = cls.__typed_state_namespace__ + "["
+        backend = backend_for(_url_of(cls))
+        return [ns[len(prefix) : -1] for ns in backend.namespaces(prefix)]
+
+    @classmethod
+    def drop(cls, key: str) -> bool:
+        """Remove one member of the family; False if it held nothing.
+
+        Its readers re-run; a later ``get(key)`` starts again from the defaults.
+        """
+        _check_key(key)
+        url = _url_of(cls)
+        namespace = f"{cls.__typed_state_namespace__}[{key}]"
+        with _SLOTS_LOCK:
+            slot = _SLOTS.pop((url, namespace), None)
+        if slot is not None:
+            slot.drop()
+            return True
+        return backend_for(url).delete(namespace)
+
+    # -- field operations --------------------------------------------------------
+
+    def lock(
+        self, *fields: str, timeout: float = DEFAULT_LOCK_TIMEOUT
+    ) -> AbstractContextManager[None]:
+        """Hold the re-entrant locks of ``fields`` for a read-modify-write.
+
+        ::
+
+            with state.lock("count"):
+                state.count += 1
+
+        Raises :class:`LockTimeoutError` after ``timeout`` seconds.
+        """
+        slot = self._slot()
+        slot.check_fields(type(self), fields)
+        return slot.locked(fields, timeout)
+
+    @contextmanager
+    def mutate(self, field: str, *, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[Any]:
+        """Edit a field's value in place, under its lock; stored on exit.
+
+        The block gets a copy of the value; when it ends without an exception
+        the copy is validated and stored (and readers re-run if it changed).
+        An exception in the block leaves the stored value as it was::
+
+            with state.mutate("messages") as messages:
+                messages.append(Message(author="ann", text="hi"))
+        """
+        slot = self._slot()
+        slot.check_fields(type(self), (field,))
+        with slot.locked((field,), timeout):
+            draft = deepcopy(slot.values[field])
+            yield draft
+            slot.assign(type(self), {field: draft}, timeout)
+
+    def update(self, *, timeout: float = DEFAULT_LOCK_TIMEOUT, **values: Any) -> None:
+        """Assign several fields at once: validated together, all or nothing.
+
+        ::
+
+            state.update(count=0, messages=[])
+        """
+        self._slot().assign(type(self), values, timeout)
+
+    def notify(self, *fields: str) -> None:
+        """Re-run the sessions bound to ``fields`` (all but the caller's own).
+
+        For changes typed_state cannot see, such as writes inside ``no_rerun``.
+        """
+        self._slot().notify(type(self), fields)
+
+    # -- plumbing -----------------------------------------------------------------
+
+    def _slot(self) -> Slot:
+        try:
+            return self._ts_slot
+        except AttributeError:
+            raise TypeError(
+                f"this {type(self).__name__} is a plain model, not the shared "
+                f"instance; use {type(self).__name__}.get()"
+            ) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        try:
+            slot = self._ts_slot
+        except AttributeError:
+            super().__setattr__(name, value)
+            return
+        if name in type(self).model_fields:
+            slot.assign(type(self), {name: value})
+        elif name.startswith("_"):
+            super().__setattr__(name, value)
+        else:
+            raise FieldNameError(type(self).__name__, name, type(self).model_fields)
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete {type(self).__name__}.{name}")
+
+    def __copy__(self) -> Self:
+        raise TypeError(
+            f"{type(self).__name__} is shared and cannot be copied; use "
+            "model_dump() or model_copy() for a detached snapshot"
+        )
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        return self.__copy__()
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A detached snapshot (a plain model, not shared), as in Pydantic."""
+        values = dict(self.__dict__)
+        if deep:
+            values = deepcopy(values)
+        if update:
+            values.update(update)
+        return type(self).model_construct(**values)  # type: ignore[return-value]
+
+
+def _namespace_of(cls: type[SharedState]) -> str:
+    """Module and qualified name; for a page script, its file too.
+
+    Streamlit runs every page as ``__main__``; two pages declaring a class of
+    the same name must not share (or flip between) two schemas.
+    """
+    module = cls.__module__
+    if module == "__main__":
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_globals.get("__name__") == "__main__":
+                module = f"__main__:{frame.f_code.co_filename}"
+                break
+            frame = frame.f_back  # type: ignore[assignment]
+    return f"{module}.{cls.__qualname__}"
+
+
+def _url_of(cls: type[SharedState]) -> str:
+    url = cls.model_config.get("typed_state_url")
+    return str(url) if url else settings().url
+
+
+def _check_key(key: str) -> None:
+    if not isinstance(key, str) or not key:
+        raise TypeError(f"a state key must be a non-empty str, not {key!r}")
+
+
+def _slot_for(cls: type[SharedState], key: str | None) -> Slot:
+    if key is not None:
+        _check_key(key)
+    url = _url_of(cls)
+    base = cls.__typed_state_namespace__
+    namespace = base if key is None else f"{base}[{key}]"
+    slot = _SLOTS.get((url, namespace))
+    if slot is None:
+        with _SLOTS_LOCK:
+            slot = _SLOTS.get((url, namespace))
+            if slot is None:
+                slot = _SLOTS[(url, namespace)] = Slot(cls, namespace, key, backend_for(url))
+    return slot
+
+
+def reset_slots() -> None:
+    """Forget every slot (tests)."""
+    with _SLOTS_LOCK:
+        _SLOTS.clear()

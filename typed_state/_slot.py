@@ -1,0 +1,322 @@
+"""One shared state instance at run time: its values, locks, class and writes.
+
+A slot lives as long as its namespace (a class and a key) and outlives the
+classes that view it: when a page script re-defines its state class on every
+run, every version of the class reads and writes the same slot.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import warnings
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+
+from typed_state import _streamlit
+from typed_state._change import differs, no_rerun, reassigned_in_place
+from typed_state._engine import FieldKey, engine
+from typed_state._errors import (
+    FieldNameError,
+    LockTimeoutError,
+    SchemaChangedWarning,
+    StateDroppedError,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping, Sequence
+
+    from typed_state._backends import Backend
+    from typed_state._model import SharedState
+
+_LOGGER = logging.getLogger("typed_state")
+
+_VALIDATING: ContextVar[bool] = ContextVar("typed_state_validating", default=False)
+"""True while typed_state validates values through a SharedState class, whose
+``__init__`` otherwise refuses to build instances."""
+
+DEFAULT_LOCK_TIMEOUT = 30.0
+"""Seconds a write or ``lock()`` waits for a field lock before raising."""
+
+
+class Slot:
+    """The run-time home of one state instance (one class and key)."""
+
+    def __init__(
+        self, cls: type[SharedState], namespace: str, key: str | None, backend: Backend
+    ) -> None:
+        self.namespace = namespace
+        self.key = key
+        self.backend = backend
+        self.cls = cls
+        self.dropped = False
+        self._class_lock = threading.Lock()
+        existing = backend.load(namespace)
+        if existing is None:
+            self.values = backend.create(namespace, _defaults(cls))
+        else:
+            self.values = existing
+        self.instance = _new_instance(cls, self)
+        self.keys: dict[str, FieldKey] = {n: (namespace, n) for n in self.values}
+
+    @property
+    def title(self) -> str:
+        """How error messages name this state: ``Chat`` or ``Chat['room-1']``."""
+        name = self.cls.__name__
+        return name if self.key is None else f"{name}[{self.key!r}]"
+
+    # -- class changes --------------------------------------------------------------
+
+    def adopt(self, cls: type[SharedState]) -> SharedState:
+        """The instance to hand out for ``cls``, following a change of class."""
+        instance = self.instance
+        if type(instance) is cls:
+            return instance
+        with self._class_lock:
+            if type(self.instance) is not cls:
+                if _fingerprint(cls) != _fingerprint(self.cls):
+                    self._migrate(cls)
+                self.cls = cls
+                self.instance = _new_instance(cls, self)
+            return self.instance
+
+    def _migrate(self, cls: type[SharedState]) -> None:
+        """Carry the values over to a changed class: keep what validates."""
+        old_names = sorted(self.values)
+        with self.locked(sorted(set(old_names) | set(cls.model_fields))):
+            old = dict(self.values)
+            fresh = _defaults(cls)
+            shadow = cls.model_construct(**fresh)
+            new: dict[str, Any] = {}
+            reset: list[str] = []
+            reasons: list[str] = []
+            for name in cls.model_fields:
+                if name not in old:
+                    new[name] = fresh[name]
+                    continue
+                try:
+                    new[name] = _validate_one(cls, shadow, name, old[name])
+                except ValidationError as exc:
+                    new[name] = fresh[name]
+                    reset.append(name)
+                    reasons.append(f"{name} ({exc.errors()[0]['msg']})")
+            removed = [n for n in old if n not in cls.model_fields]
+            added = [n for n in cls.model_fields if n not in old]
+            self.backend.replace(self.namespace, new)
+            self.keys = {n: (self.namespace, n) for n in new}
+        title = f"{cls.__name__}" + ("" if self.key is None else f"[{self.key!r}]")
+        if reset or removed:
+            parts = []
+            if reset:
+                parts.append("reset to default: " + ", ".join(reasons))
+            if removed:
+                parts.append("removed: " + ", ".join(removed))
+            if added:
+                parts.append("added: " + ", ".join(added))
+            warnings.warn(
+                f"typed_state: the fields of {title} changed; kept what still "
+                f"validates; {'; '.join(parts)}",
+                SchemaChangedWarning,
+                stacklevel=4,
+            )
+        elif added:
+            _LOGGER.info("typed_state: %s gained fields: %s", title, ", ".join(added))
+        changed = [(self.namespace, n) for n in (*reset, *removed, *added)]
+        if changed:
+            engine().changed(changed, _streamlit.current_session_id())
+
+    # -- reads --------------------------------------------------------------------------
+
+    def read(self, name: str) -> Any:
+        """A field's value, binding the current session (or fragment) to it."""
+        run = _streamlit.current_run()
+        if run is not None:
+            # Bind before reading: a write in between leaves the binding stale,
+            # so the session is re-run rather than left showing the old value.
+            engine().bind(run, self.keys[name])
+        return self.values[name]
+
+    def touch(self) -> None:
+        """Note that the current run uses this state (a ``get()``)."""
+        run = _streamlit.current_run()
+        if run is not None:
+            engine().touch(run)
+
+    # -- locks -----------------------------------------------------------------------
+
+    def check_fields(self, cls: type[BaseModel], names: Sequence[str]) -> None:
+        """Raise :class:`FieldNameError` for a name ``cls`` does not declare."""
+        fields = cls.model_fields
+        for name in names:
+            if name not in fields:
+                raise FieldNameError(cls.__name__, name, fields)
+
+    @contextmanager
+    def locked(self, names: Sequence[str], timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[None]:
+        """Hold the locks of ``names`` (taken in sorted order: no deadlock)."""
+        taken = []
+        try:
+            for name in sorted(set(names)):
+                lock = self.backend.lock(self.namespace, name)
+                if not lock.acquire(timeout):
+                    raise LockTimeoutError(self.title, names, timeout)
+                taken.append(lock)
+            yield
+        finally:
+            for lock in reversed(taken):
+                lock.release()
+
+    # -- writes ----------------------------------------------------------------------
+
+    def assign(
+        self,
+        cls: type[SharedState],
+        updates: Mapping[str, Any],
+        timeout: float = DEFAULT_LOCK_TIMEOUT,
+    ) -> None:
+        """Validate and store ``updates`` under their locks; push the changes.
+
+        Nothing is stored unless every value validates.  A value that is the
+        very object already stored (mutated in place) counts as a change.
+        """
+        self.check_fields(cls, list(updates))
+        with self.locked(list(updates), timeout):
+            if self.dropped:
+                raise StateDroppedError(
+                    f"{self.title} was dropped; call {cls.__name__}.get() again"
+                )
+            values = self.values
+            if len(updates) == 1:
+                ((name, value),) = updates.items()
+                shadow = cls.model_construct(**values)
+                validated = {name: _validate_one(cls, shadow, name, value)}
+            else:
+                validated = _validate_many(cls, values, updates)
+            changed = {
+                name: new
+                for name, new in validated.items()
+                if reassigned_in_place(updates[name], values.get(name))
+                or differs(values.get(name), new)
+            }
+            if not changed:
+                return
+            self.backend.save(self.namespace, changed)
+            if not no_rerun.active:
+                engine().changed([self.keys[n] for n in changed], _streamlit.current_session_id())
+
+    def notify(self, cls: type[BaseModel], names: Sequence[str]) -> None:
+        """Re-run the sessions bound to ``names`` (not the caller's own)."""
+        self.check_fields(cls, names)
+        engine().changed([self.keys[n] for n in names], _streamlit.current_session_id())
+
+    def drop(self) -> None:
+        """Delete the stored values; readers re-run and start from defaults."""
+        with self.locked(list(self.values)):
+            self.dropped = True
+            self.backend.delete(self.namespace)
+        engine().changed(list(self.keys.values()), _streamlit.current_session_id())
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _defaults(cls: type[BaseModel]) -> dict[str, Any]:
+    """Fresh default values of every field (factories called anew)."""
+    return dict(cls.model_construct().__dict__)
+
+
+def _new_instance(cls: type[SharedState], slot: Slot) -> SharedState:
+    """An instance of ``cls`` whose values are the slot's live values."""
+    instance = cls.__new__(cls)
+    object.__setattr__(instance, "__dict__", slot.values)
+    object.__setattr__(instance, "__pydantic_fields_set__", set())
+    object.__setattr__(instance, "__pydantic_extra__", None)
+    private = {name: attr.get_default() for name, attr in cls.__private_attributes__.items()}
+    object.__setattr__(instance, "__pydantic_private__", private or None)
+    object.__setattr__(instance, "_ts_slot", slot)
+    return instance
+
+
+def _validate_one(cls: type[BaseModel], shadow: BaseModel, name: str, value: Any) -> Any:
+    """Validate one field's value as ``cls`` would on assignment."""
+    try:
+        cls.__pydantic_validator__.validate_assignment(shadow, name, value)
+    except ValidationError:
+        plain = _foreign_models_to_dicts(value, cls)
+        if plain is value:
+            raise
+        try:
+            cls.__pydantic_validator__.validate_assignment(shadow, name, plain)
+        except ValidationError:
+            pass
+        else:
+            return shadow.__dict__[name]
+        raise
+    return shadow.__dict__[name]
+
+
+def _validate_many(
+    cls: type[BaseModel], values: Mapping[str, Any], updates: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Validate several fields together (model validators see them all)."""
+    merged = {**values, **updates}
+    token = _VALIDATING.set(True)
+    try:
+        result = cls.model_validate(merged)
+    except ValidationError:
+        plain = {k: _foreign_models_to_dicts(v, cls) for k, v in merged.items()}
+        try:
+            result = cls.model_validate(plain)
+        except ValidationError:
+            pass
+        else:
+            return {name: result.__dict__[name] for name in updates}
+        raise
+    finally:
+        _VALIDATING.reset(token)
+    return {name: result.__dict__[name] for name in updates}
+
+
+def _foreign_models_to_dicts(value: Any, owner: type[BaseModel]) -> Any:
+    """Turn nested models into dicts, so that a re-defined class accepts them.
+
+    A page script that defines ``class Message(BaseModel)`` defines a new
+    class on every run; the messages stored by an earlier run are instances of
+    an earlier class, which Pydantic rejects.  Returns ``value`` itself when
+    there was nothing to convert.
+    """
+    if isinstance(value, BaseModel):
+        return value.model_dump()
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [_foreign_models_to_dicts(v, owner) for v in value]
+        if all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        return type(value)(items) if not isinstance(value, list) else items
+    if isinstance(value, dict):
+        converted = {k: _foreign_models_to_dicts(v, owner) for k, v in value.items()}
+        if all(converted[k] is value[k] for k in value):
+            return value
+        return converted
+    return value
+
+
+def _fingerprint(cls: type[BaseModel]) -> str:
+    """What identifies a schema across re-definitions of a class."""
+    cached: str | None = cls.__dict__.get("__typed_state_fingerprint__")
+    if cached is not None:
+        return cached
+    try:
+        fingerprint = json.dumps(cls.model_json_schema(), sort_keys=True)
+    except Exception:  # types without a JSON schema (numpy arrays, say)
+        fingerprint = repr(
+            [
+                (name, repr(f.annotation), repr(f.default), repr(f.metadata))
+                for name, f in cls.model_fields.items()
+            ]
+        )
+    type.__setattr__(cls, "__typed_state_fingerprint__", fingerprint)
+    return fingerprint

@@ -1,0 +1,177 @@
+"""The one module that touches Streamlit internals.
+
+Everything typed_state needs from Streamlit beyond its public API is here, typed
+by ``stubs/`` and checked against the installed Streamlit by stubtest, so that a
+Streamlit upgrade that moves an internal is one place to fix.  What is used:
+
+- ``get_script_run_ctx()`` (the current run's context: session id, whether the
+  script body has started, the fragments this run re-runs) and
+  ``ThreadState.get().fragment_id`` (the fragment being executed);
+- ``ScriptRunContext.cursors``: a dict that Streamlit replaces at the start of
+  every run and of every queued fragment run.  Its identity is our run marker:
+  bindings made under an older marker belong to an older run;
+- ``Runtime.get_app_session()`` (public, thread-safe) and the runtime's event
+  loop (private ``_get_async_objs().eventloop``), because ``AppSession`` must
+  only be driven from that loop;
+- ``AppSession.track_settling()`` and ``is_settled`` (no run pending or running,
+  and every message of the last run delivered), ``has_fragment``, ``request_rerun`` and the private
+  ``_client_state`` (the page and query string the session is on).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from streamlit import config as _st_config
+from streamlit.proto.ClientState_pb2 import ClientState
+from streamlit.runtime import Runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+from streamlit.runtime.scriptrunner_utils.script_run_context import ThreadState
+
+if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Callable
+
+_LOGGER = logging.getLogger("typed_state")
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """Where the current code runs, as far as subscriptions are concerned."""
+
+    session_id: str
+    marker: object
+    """Identity of the current script run (or queued fragment run)."""
+    fragment_id: str | None
+    """The innermost ``st.fragment`` being executed, None outside fragments."""
+    fragment_only: bool
+    """True when this run re-runs fragments only, not the whole page."""
+    in_callback: bool
+    """True inside widget callbacks, before the script body starts."""
+
+
+def current_run() -> Run | None:
+    """The script run of the calling thread, or None in a thread of its own."""
+    ctx = get_script_run_ctx(suppress_warning=True)
+    if ctx is None:
+        return None
+    try:
+        fragment_id = ThreadState.get().fragment_id
+    except RuntimeError:
+        fragment_id = None
+    return Run(
+        session_id=ctx.session_id,
+        marker=ctx.cursors,
+        fragment_id=fragment_id,
+        fragment_only=bool(ctx.fragment_ids_this_run),
+        in_callback=not ctx.has_script_started,
+    )
+
+
+def current_session_id() -> str | None:
+    """The session id of the calling script thread, or None."""
+    ctx = get_script_run_ctx(suppress_warning=True)
+    return None if ctx is None else ctx.session_id
+
+
+def in_app_test() -> bool:
+    """True under ``streamlit.testing.v1.AppTest``, where there are no real sessions."""
+    return bool(_st_config.get_option("global.appTest"))
+
+
+class SessionView:
+    """One live session, seen from the runtime's event loop (and only from it)."""
+
+    __slots__ = ("_session",)
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+
+    @property
+    def settled(self) -> bool:
+        """No run is running or queued and the last run's output is delivered."""
+        try:
+            return bool(self._session.is_settled)
+        except RuntimeError:
+            # Streamlit tracks settling only on request; sessions we re-run
+            # start tracking the first time we look.
+            self._session.track_settling()
+            return bool(self._session.is_settled)
+
+    def has_fragment(self, fragment_id: str) -> bool:
+        """Whether the session still holds this fragment (a full run may drop it)."""
+        return bool(self._session.has_fragment(fragment_id))
+
+    def rerun(self, fragment_id: str | None) -> None:
+        """Re-run the page the session is on, or one of its fragments.
+
+        Only called on a settled session, so no request of the browser is queued
+        that this one could replace: the run starts from the widget values the
+        session already holds, on its page and query string.
+        """
+        client_state = ClientState()
+        client_state.CopyFrom(self._session._client_state)
+        client_state.fragment_id = fragment_id or ""
+        client_state.is_auto_rerun = False
+        self._session.request_rerun(client_state)
+
+
+class Sessions:
+    """Access to the live sessions of the running Streamlit server."""
+
+    def __init__(self, runtime: Runtime, loop: asyncio.AbstractEventLoop) -> None:
+        self._runtime = runtime
+        self._loop = loop
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> bool:
+        """Run ``callback`` on the runtime's event loop after ``delay`` seconds.
+
+        Returns False when the loop is gone (server shutting down).
+        """
+        loop = self._loop
+        if loop.is_closed():
+            return False
+        try:
+            if delay <= 0:
+                loop.call_soon_threadsafe(callback)
+            else:
+                loop.call_soon_threadsafe(loop.call_later, delay, callback)
+        except RuntimeError:  # the loop closed between the check and the call
+            return False
+        return True
+
+    def get(self, session_id: str) -> SessionView | None:
+        """The live session with this id; None if it closed or disconnected."""
+        session = self._runtime.get_app_session(session_id)
+        return None if session is None else SessionView(session)
+
+
+def sessions() -> Sessions | None:
+    """The running server's sessions, or None (no server, or under AppTest)."""
+    if in_app_test() or not Runtime.exists():
+        return None
+    runtime = Runtime.instance()
+    try:
+        loop = runtime._get_async_objs().eventloop
+    except RuntimeError:  # the runtime exists but has not started yet
+        return None
+    return Sessions(runtime, loop)
+
+
+def secrets_section(name: str) -> dict[str, Any]:
+    """The ``[name]`` table of Streamlit's secrets.toml, empty when there is none."""
+    import streamlit as st
+
+    try:
+        section = st.secrets.get(name)
+    except Exception:  # no secrets file at all: Streamlit raises rather than returning
+        return {}
+    if section is None:
+        return {}
+    return dict(section)

@@ -24,7 +24,16 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 if TYPE_CHECKING:
     from streamlit.proto.Element_pb2 import Element
 
-_TEXT_KINDS = ("markdown", "text", "heading", "alert", "code", "exception", "metric")
+_TEXT_KINDS = (
+    "markdown",
+    "text",
+    "heading",
+    "alert",
+    "code",
+    "exception",
+    "metric",
+    "progress",
+)
 
 
 @dataclass
@@ -63,6 +72,8 @@ def _text(element: Element) -> str:
         return f"{body.type}: {body.message}"
     if kind == "metric":
         return f"{body.label}: {body.body}"
+    if kind == "progress":
+        return str(body.text)
     return str(body.body)
 
 

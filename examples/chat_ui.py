@@ -1,0 +1,27 @@
+"""The chat view shared by the Chat and Chat rooms pages."""
+
+import streamlit as st
+from pydantic import ValidationError
+from states import Chat, Message
+
+
+def show_chat(chat: Chat, *, where: str) -> None:
+    """Messages in a fragment: a new message re-runs only this part of the page."""
+    author = st.text_input("Your name", key=f"author-{where}", value="guest")
+
+    @st.fragment
+    def messages() -> None:
+        for message in chat.messages[-50:]:
+            with st.chat_message(message.author):
+                st.write(f"**{message.author}** · {message.sent:%H:%M:%S}")
+                st.write(message.text)
+
+    messages()
+    if text := st.chat_input("Say something", key=f"input-{where}"):
+        try:
+            with chat.mutate("messages") as history:
+                history.append(Message(author=author, text=text))
+        except ValidationError as exc:
+            st.error(f"Not sent: {exc.errors()[0]['msg']}")
+        else:
+            st.rerun()

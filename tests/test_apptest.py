@@ -1,0 +1,69 @@
+"""typed_state under streamlit.testing.v1.AppTest: stores, validates, re-runs nobody."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from tests.apps.chat_state import Room
+from typed_state import testing
+
+APP = str(Path(__file__).parent / "apps" / "apptest_chat.py")
+
+
+def markdown(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown]
+
+
+def test_state_is_stored_and_shared_between_apptests() -> None:
+    first = AppTest.from_file(APP).run()
+    assert not first.exception
+    assert "count=0" in markdown(first)
+    first.button[0].click().run()
+    assert "count=1" in markdown(first)
+    second = AppTest.from_file(APP).run()
+    assert "count=1" in markdown(second)
+
+
+def test_invalid_write_shows_the_error_and_keeps_the_value() -> None:
+    at = AppTest.from_file(APP).run()
+    at.button[0].click().run()
+    at.button[1].click().run()
+    assert not at.exception
+    assert at.error[0].value.startswith("rejected: Input should be greater than or equal to 0")
+    assert "count=1" in markdown(at)
+
+
+def test_mutate_in_the_script_body() -> None:
+    at = AppTest.from_file(APP).run()
+    at.text_input[0].input("hello").run()
+    assert "me: hello" in markdown(at)
+
+
+def test_worker_thread_write_in_the_run_shows_and_reruns_nobody() -> None:
+    at = AppTest.from_file(APP).run()
+    testing.reruns()
+    at.button[2].click().run()
+    assert "count=100" in markdown(at)
+    # The worker wrote before this run read `count`: the run shows it already.
+    assert testing.reruns() == []
+
+
+def test_write_from_outside_the_session_records_the_rerun_it_would_push() -> None:
+    at = AppTest.from_file(APP).run()
+    testing.reruns()
+    thread = threading.Thread(target=lambda: setattr(Room.get(), "count", 7))
+    thread.start()
+    thread.join()
+    assert [r.session_id for r in testing.reruns()] == ["test session id"]
+    assert testing.readers(Room.get(), "count") == {"test session id"}
+    assert "count=7" in markdown(at.run())
+
+
+def test_own_write_in_a_callback_records_no_rerun() -> None:
+    at = AppTest.from_file(APP).run()
+    testing.reruns()
+    at.button[0].click().run()
+    assert testing.reruns() == []

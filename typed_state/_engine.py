@@ -268,6 +268,11 @@ class Engine:
                     found.add(session_id)
             return found
 
+    def tracked_sessions(self) -> int:
+        """How many sessions the engine holds subscriptions for."""
+        with self._lock:
+            return len(self._sessions)
+
     def take_recorded(self) -> list[RerunRecord]:
         """The re-runs recorded where no server could run them, and clear them."""
         with self._lock:

@@ -1,0 +1,105 @@
+"""One page, many behaviours: the query string's `mode` picks what it reads."""
+
+import socket
+import threading
+import time
+
+import streamlit as st
+from pydantic import ValidationError
+from server_states import Counter, Room
+
+from typed_state import no_rerun
+from typed_state._engine import engine
+
+state = Counter.get()
+mode = st.query_params.get("mode", "count")
+
+
+@st.cache_resource
+def trigger_port() -> int:
+    """A loopback port whose every connection increments `count` at once.
+
+    Lets a test make a write (and so a push) land a chosen number of
+    milliseconds after its own widget change, with no script run in between.
+    """
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(1)
+                shared = Counter.get()
+                with shared.lock("count"):
+                    shared.count += 1
+                conn.sendall(b"k")
+
+    threading.Thread(target=serve, daemon=True, name="trigger").start()
+    return int(listener.getsockname()[1])
+
+
+def inc() -> None:
+    with state.lock("count"):
+        state.count += 1
+
+
+def storm() -> None:
+    def run() -> None:
+        for i in range(1, 301):
+            state.storm = i
+            time.sleep(0.01)
+
+    threading.Thread(target=run, daemon=True).start()
+
+
+st.button("inc", on_click=inc)
+st.button("storm", on_click=storm)
+if st.button("invalid"):
+    try:
+        state.count = -1
+    except ValidationError as exc:
+        st.error(f"rejected: {exc.errors()[0]['msg']}")
+if st.button("quiet"):
+    with no_rerun, state.lock("count"):
+        state.count += 1
+if st.button("notify"):
+    state.notify("count")
+if st.button("other"):
+    state.other += 1
+
+if mode == "count":
+    st.markdown(f"count={state.count}")
+elif mode == "none":
+    st.markdown("reads nothing")
+elif mode == "toggle":
+    if st.checkbox("show"):
+        st.markdown(f"count={state.count}")
+    else:
+        st.markdown("hidden")
+elif mode == "fragment":
+    st.markdown("page body")
+
+    @st.fragment
+    def shown() -> None:
+        st.markdown(f"count={state.count}")
+
+    shown()
+elif mode == "room":
+    room = Room.get(key=st.query_params["room"])
+    if st.button("say"):
+        with room.lock("count"):
+            room.count += 1
+    st.markdown(f"room={room.count}")
+elif mode == "widget":
+    st.markdown(f"trigger={trigger_port()}")
+    name = st.text_input("name")
+    st.markdown(f"name={name}")
+    st.markdown(f"count={state.count}")
+elif mode == "storm":
+    st.markdown(f"storm={state.storm}")
+elif mode == "stats":
+    # Test-only peeks at the server: our subscription table and Streamlit's sessions.
+    sessions = st.runtime.get_instance()._session_mgr  # type: ignore[attr-defined]
+    st.markdown(f"tracked={engine().tracked_sessions()}")
+    st.markdown(f"pushes={engine().reruns_requested}")
+    st.markdown(f"active={sessions.num_active_sessions()}")

@@ -1,0 +1,225 @@
+"""The re-run engine on a real `streamlit run` server, driven over its websocket."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.harness import StreamlitClient, StreamlitServer
+
+pytestmark = pytest.mark.server
+
+APPS = Path(__file__).parent / "apps"
+QUIET = 0.6
+"""How long to watch for a run that must not come (s): several min_rerun_intervals."""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamlitServer]:
+    log = tmp_path_factory.mktemp("logs") / "scenarios.log"
+    with StreamlitServer(APPS / "scenarios.py", log=log) as running:
+        yield running
+
+
+async def open_client(server: StreamlitServer, mode: str, **query: str) -> StreamlitClient:
+    query_string = "&".join([f"mode={mode}", *(f"{k}={v}" for k, v in query.items())])
+    return await StreamlitClient(server.ws_url, query_string=query_string).connect()
+
+
+def number(client: StreamlitClient, name: str) -> int:
+    for text in client.texts():
+        match = re.fullmatch(rf"{name}=(-?\d+)", text)
+        if match:
+            return int(match.group(1))
+    raise LookupError(f"no {name}= on screen: {client.texts()}")
+
+
+def pushed(client: StreamlitClient) -> list[bool]:
+    return [run.pushed for run in client.runs]
+
+
+async def test_reader_is_pushed_and_writer_only_runs_its_own(server: StreamlitServer) -> None:
+    a = await open_client(server, "count")
+    b = await open_client(server, "count")
+    n = number(b, "count")
+    await a.click("inc")
+    await b.wait_for_text(f"count={n + 1}")
+    await a.wait_for_text(f"count={n + 1}")
+    await asyncio.sleep(QUIET)
+    assert pushed(a) == [False, False]
+    assert pushed(b) == [False, True]
+    assert all(run.completed for run in a.runs + b.runs)
+    await a.close()
+    await b.close()
+
+
+async def test_session_not_reading_is_not_run_until_it_reads(server: StreamlitServer) -> None:
+    a = await open_client(server, "count")
+    elsewhere = await open_client(server, "none")
+    hidden = await open_client(server, "toggle")
+    n = number(a, "count")
+    await a.click("inc")
+    await a.wait_for_text(f"count={n + 1}")
+    await asyncio.sleep(QUIET)
+    assert len(elsewhere.runs) == 1
+    assert len(hidden.runs) == 1
+    await hidden.set_widget("show", True)
+    await hidden.wait_for_text(f"count={n + 1}")
+    await a.click("inc")
+    await hidden.wait_for_text(f"count={n + 2}")
+    assert pushed(hidden) == [False, False, True]
+    assert len(elsewhere.runs) == 1
+    for client in (a, elsewhere, hidden):
+        await client.close()
+
+
+async def test_invalid_write_is_rejected_and_pushes_nobody(server: StreamlitServer) -> None:
+    a = await open_client(server, "count")
+    b = await open_client(server, "count")
+    n = number(b, "count")
+    await a.click("invalid")
+    await a.wait_for_text("rejected: Input should be greater than or equal to 0")
+    await asyncio.sleep(QUIET)
+    assert number(a, "count") == n
+    assert pushed(b) == [False]
+    await a.close()
+    await b.close()
+
+
+async def test_field_read_in_a_fragment_gets_fragment_runs(server: StreamlitServer) -> None:
+    a = await open_client(server, "count")
+    b = await open_client(server, "fragment")
+    n = number(b, "count")
+    await a.click("inc")
+    await b.wait_for_text(f"count={n + 1}")
+    await asyncio.sleep(QUIET)
+    assert pushed(b) == [False, True]
+    assert b.runs[1].is_fragment_run
+    assert "page body" in b.texts()
+    await a.close()
+    await b.close()
+
+
+async def test_no_rerun_pushes_nothing_and_notify_pushes(server: StreamlitServer) -> None:
+    a = await open_client(server, "count")
+    b = await open_client(server, "count")
+    n = number(b, "count")
+    await a.click("quiet")
+    await a.wait_for_text(f"count={n + 1}")
+    await asyncio.sleep(QUIET)
+    assert pushed(b) == [False]
+    assert number(b, "count") == n
+    await a.click("notify")
+    await b.wait_for_text(f"count={n + 1}")
+    assert pushed(b) == [False, True]
+    await a.close()
+    await b.close()
+
+
+async def test_write_to_one_room_pushes_only_its_readers(server: StreamlitServer) -> None:
+    writer = await open_client(server, "room", room="r1")
+    same = await open_client(server, "room", room="r1")
+    other = await open_client(server, "room", room="r2")
+    n = number(same, "room")
+    await writer.click("say")
+    await same.wait_for_text(f"room={n + 1}")
+    await asyncio.sleep(QUIET)
+    assert pushed(same) == [False, True]
+    assert pushed(other) == [False]
+    for client in (writer, same, other):
+        await client.close()
+
+
+async def test_closed_sessions_are_not_run_and_not_leaked(server: StreamlitServer) -> None:
+    a = await open_client(server, "count")
+    await a.click("inc")  # flushes away the sessions earlier tests closed
+    await a.wait_idle()
+    await asyncio.sleep(QUIET)
+    before = await open_client(server, "stats")
+    tracked, pushes, active = (number(before, k) for k in ("tracked", "pushes", "active"))
+    for _ in range(4):
+        batch = await asyncio.gather(*(open_client(server, "count") for _ in range(25)))
+        await asyncio.gather(*(client.close() for client in batch))
+    await a.click("inc")
+    await a.wait_idle()
+    await asyncio.sleep(QUIET)
+    after = await open_client(server, "stats")
+    assert number(after, "pushes") == pushes  # nobody closed was re-run
+    assert number(after, "tracked") <= tracked + 1  # + the `after` session itself
+    assert number(after, "active") == active + 1
+    for client in (a, before, after):
+        await client.close()
+
+
+async def trigger_write(port: int) -> None:
+    """Make the server write `count` now, from a thread of its own."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"!")
+    await writer.drain()
+    await reader.readexactly(1)
+    writer.close()
+    await writer.wait_closed()
+
+
+@pytest.mark.parametrize("delay_ms", [0, 10, 30])
+async def test_push_right_after_a_widget_change_keeps_the_value(
+    server: StreamlitServer, delay_ms: int
+) -> None:
+    reader = await open_client(server, "widget")
+    port = number(reader, "trigger")
+    lost = []
+    for trial in range(20):
+        n = number(reader, "count")
+        value = f"v{delay_ms}-{trial}"
+        await reader.set_widget("name", value)  # the browser sends its new value...
+        await asyncio.sleep(delay_ms / 1000)
+        await trigger_write(port)  # ...and a write to a field it shows lands right after
+        await reader.wait_for(
+            lambda n=n: not reader.busy and f"count={n + 1}" in reader.texts(), timeout=10
+        )
+        if f"name={value}" not in reader.texts():
+            lost.append((value, reader.texts()))
+    assert lost == []
+    await reader.close()
+
+
+async def test_write_storm_readers_keep_completing_runs(server: StreamlitServer) -> None:
+    readers = await asyncio.gather(*(open_client(server, "storm") for _ in range(10)))
+    writer = await open_client(server, "count")
+    await writer.click("storm")
+    for reader in readers:
+        await reader.wait_for_text("storm=300", timeout=30)
+    for reader in readers:
+        during = [run for run in reader.runs[1:] if run.completed]
+        # 300 writes over >= 3 s: each reader must finish several runs meanwhile
+        # (the predecessor finishes none), and never more than one per write.
+        assert len(during) >= 5, [r.status for r in reader.runs]
+        assert len(reader.runs) <= 301
+        assert reader.texts()[-1] == "storm=300"
+    for client in (*readers, writer):
+        await client.close()
+
+
+async def test_pushed_run_keeps_the_page_and_its_widget_values(
+    tmp_path: Path,
+) -> None:
+    with StreamlitServer(APPS / "multipage.py", log=tmp_path / "multipage.log") as mp:
+        writer = await StreamlitClient(mp.ws_url).connect()
+        reader = await StreamlitClient(mp.ws_url).connect()
+        await reader.goto("reader")
+        await reader.wait_for_text("level=10")
+        page = reader.page_script_hash
+        await reader.set_widget("level", 30)
+        await reader.wait_for_text("level=30")
+        n = number(reader, "count")
+        await writer.click("inc")
+        await reader.wait_for_text(f"count={n + 1}")
+        assert reader.runs[-1].pushed
+        assert reader.page_script_hash == page
+        assert "level=30" in reader.texts()
+        await writer.close()
+        await reader.close()

@@ -1,0 +1,65 @@
+"""@shared_state injection, and settings from the environment."""
+
+from __future__ import annotations
+
+import pytest
+
+from typed_state import ConfigurationError, DefinitionError, SharedState, shared_state
+from typed_state._config import settings
+
+
+class Board(SharedState):
+    votes: int = 0
+
+
+def test_shared_state_injects_the_shared_instance() -> None:
+    seen: list[Board] = []
+
+    @shared_state
+    def page(board: Board) -> None:
+        seen.append(board)
+
+    page()
+    page()
+    assert seen == [Board.get(), Board.get()]
+    assert seen[0] is Board.get()
+    assert page.__name__ == "page"
+
+
+def test_shared_state_refuses_a_parameter_it_cannot_fill() -> None:
+    @shared_state
+    def page(board: Board, title: str) -> None:
+        pass
+
+    with pytest.raises(DefinitionError, match="parameter 'title' must be annotated"):
+        page()
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TYPED_STATE_MIN_RERUN_INTERVAL", "0.25")
+    settings.cache_clear()
+    assert settings().min_rerun_interval == 0.25
+    assert settings().url == "memory://"
+
+
+def test_bad_settings_are_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TYPED_STATE_MIN_RERUN_INTERVAL", "-1")
+    settings.cache_clear()
+    with pytest.raises(ConfigurationError, match="min_rerun_interval"):
+        settings()
+
+
+def test_unsupported_url_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TYPED_STATE_URL", "postgres://db/0")
+    settings.cache_clear()
+    with pytest.raises(ConfigurationError, match="unsupported typed_state URL 'postgres://db/0'"):
+        Board.get()
+
+
+def test_a_class_may_name_its_own_backend() -> None:
+    class Elsewhere(SharedState):
+        model_config = {"typed_state_url": "nope://x"}  # type: ignore[typeddict-unknown-key]
+        n: int = 0
+
+    with pytest.raises(ConfigurationError, match="nope://x"):
+        Elsewhere.get()

@@ -91,6 +91,8 @@ class StreamlitClient:
         self.screen: dict[tuple[int, ...], Element] = {}
         """What a browser would show: elements by delta path, across fragment runs."""
         self._widget_states: dict[str, WidgetState] = {}
+        self._fragment_of: dict[tuple[int, ...], str] = {}
+        """Delta path -> id of the fragment that drew the element there."""
         self._outstanding = 0
         self._ws: Any = None
         self._reader: asyncio.Task[None] | None = None
@@ -163,9 +165,11 @@ class StreamlitClient:
         element = self.find(label, "button")
         wid = element.button.id
         self._widget_states[wid] = WidgetState(id=wid, trigger_value=True)
-        await self.rerun(
-            fragment_id=element.button.fragment_id if hasattr(element.button, "fragment_id") else ""
-        )
+        # As the browser does: a click inside a fragment asks for that fragment's run.
+        await self.rerun(fragment_id=self._fragment_of.get(self._path_of(element), ""))
+
+    def _path_of(self, element: Element) -> tuple[int, ...]:
+        return next(path for path, shown in self.screen.items() if shown is element)
 
     async def set_widget(self, label: str, value: Any) -> None:
         element = self.find(label)
@@ -248,6 +252,7 @@ class StreamlitClient:
                 path = tuple(msg.metadata.delta_path)
                 self.runs[-1].elements[path] = msg.delta.new_element
                 self.screen[path] = msg.delta.new_element
+                self._fragment_of[path] = msg.delta.fragment_id
         elif kind == "script_finished" and self.runs:
             run = self.runs[-1]
             run.finished = time.monotonic()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from typed_state import ConfigurationError, DefinitionError, SharedState, shared_state
+from typed_state import ConfigurationError, DefinitionError, SharedState, StateConfig, shared_state
 from typed_state._config import settings
 
 
@@ -58,7 +58,7 @@ def test_unsupported_url_is_a_configuration_error(monkeypatch: pytest.MonkeyPatc
 
 def test_a_class_may_name_its_own_backend() -> None:
     class Elsewhere(SharedState):
-        model_config = {"typed_state_url": "nope://x"}  # type: ignore[typeddict-unknown-key]
+        model_config = StateConfig(typed_state_url="nope://x")
         n: int = 0
 
     with pytest.raises(ConfigurationError, match="nope://x"):

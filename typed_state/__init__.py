@@ -12,6 +12,7 @@
 """
 
 from typed_state._change import no_rerun
+from typed_state._config import StateConfig
 from typed_state._decorator import shared_state
 from typed_state._errors import (
     BackendError,
@@ -33,6 +34,7 @@ __all__ = [
     "LockTimeoutError",
     "SchemaChangedWarning",
     "SharedState",
+    "StateConfig",
     "StateDroppedError",
     "TypedStateError",
     "no_rerun",

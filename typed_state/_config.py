@@ -18,6 +18,20 @@ from typed_state._errors import ConfigurationError
 MEMORY_URL = "memory://"
 
 
+class StateConfig(ConfigDict, total=False):
+    """``model_config`` of a SharedState: Pydantic's ConfigDict plus typed_state's keys.
+
+    ::
+
+        class Audit(SharedState):
+            model_config = StateConfig(typed_state_url="redis://audit-host:6379/0")
+            entries: list[str] = []
+    """
+
+    typed_state_url: str
+    """The backend of this class, instead of the process-wide ``TYPED_STATE_URL``."""
+
+
 class Settings(BaseModel):
     """typed_state's process-wide settings."""
 

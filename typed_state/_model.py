@@ -73,7 +73,7 @@ class SharedState(BaseModel):
         st.write(state.count)
 
     The backend comes from ``TYPED_STATE_URL``, ``[typed_state] url`` in
-    secrets.toml, or ``model_config = {"typed_state_url": ...}`` on the class;
+    secrets.toml, or ``model_config = StateConfig(typed_state_url=...)`` on the class;
     the default keeps values in this process's memory.
     """
 
@@ -218,21 +218,25 @@ class SharedState(BaseModel):
                 f"instance; use {type(self).__name__}.get()"
             ) from None
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        try:
-            slot = self._ts_slot
-        except AttributeError:
-            super().__setattr__(name, value)
-            return
-        if name in type(self).model_fields:
-            slot.assign(type(self), {name: value})
-        elif name.startswith("_"):
-            super().__setattr__(name, value)
-        else:
-            raise FieldNameError(type(self).__name__, name, type(self).model_fields)
+    if not TYPE_CHECKING:
+        # Hidden from type checkers, as in Pydantic's BaseModel: a visible __setattr__
+        # would make mypy accept assignments to misspelt attributes.
 
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"cannot delete {type(self).__name__}.{name}")
+        def __setattr__(self, name: str, value: Any) -> None:
+            try:
+                slot = self._ts_slot
+            except AttributeError:
+                super().__setattr__(name, value)
+                return
+            if name in type(self).model_fields:
+                slot.assign(type(self), {name: value})
+            elif name.startswith("_"):
+                super().__setattr__(name, value)
+            else:
+                raise FieldNameError(type(self).__name__, name, type(self).model_fields)
+
+        def __delattr__(self, name: str) -> None:
+            raise AttributeError(f"cannot delete {type(self).__name__}.{name}")
 
     def __copy__(self) -> Self:
         raise TypeError(

@@ -26,13 +26,17 @@ from typing import TYPE_CHECKING, Any
 
 from streamlit import config as _st_config
 from streamlit.proto.ClientState_pb2 import ClientState
-from streamlit.runtime import Runtime
-from streamlit.runtime.scriptrunner import get_script_run_ctx
-from streamlit.runtime.scriptrunner_utils.script_run_context import ThreadState
+from streamlit.runtime.runtime import Runtime
+from streamlit.runtime.scriptrunner_utils.script_run_context import (
+    ThreadState,
+    get_script_run_ctx,
+)
 
 if TYPE_CHECKING:
     import asyncio
     from collections.abc import Callable
+
+    from streamlit.runtime.app_session import AppSession
 
 _LOGGER = logging.getLogger("typed_state")
 
@@ -86,23 +90,23 @@ class SessionView:
 
     __slots__ = ("_session",)
 
-    def __init__(self, session: Any) -> None:
+    def __init__(self, session: AppSession) -> None:
         self._session = session
 
     @property
     def settled(self) -> bool:
         """No run is running or queued and the last run's output is delivered."""
         try:
-            return bool(self._session.is_settled)
+            return self._session.is_settled
         except RuntimeError:
             # Streamlit tracks settling only on request; sessions we re-run
             # start tracking the first time we look.
             self._session.track_settling()
-            return bool(self._session.is_settled)
+            return self._session.is_settled
 
     def has_fragment(self, fragment_id: str) -> bool:
         """Whether the session still holds this fragment (a full run may drop it)."""
-        return bool(self._session.has_fragment(fragment_id))
+        return self._session.has_fragment(fragment_id)
 
     def rerun(self, fragment_id: str | None) -> None:
         """Re-run the page the session is on, or one of its fragments.

@@ -1,0 +1,13 @@
+# The part of streamlit.runtime.app_session that typed_state uses (typed_state/_streamlit.py).
+# Checked against the installed Streamlit by tests/test_stubs.py (mypy's stubtest).
+from streamlit.proto.ClientState_pb2 import ClientState
+
+class AppSession:
+    # Set in __init__, so stubtest cannot see it; tests/test_stubs.py checks it
+    # on a real session.
+    _client_state: ClientState
+    def track_settling(self) -> None: ...
+    @property
+    def is_settled(self) -> bool: ...
+    def has_fragment(self, fragment_id: str) -> bool: ...
+    def request_rerun(self, client_state: ClientState | None) -> None: ...

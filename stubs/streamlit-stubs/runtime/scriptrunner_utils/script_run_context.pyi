@@ -1,0 +1,20 @@
+# The part of streamlit.runtime.scriptrunner_utils.script_run_context that typed_state
+# uses (typed_state/_streamlit.py).
+# Checked against the installed Streamlit by tests/test_stubs.py (mypy's stubtest).
+from typing import Any
+
+class FragmentThreadState:
+    fragment_id: str | None
+
+class ThreadState:
+    @staticmethod
+    def get() -> FragmentThreadState: ...
+
+class ScriptRunContext:
+    session_id: str
+    cursors: dict[int, Any]
+    fragment_ids_this_run: list[str] | None
+    @property
+    def has_script_started(self) -> bool: ...
+
+def get_script_run_ctx(suppress_warning: bool = False) -> ScriptRunContext | None: ...

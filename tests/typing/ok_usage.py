@@ -1,0 +1,47 @@
+"""Correct use: no errors, and the types mypy infers."""
+
+from typing import reveal_type
+
+from tests.typing.states import Chat, Message, Room
+from typed_state import SharedState, StateConfig, shared_state
+
+
+class Elsewhere(SharedState):
+    model_config = StateConfig(typed_state_url="memory://")
+    n: int = 0
+
+
+chat = Chat.get()
+reveal_type(chat)  # N: Revealed type is "tests.typing.states.Chat"
+reveal_type(Room.get(key="r1"))  # N: Revealed type is "tests.typing.states.Room"
+count: int = chat.count
+chat.count = count + 1
+chat.title = "news"
+
+with chat.lock("count", "title", timeout=1.0):
+    chat.count += 1
+
+with chat.mutate("messages") as messages:
+    reveal_type(messages)  # N: Revealed type is "list[tests.typing.states.Message]"
+    messages.append(Message(author="ann", text="hi"))
+
+with Room.get(key="r1").mutate("topic") as topic:
+    reveal_type(topic)  # N: Revealed type is "str | None"
+
+chat.update(count=0, title="reset", messages=[])
+chat.update(timeout=2.0)
+chat.notify("messages", "count")
+Room.get(key="r2").notify("topic", "count")
+
+name = "count" if count else "title"
+with chat.lock(name):  # a name mypy cannot know is not checked
+    pass
+
+
+@shared_state
+def page(chat: Chat, room: Room) -> None:
+    chat.count += room.count
+
+
+page()
+reveal_type(page)  # N: Revealed type is "def ()"

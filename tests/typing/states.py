@@ -1,0 +1,20 @@
+"""States the typing snippets use."""
+
+from pydantic import BaseModel, Field
+
+from typed_state import SharedState
+
+
+class Message(BaseModel):
+    author: str
+    text: str
+
+
+class Chat(SharedState):
+    count: int = Field(0, ge=0)
+    title: str = "general"
+    messages: list[Message] = Field(default_factory=list)
+
+
+class Room(Chat):
+    topic: str | None = None

@@ -1,0 +1,156 @@
+"""mypy plugin: field names given as strings are checked like attributes.
+
+Enable it next to Pydantic's in ``mypy.ini`` (or ``[tool.mypy]`` in pyproject)::
+
+    [mypy]
+    plugins = pydantic.mypy, typed_state.mypy
+
+Python's type system cannot say "the names of this class's fields", so without
+the plugin ``state.lock("cout")`` type-checks and fails only when it runs.  With
+it, mypy reports:
+
+- a field name that the state does not have, in ``lock()``, ``mutate()`` and
+  ``notify()``: ``"Counter" has no field "cout"; maybe "count"?``;
+- ``update()`` keyword arguments that are not fields, or of the wrong type,
+  checked as if ``update`` were declared with one keyword per field;
+- and it types ``with state.mutate("items") as items`` with the field's type
+  instead of ``Any``.
+
+Attribute access (``state.cout``, ``state.count = "x"``), ``Model.get()`` and
+``@shared_state`` need no plugin: they are typed by the library's own
+annotations.  Names that are not literal strings are not checked.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mypy.errorcodes import ErrorCode
+from mypy.messages import best_matches, format_string_list
+from mypy.nodes import ARG_NAMED_OPT, ARG_STAR2, TypeInfo, Var
+from mypy.plugin import MethodContext, MethodSigContext, Plugin
+from mypy.typeops import try_getting_str_literals
+from mypy.types import CallableType, Instance, ProperType, Type, get_proper_type
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["plugin"]
+
+_SHARED_STATE = "typed_state._model.SharedState"
+FIELD_NAME = ErrorCode("typed-state-field", "Check field names given as strings", "General")
+"""The error code of an unknown field name, for ``# type: ignore[typed-state-field]``."""
+
+
+def plugin(version: str) -> type[Plugin]:
+    """Entry point mypy calls with its version."""
+    return TypedStatePlugin
+
+
+class TypedStatePlugin(Plugin):
+    """Checks the field names passed to SharedState's methods as strings."""
+
+    def get_method_signature_hook(
+        self, fullname: str
+    ) -> Callable[[MethodSigContext], CallableType] | None:
+        if self._shared_state_method(fullname) == "update":
+            return _update_signature
+        return None
+
+    def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
+        method = self._shared_state_method(fullname)
+        if method in ("lock", "notify"):
+            return _check_names
+        if method == "mutate":
+            return _mutate
+        return None
+
+    def _shared_state_method(self, fullname: str) -> str | None:
+        """``"lock"`` for ``"app.Counter.lock"`` when Counter is a SharedState."""
+        owner, _, method = fullname.rpartition(".")
+        if method not in ("lock", "mutate", "notify", "update"):
+            return None
+        symbol = self.lookup_fully_qualified(owner)
+        if symbol is None or not isinstance(symbol.node, TypeInfo):
+            return None
+        return method if symbol.node.has_base(_SHARED_STATE) else None
+
+
+def _fields(state: ProperType) -> dict[str, Type] | None:
+    """The fields of a SharedState instance type, name -> declared type."""
+    if not isinstance(state, Instance) or not state.type.has_base(_SHARED_STATE):
+        return None
+    fields: dict[str, Type] = {}
+    # Base classes first, so that a subclass re-declaring a field wins.
+    for info in reversed(state.type.mro):
+        if info.fullname == _SHARED_STATE or not info.has_base(_SHARED_STATE):
+            continue
+        for name, symbol in info.names.items():
+            node = symbol.node
+            if (
+                isinstance(node, Var)
+                and not node.is_inferred
+                and not node.is_classvar
+                and not name.startswith("_")
+                and node.type is not None
+            ):
+                fields[name] = node.type
+    return fields
+
+
+def _named_fields(ctx: MethodContext, fields: dict[str, Type]) -> list[str]:
+    """Check each literal name passed as a field; return those that are fields."""
+    known = []
+    for exprs, types in zip(ctx.args, ctx.arg_types, strict=True):
+        for expr, typ in zip(exprs, types, strict=True):
+            names = try_getting_str_literals(expr, typ)
+            for name in names or []:
+                if name in fields:
+                    known.append(name)
+                    continue
+                owner = get_proper_type(ctx.type)
+                owner_name = owner.type.name if isinstance(owner, Instance) else "state"
+                message = f'"{owner_name}" has no field "{name}"'
+                close = best_matches(name, list(fields), n=3)
+                if close:
+                    quoted = [f'"{c}"' for c in close]
+                    message += f"; maybe {format_string_list(quoted)}?"
+                ctx.api.fail(message, expr, code=FIELD_NAME)
+    return known
+
+
+def _check_names(ctx: MethodContext) -> Type:
+    fields = _fields(get_proper_type(ctx.type))
+    if fields is not None:
+        # Only the positional field names: keyword arguments (timeout) are typed already.
+        names_ctx = ctx._replace(args=ctx.args[:1], arg_types=ctx.arg_types[:1])
+        _named_fields(names_ctx, fields)
+    return ctx.default_return_type
+
+
+def _mutate(ctx: MethodContext) -> Type:
+    fields = _fields(get_proper_type(ctx.type))
+    if fields is None:
+        return ctx.default_return_type
+    names = _named_fields(ctx._replace(args=ctx.args[:1], arg_types=ctx.arg_types[:1]), fields)
+    manager = get_proper_type(ctx.default_return_type)
+    if len(names) != 1 or not isinstance(manager, Instance) or not manager.args:
+        return ctx.default_return_type
+    # The block gets a copy of the field's value: type it as the field.
+    return manager.copy_modified(args=[fields[names[0]], *manager.args[1:]])
+
+
+def _update_signature(ctx: MethodSigContext) -> CallableType:
+    fields = _fields(get_proper_type(ctx.type))
+    signature = ctx.default_signature
+    if fields is None or ARG_STAR2 not in signature.arg_kinds:
+        return signature
+    # Replace ``**values: Any`` by one optional keyword per field.
+    keep = [i for i, kind in enumerate(signature.arg_kinds) if kind != ARG_STAR2]
+    state = get_proper_type(ctx.type)
+    return signature.copy_modified(
+        name=f"update of {state.type.name}" if isinstance(state, Instance) else signature.name,
+        arg_types=[signature.arg_types[i] for i in keep] + list(fields.values()),
+        arg_kinds=[signature.arg_kinds[i] for i in keep] + [ARG_NAMED_OPT] * len(fields),
+        arg_names=[signature.arg_names[i] for i in keep] + list(fields),
+    )

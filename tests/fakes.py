@@ -58,6 +58,7 @@ class FakeSessions:
     def __init__(self) -> None:
         self.sessions: dict[str, FakeSession] = {}
         self.scheduled: list[tuple[float, Callable[[], None]]] = []
+        self.handoff_waits: list[float] = []
 
     def add(self, session_id: str) -> FakeSession:
         session = self.sessions[session_id] = FakeSession(session_id)
@@ -69,6 +70,11 @@ class FakeSessions:
     def call_later(self, delay: float, callback: Callable[[], None]) -> bool:
         self.scheduled.append((delay, callback))
         return True
+
+    def run_soon(self, callback: Callable[[], None], *, wait: float) -> bool:
+        """Scheduled like call_later(0): the tests run it with pump()."""
+        self.handoff_waits.append(wait)
+        return self.call_later(0, callback)
 
     def pump(self, rounds: int = 5) -> list[float]:
         """Run what is scheduled (and what that schedules), return the delays seen."""

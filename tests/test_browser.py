@@ -58,6 +58,8 @@ class Tab:
     runs: int = 0
     asked: int = 0
     finished: int = 0
+    running: bool = False
+    """A run started and has not finished (a run replaced by a newer one never does)."""
     frames: list[str] = field(default_factory=list)
 
     def watch(self, ws: WebSocket) -> None:
@@ -72,8 +74,10 @@ class Tab:
         kind = ForwardMsg.FromString(payload).WhichOneof("type")
         if kind == "new_session":
             self.runs += 1
+            self.running = True
         elif kind == "script_finished":
             self.finished += 1
+            self.running = False
 
     def _sent(self, payload: str | bytes) -> None:
         if isinstance(payload, str):
@@ -87,11 +91,11 @@ class Tab:
         return self.runs - self.asked
 
     async def settled(self, timeout: float = 10.0) -> None:
-        """Wait until every run this tab saw has finished and the page shows no run going."""
+        """Wait until the latest run this tab saw has finished and the page shows none going."""
         deadline = asyncio.get_running_loop().time() + timeout
-        while self.finished < self.runs:
+        while self.running:
             if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"{self.runs - self.finished} run(s) never finished")
+                raise AssertionError(f"the latest run never finished ({self.runs} runs)")
             await asyncio.sleep(0.02)
         await expect(self.page.get_by_test_id("stStatusWidget")).to_have_count(0)
 

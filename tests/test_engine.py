@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from typing import Any, cast
+
 import pytest
 
 from tests.fakes import FakeSessions
-from typed_state import _engine
+from typed_state import _engine, _streamlit
 from typed_state._engine import Engine
 
 A = ("ns", "a")
@@ -199,3 +203,76 @@ def test_without_a_server_reruns_are_recorded(
     records = engine.take_recorded()
     assert [(r.session_id, r.fragment_id) for r in records] == [("test session id", None)]
     assert engine.take_recorded() == []
+
+
+def test_field_read_before_and_after_a_write_in_one_run_still_reruns(
+    sessions: FakeSessions, engine: Engine
+) -> None:
+    # The run showed the old value before reading the new one: it is stale.
+    s = sessions.add("s")
+    run = s.run()
+    engine.bind(run, A)
+    engine.changed([A], writer="w")
+    engine.bind(run, A)
+    sessions.pump()
+    assert s.reruns == [None]
+
+
+def test_rereading_a_bound_field_keeps_the_binding(sessions: FakeSessions, engine: Engine) -> None:
+    s = sessions.add("s")
+    run = s.run()
+    for _ in range(3):
+        engine.bind(run, A)  # the lock-free fast path after the first
+    assert engine.readers(A) == {"s"}
+    engine.changed([A], writer=None)
+    sessions.pump()
+    assert s.reruns == [None]
+
+
+def test_a_write_in_a_run_hands_its_pushes_to_the_loop(
+    sessions: FakeSessions, engine: Engine
+) -> None:
+    s = sessions.add("s")
+    engine.bind(s.run(), A)
+    engine.changed([A], writer="w")
+    assert sessions.handoff_waits == [_engine._HANDOFF]
+    sessions.pump()
+    engine.bind(s.run(), A)
+    engine.changed([A], writer=None)  # a thread of the app's own: nothing to wait for
+    assert sessions.handoff_waits == [_engine._HANDOFF, 0.0]
+
+
+class SpyEvent(threading.Event):
+    waits: list[float | None] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        SpyEvent.waits.append(timeout)
+        return super().wait(timeout)
+
+
+def test_run_soon_waits_for_the_loop_except_on_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    monkeypatch.setattr(_streamlit.threading, "Event", SpyEvent)
+    SpyEvent.waits = []
+    try:
+        sessions = _streamlit.Sessions(cast(Any, None), loop)
+        ran: list[str] = []
+        # From another thread: returns once the callback has run on the loop.
+        assert sessions.run_soon(lambda: ran.append("off"), wait=30)
+        assert ran == ["off"]
+        assert SpyEvent.waits == [30]
+
+        # On the loop's own thread: must not wait for itself.
+        async def on_loop() -> list[str]:
+            sessions.run_soon(lambda: ran.append("on"), wait=30)
+            return list(ran)
+
+        seen = asyncio.run_coroutine_threadsafe(on_loop(), loop).result(timeout=30)
+        assert seen == ["off"]  # run_soon returned before its callback could run
+        assert SpyEvent.waits == [30]
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=30)
+        loop.close()

@@ -35,6 +35,13 @@ _POLL_BUSY = 0.01
 """How often a dirty session that is still running is checked again (s)."""
 
 _SWEEP_EVERY = 60.0
+_HANDOFF = 0.05
+"""How long a writing thread waits (at most, in s) for its pushes to be sent.
+
+Streamlit ends every script run with ``gc.collect(2)`` (``runner.postScriptGC``),
+which holds the GIL for tens of milliseconds.  A push merely scheduled on the
+event loop waits behind the writer's own end-of-run collection; handing the GIL
+to the loop until the push is out lets the readers start at once."""
 """How often sessions that were never flushed are checked for having closed (s)."""
 
 
@@ -96,11 +103,23 @@ class Engine:
             # A callback runs before the script body of the same run, which
             # reads what it shows; a read here shows nothing.
             return
+        # Fast path, without the lock: this run already holds this binding at the
+        # current version (the common case: a field read again and again).  A
+        # write racing with the check only makes the binding look stale later,
+        # which re-runs the session: never a missed update.
+        subs = self._sessions.get(run.session_id)
+        if subs is not None and subs.last_marker is run.marker:
+            fid = run.fragment_id
+            target = subs.main if fid is None else subs.fragments.get(fid)
+            if target is not None and target.get(key, -1) == self._versions.get(key, 0):
+                return
         with self._lock:
             subs = self._enter(run)
             fid = run.fragment_id
             target = subs.main if fid is None else subs.fragments[fid]
-            target[key] = self._versions.get(key, 0)
+            # The first read of the run counts: what it showed may be older than
+            # what a later read of the same run sees.
+            target.setdefault(key, self._versions.get(key, 0))
             readers = self._readers.get(key)
             if readers is None:
                 self._readers[key] = {run.session_id}
@@ -155,11 +174,20 @@ class Engine:
                     self._flush_locked(session_id, None)
             return
         now = time.monotonic()
+        due: list[str] = []
         for session_id in dirty:
             subs = self._sessions.get(session_id)
             last = subs.last_push if subs is not None else float("-inf")
             delay = max(0.0, last + self.min_interval - now)
-            sessions.call_later(delay, functools.partial(self._flush, session_id))
+            if delay > 0:
+                sessions.call_later(delay, functools.partial(self._flush, session_id))
+            else:
+                due.append(session_id)
+        if due:
+            # Only a script run ends with Streamlit's collection; a thread of
+            # the app's own (writer None) has no reason to wait.
+            wait = _HANDOFF if writer is not None else 0.0
+            sessions.run_soon(functools.partial(self._flush_all, due), wait=wait)
         if now >= self._next_sweep:
             self._next_sweep = now + _SWEEP_EVERY
             sessions.call_later(0, self._sweep)
@@ -184,6 +212,10 @@ class Engine:
                     del self._readers[key]
 
     # -- flushing (on the server's event loop) --------------------------------------
+
+    def _flush_all(self, session_ids: list[str]) -> None:
+        for session_id in session_ids:
+            self._flush(session_id)
 
     def _flush(self, session_id: str) -> None:
         sessions = _streamlit.sessions()

@@ -20,8 +20,9 @@ Streamlit upgrade that moves an internal is one place to fix.  What is used:
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+import threading
 from typing import TYPE_CHECKING, Any
 
 from streamlit import config as _st_config
@@ -33,7 +34,6 @@ from streamlit.runtime.scriptrunner_utils.script_run_context import (
 )
 
 if TYPE_CHECKING:
-    import asyncio
     from collections.abc import Callable
 
     from streamlit.runtime.app_session import AppSession
@@ -41,19 +41,42 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger("typed_state")
 
 
-@dataclass(frozen=True, slots=True)
 class Run:
-    """Where the current code runs, as far as subscriptions are concerned."""
+    """Where the current code runs, as far as subscriptions are concerned.
 
-    session_id: str
-    marker: object
-    """Identity of the current script run (or queued fragment run)."""
-    fragment_id: str | None
-    """The innermost ``st.fragment`` being executed, None outside fragments."""
-    fragment_only: bool
-    """True when this run re-runs fragments only, not the whole page."""
-    in_callback: bool
-    """True inside widget callbacks, before the script body starts."""
+    A plain slotted class rather than a frozen dataclass: one is needed on every
+    field read, and a frozen dataclass costs several times more to build.
+    """
+
+    __slots__ = ("fragment_id", "fragment_only", "in_callback", "marker", "session_id")
+
+    def __init__(
+        self,
+        session_id: str,
+        marker: object,
+        fragment_id: str | None,
+        fragment_only: bool,
+        in_callback: bool,
+    ) -> None:
+        self.session_id = session_id
+        self.marker = marker
+        """Identity of the current script run (or queued fragment run)."""
+        self.fragment_id = fragment_id
+        """The innermost ``st.fragment`` being executed, None outside fragments."""
+        self.fragment_only = fragment_only
+        """True when this run re-runs fragments only, not the whole page."""
+        self.in_callback = in_callback
+        """True inside widget callbacks, before the script body starts."""
+
+    def __repr__(self) -> str:
+        return (
+            f"Run(session_id={self.session_id!r}, fragment_id={self.fragment_id!r}, "
+            f"fragment_only={self.fragment_only}, in_callback={self.in_callback})"
+        )
+
+
+_LAST_RUN = threading.local()
+"""The Run last built in this thread: reused while the thread is in the same run."""
 
 
 def current_run() -> Run | None:
@@ -65,13 +88,26 @@ def current_run() -> Run | None:
         fragment_id = ThreadState.get().fragment_id
     except RuntimeError:
         fragment_id = None
-    return Run(
+    marker = ctx.cursors
+    in_callback = not ctx.has_script_started
+    last: Run | None = getattr(_LAST_RUN, "run", None)
+    # The cached Run holds the marker, so an identical marker is the same run.
+    if (
+        last is not None
+        and last.marker is marker
+        and last.fragment_id == fragment_id
+        and last.in_callback == in_callback
+    ):
+        return last
+    run = Run(
         session_id=ctx.session_id,
-        marker=ctx.cursors,
+        marker=marker,
         fragment_id=fragment_id,
         fragment_only=bool(ctx.fragment_ids_this_run),
-        in_callback=not ctx.has_script_started,
+        in_callback=in_callback,
     )
+    _LAST_RUN.run = run
+    return run
 
 
 def current_session_id() -> str | None:
@@ -148,6 +184,30 @@ class Sessions:
                 loop.call_soon_threadsafe(loop.call_later, delay, callback)
         except RuntimeError:  # the loop closed between the check and the call
             return False
+        return True
+
+    def run_soon(self, callback: Callable[[], None], *, wait: float) -> bool:
+        """Run ``callback`` on the event loop; block up to ``wait`` s until it ran.
+
+        The wait is skipped on the loop's own thread (it would wait for itself).
+        Returns False when the loop is gone.
+        """
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                callback()
+            finally:
+                done.set()
+
+        if not self.call_later(0, run):
+            return False
+        try:
+            on_loop = asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            on_loop = False
+        if wait > 0 and not on_loop:
+            done.wait(wait)
         return True
 
     def get(self, session_id: str) -> SessionView | None:

@@ -90,6 +90,8 @@ class StreamlitClient:
         """Page name (url path) -> page script hash, from the navigation message."""
         self.screen: dict[tuple[int, ...], Element] = {}
         """What a browser would show: elements by delta path, across fragment runs."""
+        self.seen_at: dict[str, float] = {}
+        """Text -> ``time.monotonic()`` when an element showing it first arrived."""
         self._widget_states: dict[str, WidgetState] = {}
         self._fragment_of: dict[tuple[int, ...], str] = {}
         """Delta path -> id of the fragment that drew the element there."""
@@ -251,6 +253,7 @@ class StreamlitClient:
             if msg.delta.WhichOneof("type") == "new_element":
                 path = tuple(msg.metadata.delta_path)
                 self.runs[-1].elements[path] = msg.delta.new_element
+                self.seen_at.setdefault(_text(msg.delta.new_element), time.monotonic())
                 self.screen[path] = msg.delta.new_element
                 self._fragment_of[path] = msg.delta.fragment_id
         elif kind == "script_finished" and self.runs:

@@ -1,0 +1,184 @@
+"""What every benchmark shares: servers per library, clients, statistics, the results file."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import platform
+import statistics
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import streamlit
+
+from tests.harness import StreamlitClient, StreamlitServer
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+
+ROOT = Path(__file__).resolve().parent.parent
+APPS = Path(__file__).resolve().parent / "apps"
+RESULTS = Path(__file__).resolve().parent / "results.md"
+LOGS = ROOT / ".bench-logs"
+
+TYPED_STATE = "typed_state"
+SERVER_STATE = "server_state"
+FLOOR = "floor"
+CONFIGS: dict[str, dict[str, str]] = {
+    "default config": {},
+    "runner.postScriptGC=false": {"STREAMLIT_RUNNER_POST_SCRIPT_GC": "false"},
+}
+"""Streamlit ends every run, fragment runs too, with gc.collect(2) (runner.postScriptGC):
+tens of ms holding the GIL, which serializes re-runs whatever the library."""
+
+LABELS = {
+    TYPED_STATE: "typed_state",
+    SERVER_STATE: "streamlit-server-state 0.20.2",
+    FLOOR: "floor (request_rerun, no library)",
+}
+
+
+@dataclass
+class Report:
+    """One benchmark's figures: a markdown table, and each goal with whether it was met."""
+
+    title: str
+    table: list[str]
+    goals: list[tuple[str, bool]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        lines = [f"### {self.title}", "", *self.table, ""]
+        for goal, met in self.goals:
+            lines.append(f"- goal {'met' if met else 'NOT met'}: {goal}")
+        lines.extend(f"- {note}" for note in self.notes)
+        return "\n".join(lines) + "\n"
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def p95(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f}"
+
+
+def ratio(ours: float, theirs: float) -> str:
+    return f"{ours / theirs:.2f}x" if theirs else "n/a"
+
+
+def table(header: Iterable[str], rows: Iterable[Iterable[object]]) -> list[str]:
+    head = list(header)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return lines
+
+
+@contextlib.contextmanager
+def server(app: str, lib: str, **env: str) -> Iterator[StreamlitServer]:
+    """A fresh ``streamlit run benchmarks/apps/<app>`` for one library."""
+    LOGS.mkdir(exist_ok=True)
+    running = StreamlitServer(
+        APPS / app,
+        env={"BENCH_LIB": lib, **env},
+        log=LOGS / f"{Path(app).stem}-{lib}.log",
+    )
+    with running:
+        yield running
+
+
+async def open_clients(
+    running: StreamlitServer, count: int, *, query_string: str = "", batch: int = 10
+) -> list[StreamlitClient]:
+    """``count`` sessions that each completed their first run (opened ``batch`` at a time)."""
+    clients: list[StreamlitClient] = []
+    while len(clients) < count:
+        size = min(batch, count - len(clients))
+        clients += await asyncio.gather(
+            *(
+                StreamlitClient(running.ws_url, query_string=query_string).connect()
+                for _ in range(size)
+            )
+        )
+    return clients
+
+
+@contextlib.asynccontextmanager
+async def sessions(
+    running: StreamlitServer, count: int, *, query_string: str = ""
+) -> AsyncIterator[list[StreamlitClient]]:
+    clients = await open_clients(running, count, query_string=query_string)
+    try:
+        yield clients
+    finally:
+        await asyncio.gather(*(c.close() for c in clients))
+
+
+async def settle(clients: Sequence[StreamlitClient], quiet: float = 0.3) -> None:
+    """Wait until no client has received anything for ``quiet`` seconds."""
+    while True:
+        before = [len(c.runs) for c in clients]
+        await asyncio.sleep(quiet)
+        await asyncio.gather(*(c.wait_idle(timeout=60) for c in clients))
+        if [len(c.runs) for c in clients] == before:
+            return
+
+
+async def seen(client: StreamlitClient, text: str, timeout: float = 60.0) -> float:
+    """``time.monotonic()`` when ``text`` first arrived at ``client``."""
+    await client.wait_for(lambda: text in client.seen_at, timeout)
+    return client.seen_at[text]
+
+
+def peak_rss_mb(running: StreamlitServer) -> float:
+    """The server process's peak resident memory so far (VmHWM), in MB."""
+    assert running.process is not None
+    status = Path(f"/proc/{running.process.pid}/status").read_text()
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def append_results(reports: Sequence[Report], *, quick: bool, seconds: float) -> str:
+    """Append this run to results.md; return the section written."""
+    header = (
+        f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC{' (quick)' if quick else ''}\n\n"
+        f"Streamlit {streamlit.__version__}, Python {platform.python_version()}, "
+        f"{os.cpu_count()} cores, {platform.machine()}; the whole run took {seconds:.0f} s. "
+        "Latencies in ms, median and p95 over the trials; ratios are typed_state / other.\n\n"
+    )
+    section = header + "\n".join(r.markdown() for r in reports)
+    if not RESULTS.exists():
+        RESULTS.write_text(
+            "# Benchmark results\n\nWritten by `python3 benchmarks/run.py`, newest last.\n\n"
+        )
+    with RESULTS.open("a") as out:
+        out.write("\n" + section)
+    return section
+
+
+def update_readme(section: str) -> None:
+    """Replace the quoted results in README.md with this run's."""
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    start, end = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
+    if start not in text or end not in text:
+        return
+    before, rest = text.split(start, 1)
+    _, after = rest.split(end, 1)
+    quoted = section.replace("## ", "#### ", 1).replace("### ", "##### ")
+    readme.write_text(f"{before}{start}\n{quoted}\n{end}{after}")
+
+
+def now() -> float:
+    return time.monotonic()

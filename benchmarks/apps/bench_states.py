@@ -1,0 +1,25 @@
+"""The typed_state side of the benchmark apps: one small class per scenario."""
+
+from pydantic import Field
+
+from typed_state import SharedState
+
+
+class Counter(SharedState):
+    count: int = 0
+
+
+class Room(SharedState):
+    messages: list[str] = Field(default_factory=list)
+
+
+class Dashboard(SharedState):
+    value: int = 0
+
+
+class Storm(SharedState):
+    value: int = 0
+
+
+class Hot(SharedState):
+    value: int = 0

@@ -1,0 +1,128 @@
+"""Benchmark 1, fan-out: click to every reader having the new value, for N readers.
+
+Same app (apps/fanout.py) on three fresh servers per N: typed_state,
+streamlit-server-state, and the floor (the reader sessions re-run by calling
+Streamlit's request_rerun directly, no library).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+from typing import TYPE_CHECKING
+
+from benchmarks._common import (
+    CONFIGS,
+    FLOOR,
+    LABELS,
+    SERVER_STATE,
+    TYPED_STATE,
+    Report,
+    median,
+    ms,
+    now,
+    p95,
+    peak_rss_mb,
+    ratio,
+    seen,
+    server,
+    sessions,
+    settle,
+    table,
+)
+
+if TYPE_CHECKING:
+    from tests.harness import StreamlitClient
+
+LIBS = (TYPED_STATE, SERVER_STATE, FLOOR)
+
+
+def count_on(client: StreamlitClient) -> int:
+    for text in client.texts():
+        match = re.fullmatch(r"count=(\d+)", text)
+        if match:
+            return int(match.group(1))
+    raise LookupError(client.texts())
+
+
+async def measure(
+    lib: str, readers: int, trials: int, env: dict[str, str] | None = None
+) -> tuple[list[float], list[int], float]:
+    """Latencies (s), runs per write over all sessions, and the server's peak RSS (MB)."""
+    latencies: list[float] = []
+    runs: list[int] = []
+    with server("fanout.py", lib, **(env or {})) as running:
+        async with sessions(running, readers + 1) as clients:
+            writer, others = clients[0], clients[1:]
+            await settle(clients)
+            count = count_on(writer)
+            for _ in range(trials):
+                count += 1
+                before = sum(len(c.runs) for c in clients)
+                start = now()
+                await writer.click("inc")
+                arrived = await asyncio.gather(*(seen(c, f"count={count}") for c in others))
+                latencies.append(max(arrived) - start)
+                await settle(clients, quiet=0.25)
+                runs.append(sum(len(c.runs) for c in clients) - before)
+            rss = peak_rss_mb(running)
+    return latencies, runs, rss
+
+
+async def run(quick: bool) -> Report:
+    trials = 5 if quick else 20
+    sizes = (1, 10, 50)
+    rows = []
+    goals = []
+    memory = {}
+    for (config, env), readers in itertools.product(CONFIGS.items(), sizes):
+        figures = {lib: await measure(lib, readers, trials, env) for lib in LIBS}
+        med = {lib: median(f[0]) for lib, f in figures.items()}
+        rows.append(
+            [
+                config,
+                readers,
+                *(f"{ms(med[lib])} / {ms(p95(figures[lib][0]))}" for lib in LIBS),
+                *(f"{median(figures[lib][1]):.0f}" for lib in LIBS),
+                ratio(med[TYPED_STATE], med[SERVER_STATE]),
+                ratio(med[TYPED_STATE], med[FLOOR]),
+            ]
+        )
+        goals.append(
+            (
+                f"{config}, N={readers}: typed_state <= 1.0x streamlit-server-state "
+                f"({ratio(med[TYPED_STATE], med[SERVER_STATE])})",
+                med[TYPED_STATE] <= med[SERVER_STATE],
+            )
+        )
+        goals.append(
+            (
+                f"{config}, N={readers}: typed_state within 1.1x of the floor "
+                f"({ratio(med[TYPED_STATE], med[FLOOR])})",
+                med[TYPED_STATE] <= 1.1 * med[FLOOR],
+            )
+        )
+        if readers == max(sizes) and not env:
+            memory = {lib: figures[lib][2] for lib in LIBS}
+    header = [
+        "Streamlit config",
+        "readers",
+        *(f"{LABELS[lib]} ms (median / p95)" for lib in LIBS),
+        *(f"runs/write {lib}" for lib in LIBS),
+        "vs server-state",
+        "vs floor",
+    ]
+    notes = [
+        f"{trials} writes per cell; runs/write counts every session's runs, the writer's included.",
+        "Peak server memory (VmHWM) with 51 sessions: "
+        + ", ".join(f"{LABELS[lib]} {memory[lib]:.0f} MB" for lib in LIBS)
+        + ".",
+    ]
+    return Report("1. Fan-out to N readers", table(header, rows), goals, notes)
+
+
+if __name__ == "__main__":
+    from benchmarks.run import main
+
+    main(["fanout"])

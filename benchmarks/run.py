@@ -1,0 +1,68 @@
+"""Run the benchmarks: ``python3 benchmarks/run.py [--quick] [name ...]``.
+
+Creates ``.venv`` with the package and its ``dev`` and ``bench`` extras when
+needed (as ``tests/run.py`` does), then runs each benchmark on fresh servers,
+prints its table, appends the figures to ``benchmarks/results.md`` and, after a
+full run of all of them, quotes the new figures in README.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv"
+NAMES = ("fanout", "rooms", "dashboard", "storm", "hotpath")
+
+
+def in_venv() -> bool:
+    return Path(sys.prefix).resolve() == VENV.resolve()
+
+
+def bootstrap() -> None:
+    """Re-run this script in .venv, with typed_state and streamlit-server-state installed."""
+    python = VENV / "bin" / "python"
+    if not python.exists():
+        venv.create(VENV, with_pip=True)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "-e", ".[dev,bench]"], cwd=ROOT, check=True
+    )
+    os.execv(str(python), [str(python), str(Path(__file__).resolve()), *sys.argv[1:]])
+
+
+def main(argv: list[str]) -> None:
+    import importlib
+
+    from benchmarks._common import append_results, update_readme
+
+    quick = "--quick" in argv
+    names = [a for a in argv if not a.startswith("--")] or list(NAMES)
+    unknown = set(names) - set(NAMES)
+    if unknown:
+        sys.exit(f"unknown benchmark(s) {sorted(unknown)}; choose from {NAMES}")
+    started = time.monotonic()
+    reports = []
+    for name in names:
+        module = importlib.import_module(f"benchmarks.{name}")
+        print(f"\n== {name}{' (quick)' if quick else ''}", flush=True)
+        report = asyncio.run(module.run(quick))
+        print(report.markdown(), flush=True)
+        reports.append(report)
+    section = append_results(reports, quick=quick, seconds=time.monotonic() - started)
+    print(f"appended to {ROOT / 'benchmarks' / 'results.md'}")
+    if not quick and names == list(NAMES):
+        update_readme(section)
+        print("quoted in README.md")
+
+
+if __name__ == "__main__":
+    if not in_venv():
+        bootstrap()
+    sys.path.insert(0, str(ROOT))
+    main(sys.argv[1:])

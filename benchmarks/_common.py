@@ -149,22 +149,23 @@ def peak_rss_mb(running: StreamlitServer) -> float:
     return float("nan")
 
 
-def append_results(reports: Sequence[Report], *, quick: bool, seconds: float) -> str:
-    """Append this run to results.md; return the section written."""
-    header = (
+def results_header(*, quick: bool) -> str:
+    return (
         f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC{' (quick)' if quick else ''}\n\n"
         f"Streamlit {streamlit.__version__}, Python {platform.python_version()}, "
-        f"{os.cpu_count()} cores, {platform.machine()}; the whole run took {seconds:.0f} s. "
+        f"{os.cpu_count()} cores, {platform.machine()}. "
         "Latencies in ms, median and p95 over the trials; ratios are typed_state / other.\n\n"
     )
-    section = header + "\n".join(r.markdown() for r in reports)
+
+
+def append_results(text: str) -> None:
+    """Append to results.md (each benchmark as soon as it is done: nothing is lost)."""
     if not RESULTS.exists():
         RESULTS.write_text(
-            "# Benchmark results\n\nWritten by `python3 benchmarks/run.py`, newest last.\n\n"
+            "# Benchmark results\n\nWritten by `python3 benchmarks/run.py`, newest last.\n"
         )
     with RESULTS.open("a") as out:
-        out.write("\n" + section)
-    return section
+        out.write("\n" + text)
 
 
 def update_readme(section: str) -> None:

@@ -28,7 +28,9 @@ LIBS = (TYPED_STATE, SERVER_STATE, DICT)
 async def measure(lib: str, n: int) -> tuple[float, float]:
     with server("hotpath.py", lib, BENCH_HOT_N=str(n)) as running:
         async with sessions(running, 1) as (client,):
-            await client.wait_for(lambda: any("reads/s" in t for t in client.texts()), 120)
+            await client.wait_for(
+                lambda: sum("/s=" in t for t in client.texts()) == 2 and not client.busy, 120
+            )
             figures = {}
             for text in client.texts():
                 match = re.fullmatch(r"(reads|writes)/s=(\d+)", text)

@@ -39,7 +39,7 @@ def bootstrap() -> None:
 def main(argv: list[str]) -> None:
     import importlib
 
-    from benchmarks._common import append_results, update_readme
+    from benchmarks._common import append_results, results_header, update_readme
 
     quick = "--quick" in argv
     names = [a for a in argv if not a.startswith("--")] or list(NAMES)
@@ -47,17 +47,20 @@ def main(argv: list[str]) -> None:
     if unknown:
         sys.exit(f"unknown benchmark(s) {sorted(unknown)}; choose from {NAMES}")
     started = time.monotonic()
-    reports = []
+    section = results_header(quick=quick)
+    append_results(section)
     for name in names:
         module = importlib.import_module(f"benchmarks.{name}")
         print(f"\n== {name}{' (quick)' if quick else ''}", flush=True)
-        report = asyncio.run(module.run(quick))
-        print(report.markdown(), flush=True)
-        reports.append(report)
-    section = append_results(reports, quick=quick, seconds=time.monotonic() - started)
+        text = asyncio.run(module.run(quick)).markdown()
+        print(text, flush=True)
+        append_results(text)
+        section += text + "\n"
+    took = f"The whole run took {time.monotonic() - started:.0f} s.\n"
+    append_results(took)
     print(f"appended to {ROOT / 'benchmarks' / 'results.md'}")
     if not quick and names == list(NAMES):
-        update_readme(section)
+        update_readme(section + took)
         print("quoted in README.md")
 
 

@@ -2,7 +2,7 @@
 
     python3 tests/run.py [pytest arguments]
 
-Installs the programs the tests drive (Debian's chromium) when they are
+Installs the programs the tests drive (Debian's chromium and redis-server) when they are
 missing, creates ``.venv`` (if missing) with the package and its ``dev`` extra,
 checks the code with ruff and mypy, and runs pytest.  Only Python 3.11+ is
 needed beforehand (and root, or sudo, if a Debian package must be installed).
@@ -27,7 +27,7 @@ def step(title: str, *command: str | Path) -> None:
     subprocess.run([str(c) for c in command], cwd=ROOT, check=True)
 
 
-SYSTEM_PROGRAMS = {"chromium": "chromium"}
+SYSTEM_PROGRAMS = {"chromium": "chromium", "redis-server": "redis-server"}
 """Program the tests run -> the Debian package that provides it."""
 
 

@@ -276,3 +276,18 @@ def test_run_soon_waits_for_the_loop_except_on_the_loop(monkeypatch: pytest.Monk
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=30)
         loop.close()
+
+
+def test_many_dirty_sessions_are_started_one_loop_turn_each(
+    sessions: FakeSessions, engine: Engine
+) -> None:
+    # Starting every re-run in one loop callback kept the loop from sending
+    # anything until the last one had started (fan-out to 50 took 2 s, not 1).
+    readers = [sessions.add(f"r{i}") for i in range(3)]
+    for reader in readers:
+        engine.bind(reader.run(), A)
+    engine.changed([A], writer="w")
+    sessions.pump(rounds=1)
+    assert sum(len(r.reruns) for r in readers) == 1
+    sessions.pump()
+    assert [r.reruns for r in readers] == [[None], [None], [None]]

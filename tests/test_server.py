@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,16 +19,52 @@ QUIET = 0.6
 """How long to watch for a run that must not come (s): several min_rerun_intervals."""
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamlitServer]:
-    log = tmp_path_factory.mktemp("logs") / "scenarios.log"
-    with StreamlitServer(APPS / "scenarios.py", log=log) as running:
-        yield running
+class Servers:
+    """The app on one server, or on two sharing Redis.
+
+    Clients are opened on the servers in turn, so with two servers a test's
+    writer and its first reader are on different processes.
+    """
+
+    def __init__(self, *servers: StreamlitServer) -> None:
+        self.servers = servers
+        self._turn = 0
+
+    def pick(self, on: int | None) -> StreamlitServer:
+        if on is None:
+            on, self._turn = self._turn % len(self.servers), self._turn + 1
+        return self.servers[on]
 
 
-async def open_client(server: StreamlitServer, mode: str, **query: str) -> StreamlitClient:
+@pytest.fixture(scope="module", params=["memory", "redis"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Servers]:
+    logs = tmp_path_factory.mktemp("logs")
+    app = APPS / "scenarios.py"
+    if request.param == "memory":
+        with StreamlitServer(app, log=logs / "scenarios.log") as running:
+            yield Servers(running)
+        return
+    redis_proc = request.getfixturevalue("redis_proc")
+    env = {
+        "TYPED_STATE_URL": f"redis://{redis_proc.host}:{redis_proc.port}/0",
+        "TYPED_STATE_APP": f"scenarios-{uuid.uuid4().hex[:8]}",
+    }
+    with (
+        StreamlitServer(app, env=env, log=logs / "scenarios-a.log") as a,
+        StreamlitServer(app, env=env, log=logs / "scenarios-b.log") as b,
+    ):
+        yield Servers(a, b)
+
+
+async def open_client(
+    server: Servers, mode: str, *, on: int | None = None, **query: str
+) -> StreamlitClient:
+    """A session on the next server in turn (or on server number ``on``)."""
     query_string = "&".join([f"mode={mode}", *(f"{k}={v}" for k, v in query.items())])
-    return await StreamlitClient(server.ws_url, query_string=query_string).connect()
+    url = server.pick(on).ws_url
+    return await StreamlitClient(url, query_string=query_string).connect()
 
 
 def number(client: StreamlitClient, name: str) -> int:
@@ -42,7 +79,7 @@ def pushed(client: StreamlitClient) -> list[bool]:
     return [run.pushed for run in client.runs]
 
 
-async def test_reader_is_pushed_and_writer_only_runs_its_own(server: StreamlitServer) -> None:
+async def test_reader_is_pushed_and_writer_only_runs_its_own(server: Servers) -> None:
     a = await open_client(server, "count")
     b = await open_client(server, "count")
     n = number(b, "count")
@@ -57,7 +94,7 @@ async def test_reader_is_pushed_and_writer_only_runs_its_own(server: StreamlitSe
     await b.close()
 
 
-async def test_session_not_reading_is_not_run_until_it_reads(server: StreamlitServer) -> None:
+async def test_session_not_reading_is_not_run_until_it_reads(server: Servers) -> None:
     a = await open_client(server, "count")
     elsewhere = await open_client(server, "none")
     hidden = await open_client(server, "toggle")
@@ -77,7 +114,7 @@ async def test_session_not_reading_is_not_run_until_it_reads(server: StreamlitSe
         await client.close()
 
 
-async def test_invalid_write_is_rejected_and_pushes_nobody(server: StreamlitServer) -> None:
+async def test_invalid_write_is_rejected_and_pushes_nobody(server: Servers) -> None:
     a = await open_client(server, "count")
     b = await open_client(server, "count")
     n = number(b, "count")
@@ -90,7 +127,7 @@ async def test_invalid_write_is_rejected_and_pushes_nobody(server: StreamlitServ
     await b.close()
 
 
-async def test_field_read_in_a_fragment_gets_fragment_runs(server: StreamlitServer) -> None:
+async def test_field_read_in_a_fragment_gets_fragment_runs(server: Servers) -> None:
     a = await open_client(server, "count")
     b = await open_client(server, "fragment")
     n = number(b, "count")
@@ -104,7 +141,7 @@ async def test_field_read_in_a_fragment_gets_fragment_runs(server: StreamlitServ
     await b.close()
 
 
-async def test_no_rerun_pushes_nothing_and_notify_pushes(server: StreamlitServer) -> None:
+async def test_no_rerun_pushes_nothing_and_notify_pushes(server: Servers) -> None:
     a = await open_client(server, "count")
     b = await open_client(server, "count")
     n = number(b, "count")
@@ -120,7 +157,7 @@ async def test_no_rerun_pushes_nothing_and_notify_pushes(server: StreamlitServer
     await b.close()
 
 
-async def test_write_to_one_room_pushes_only_its_readers(server: StreamlitServer) -> None:
+async def test_write_to_one_room_pushes_only_its_readers(server: Servers) -> None:
     writer = await open_client(server, "room", room="r1")
     same = await open_client(server, "room", room="r1")
     other = await open_client(server, "room", room="r2")
@@ -134,20 +171,20 @@ async def test_write_to_one_room_pushes_only_its_readers(server: StreamlitServer
         await client.close()
 
 
-async def test_closed_sessions_are_not_run_and_not_leaked(server: StreamlitServer) -> None:
-    a = await open_client(server, "count")
+async def test_closed_sessions_are_not_run_and_not_leaked(server: Servers) -> None:
+    a = await open_client(server, "count", on=0)
     await a.click("inc")  # flushes away the sessions earlier tests closed
     await a.wait_idle()
     await asyncio.sleep(QUIET)
-    before = await open_client(server, "stats")
+    before = await open_client(server, "stats", on=0)
     tracked, pushes, active = (number(before, k) for k in ("tracked", "pushes", "active"))
     for _ in range(4):
-        batch = await asyncio.gather(*(open_client(server, "count") for _ in range(25)))
+        batch = await asyncio.gather(*(open_client(server, "count", on=0) for _ in range(25)))
         await asyncio.gather(*(client.close() for client in batch))
     await a.click("inc")
     await a.wait_idle()
     await asyncio.sleep(QUIET)
-    after = await open_client(server, "stats")
+    after = await open_client(server, "stats", on=0)
     assert number(after, "pushes") == pushes  # nobody closed was re-run
     assert number(after, "tracked") <= tracked + 1  # + the `after` session itself
     assert number(after, "active") == active + 1
@@ -167,7 +204,7 @@ async def trigger_write(port: int) -> None:
 
 @pytest.mark.parametrize("delay_ms", [0, 10, 30])
 async def test_push_right_after_a_widget_change_keeps_the_value(
-    server: StreamlitServer, delay_ms: int
+    server: Servers, delay_ms: int
 ) -> None:
     reader = await open_client(server, "widget")
     port = number(reader, "trigger")
@@ -187,7 +224,7 @@ async def test_push_right_after_a_widget_change_keeps_the_value(
     await reader.close()
 
 
-async def test_write_storm_readers_keep_completing_runs(server: StreamlitServer) -> None:
+async def test_write_storm_readers_keep_completing_runs(server: Servers) -> None:
     readers = await asyncio.gather(*(open_client(server, "storm") for _ in range(10)))
     writer = await open_client(server, "count")
     await writer.click("storm")

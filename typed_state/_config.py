@@ -2,13 +2,18 @@
 
 ``TYPED_STATE_URL`` / ``[typed_state] url`` choose the backend;
 ``TYPED_STATE_MIN_RERUN_INTERVAL`` / ``[typed_state] min_rerun_interval`` set the
-shortest time between two pushed re-runs of one session, in seconds.
+shortest time between two pushed re-runs of one session, in seconds;
+``TYPED_STATE_APP`` / ``[typed_state] app`` name the app in a shared store and
+``TYPED_STATE_LOCK_LEASE`` / ``[typed_state] lock_lease`` bound how long a Redis
+lock outlives a holder that never releases it.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from functools import cache
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -39,6 +44,11 @@ class Settings(BaseModel):
 
     url: str = MEMORY_URL
     min_rerun_interval: float = Field(0.1, ge=0.0, le=60.0)
+    app: str | None = Field(None, min_length=1, pattern=r"^[^\s{}*?\[\]]+$")
+    """The name under which a shared store (Redis) keeps this app's states;
+    by default the main script's folder and name, e.g. ``examples/app``."""
+    lock_lease: float = Field(60.0, gt=0.0)
+    """Seconds a Redis field lock lasts if its holder never releases it."""
 
 
 @cache
@@ -58,3 +68,16 @@ def settings() -> Settings:
             f"invalid typed_state settings (environment TYPED_STATE_* or "
             f"[typed_state] in secrets.toml): {exc}"
         ) from exc
+
+
+def app_name() -> str:
+    """This app's name in a shared store: the setting, else the main script's folder/name.
+
+    Streamlit puts the main script's path in ``sys.argv[0]``; only its last two
+    parts are used, so that replicas installed at different paths agree.
+    """
+    configured = settings().app
+    if configured:
+        return configured
+    script = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path("app")
+    return f"{script.resolve().parent.name}/{script.stem}"

@@ -214,8 +214,18 @@ class Engine:
     # -- flushing (on the server's event loop) --------------------------------------
 
     def _flush_all(self, session_ids: list[str]) -> None:
-        for session_id in session_ids:
-            self._flush(session_id)
+        """Flush one session, then hand the rest back to the loop.
+
+        Each rerun starts a script thread that competes for the GIL (and ends
+        with Streamlit's collection); flushing every session in one callback
+        would keep the loop from sending anything until the last was started.
+        """
+        first, rest = session_ids[0], session_ids[1:]
+        self._flush(first)
+        if rest:
+            sessions = _streamlit.sessions()
+            if sessions is not None:
+                sessions.call_later(0, functools.partial(self._flush_all, rest))
 
     def _flush(self, session_id: str) -> None:
         sessions = _streamlit.sessions()

@@ -10,9 +10,11 @@ and friends keep working::
     ├── LockTimeoutError       (TimeoutError)  a field lock was not acquired in time
     ├── ConfigurationError     (ValueError)    a backend URL or setting is not usable
     ├── StateDroppedError      (LookupError)   a write to a key removed by ``drop()``
-    └── BackendError                           the store failed to read or write
+    ├── LockLostError                          a lock's lease ran out while it was held
+    └── BackendError           (ConnectionError) the store failed to read or write
 
     SchemaChangedWarning       (UserWarning)   a state's class changed; some values were reset
+    StoredValueWarning         (UserWarning)   a stored value did not validate; the default is used
 
 Failed validation is not wrapped: a write that does not validate raises
 :class:`pydantic.ValidationError`, as Pydantic users expect.
@@ -74,8 +76,23 @@ class ConfigurationError(TypedStateError, ValueError):
     """A backend URL or a typed_state setting is not usable."""
 
 
-class BackendError(TypedStateError):
-    """The store behind the state failed; the operation did not take effect."""
+class BackendError(TypedStateError, ConnectionError):
+    """The store behind the state failed; the operation did not take effect.
+
+    Raised when Redis is unreachable or fails a command.  A write that raises
+    it stored nothing; the app keeps serving, and typed_state reconnects by
+    itself when the store is back.
+    """
+
+
+class LockLostError(TypedStateError):
+    """A field lock expired (its lease ran out) before it was released.
+
+    With Redis, a lock is a lease, so that a crashed process cannot block the
+    others forever: ``lock_lease`` seconds (``TYPED_STATE_LOCK_LEASE``, 60 by
+    default).  A block that held the lock longer may have overlapped another
+    process's writes to the field.
+    """
 
 
 class SchemaChangedWarning(UserWarning):
@@ -83,6 +100,15 @@ class SchemaChangedWarning(UserWarning):
 
     Values that still validate against the new class are kept; the warning
     names the fields that were reset to their defaults or removed, and why.
+    """
+
+
+class StoredValueWarning(UserWarning):
+    """A value read from the store does not validate against the field's type.
+
+    Another replica may run an older or newer schema, or the data is corrupt.
+    The field shows its default in this process; the stored value is left as
+    it is, and the next write to the field replaces it.
     """
 
 

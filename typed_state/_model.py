@@ -6,6 +6,7 @@ import sys
 import threading
 from contextlib import AbstractContextManager, contextmanager
 from copy import deepcopy
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict
@@ -268,10 +269,24 @@ def _namespace_of(cls: type[SharedState]) -> str:
         frame = sys._getframe(1)
         while frame is not None:
             if frame.f_globals.get("__name__") == "__main__":
-                module = f"__main__:{frame.f_code.co_filename}"
+                module = f"__main__:{_page_path(frame.f_code.co_filename)}"
                 break
             frame = frame.f_back  # type: ignore[assignment]
     return f"{module}.{cls.__qualname__}"
+
+
+def _page_path(filename: str) -> str:
+    """A page script's path relative to the main script's folder, when it is inside it.
+
+    Replicas installed at different paths then agree on the namespace, which
+    names the values in a shared store.
+    """
+    path = Path(filename).resolve()
+    if sys.argv and sys.argv[0]:
+        root = Path(sys.argv[0]).resolve().parent
+        if path.is_relative_to(root):
+            return path.relative_to(root).as_posix()
+    return path.as_posix()
 
 
 def _url_of(cls: type[SharedState]) -> str:

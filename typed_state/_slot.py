@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from typed_state import _streamlit
+from typed_state._backends._codec import codec_for
 from typed_state._change import differs, no_rerun, reassigned_in_place
 from typed_state._engine import FieldKey, engine
 from typed_state._errors import (
@@ -55,13 +56,15 @@ class Slot:
         self.cls = cls
         self.dropped = False
         self._class_lock = threading.Lock()
-        existing = backend.load(namespace)
-        if existing is None:
-            self.values = backend.create(namespace, _defaults(cls))
+        codec = codec_for(cls)
+        existing = backend.load(namespace, codec)
+        if existing is None or any(name not in existing for name in cls.model_fields):
+            self.values = backend.create(namespace, _defaults(cls), codec)
         else:
             self.values = existing
         self.instance = _new_instance(cls, self)
         self.keys: dict[str, FieldKey] = {n: (namespace, n) for n in self.values}
+        backend.watch(namespace, self._changed_elsewhere)
 
     @property
     def title(self) -> str:
@@ -106,7 +109,7 @@ class Slot:
                     reasons.append(f"{name} ({exc.errors()[0]['msg']})")
             removed = [n for n in old if n not in cls.model_fields]
             added = [n for n in cls.model_fields if n not in old]
-            self.backend.replace(self.namespace, new)
+            self.backend.replace(self.namespace, new, codec_for(cls))
             self.keys = {n: (self.namespace, n) for n in new}
         title = f"{cls.__name__}" + ("" if self.key is None else f"[{self.key!r}]")
         if reset or removed:
@@ -204,14 +207,21 @@ class Slot:
             }
             if not changed:
                 return
-            self.backend.save(self.namespace, changed)
+            self.backend.save(self.namespace, changed, codec_for(cls), quiet=no_rerun.active)
             if not no_rerun.active:
                 engine().changed([self.keys[n] for n in changed], _streamlit.current_session_id())
+
+    def _changed_elsewhere(self, names: list[str]) -> None:
+        """Another process wrote these fields: re-run this process's readers."""
+        keys = [self.keys[name] for name in names if name in self.keys]
+        if keys:
+            engine().changed(keys, None)
 
     def notify(self, cls: type[BaseModel], names: Sequence[str]) -> None:
         """Re-run the sessions bound to ``names`` (not the caller's own)."""
         self.check_fields(cls, names)
         engine().changed([self.keys[n] for n in names], _streamlit.current_session_id())
+        self.backend.announce(self.namespace, list(names))
 
     def drop(self) -> None:
         """Delete the stored values; readers re-run and start from defaults."""

@@ -31,8 +31,20 @@ def _create(url: str) -> Backend:
     scheme = urlsplit(url).scheme
     if scheme == "memory":
         return MemoryBackend()
+    if scheme in ("redis", "rediss", "unix"):
+        try:
+            from typed_state._backends._redis import RedisBackend
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"the typed_state URL {url.split('@')[-1]!r} needs redis-py: "
+                "pip install 'streamlit-typed-state[redis]'"
+            ) from exc
+        from typed_state._config import app_name, settings
+
+        return RedisBackend(url, app_name(), lock_lease=settings().lock_lease)
     raise ConfigurationError(
-        f"unsupported typed_state URL {url!r}: the supported scheme is 'memory://'"
+        f"unsupported typed_state URL {url!r}: the supported schemes are 'memory://', "
+        "'redis://', 'rediss://' (TLS) and 'unix://' (a Redis socket)"
     )
 
 

@@ -3,7 +3,9 @@
 A backend keeps, per namespace (one state instance: class and key), the values
 of its fields, and gives a lock per field.  Values cross this interface as the
 Python objects the model validated; a backend that leaves the process encodes
-them itself.  Backends know nothing of Streamlit or of re-runs.
+them with the :class:`FieldCodec` it is given.  Backends know nothing of
+Streamlit or of re-runs: a store shared with other processes reports their
+writes through :meth:`Backend.watch`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
+
+    from typed_state._backends._codec import FieldCodec
 
 
 class FieldLock(Protocol):
@@ -31,7 +35,7 @@ class Backend(ABC):
     """Storage for the values of shared states."""
 
     @abstractmethod
-    def load(self, namespace: str) -> dict[str, Any] | None:
+    def load(self, namespace: str, codec: FieldCodec) -> dict[str, Any] | None:
         """The live values of ``namespace``, None if it was never stored.
 
         The returned dict is the backend's own: the model reads from it on
@@ -39,16 +43,27 @@ class Backend(ABC):
         """
 
     @abstractmethod
-    def create(self, namespace: str, values: Mapping[str, Any]) -> dict[str, Any]:
-        """Store ``values`` unless ``namespace`` exists; return the live values."""
+    def create(
+        self, namespace: str, values: Mapping[str, Any], codec: FieldCodec
+    ) -> dict[str, Any]:
+        """Store the fields of ``values`` not stored yet; return the live values."""
 
     @abstractmethod
-    def save(self, namespace: str, values: Mapping[str, Any]) -> None:
-        """Store these fields of ``namespace`` (the caller holds their locks)."""
+    def save(
+        self, namespace: str, values: Mapping[str, Any], codec: FieldCodec, *, quiet: bool = False
+    ) -> None:
+        """Store these fields of ``namespace`` (the caller holds their locks).
+
+        Other processes sharing the store hear of the change unless ``quiet``
+        (a write under ``no_rerun``).
+
+        Raises :class:`~typed_state.BackendError` when they could not be stored;
+        the live values are then unchanged.
+        """
 
     @abstractmethod
-    def replace(self, namespace: str, values: Mapping[str, Any]) -> None:
-        """Make ``values`` the whole content of ``namespace`` (schema changes)."""
+    def replace(self, namespace: str, values: Mapping[str, Any], codec: FieldCodec) -> None:
+        """Make ``values`` the live values of ``namespace`` (the class changed)."""
 
     @abstractmethod
     def lock(self, namespace: str, field: str) -> FieldLock:
@@ -61,6 +76,15 @@ class Backend(ABC):
     @abstractmethod
     def delete(self, namespace: str) -> bool:
         """Remove a namespace; False if it did not exist."""
+
+    def announce(self, namespace: str, names: list[str]) -> None:  # noqa: B027
+        """Tell other processes to re-run the readers of these fields (``notify()``)."""
+
+    def watch(self, namespace: str, callback: Callable[[list[str]], None]) -> None:  # noqa: B027
+        """Call ``callback(field names)`` when another process changed fields of ``namespace``.
+
+        A store private to this process has no other writers: nothing to do.
+        """
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release what the backend holds (connections, threads)."""

@@ -10,6 +10,8 @@ from typed_state._backends._base import Backend, FieldLock
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from typed_state._backends._codec import FieldCodec
+
 
 class _Lock:
     """A ``threading.RLock`` behind the :class:`FieldLock` interface."""
@@ -34,20 +36,24 @@ class MemoryBackend(Backend):
         self._locks: dict[tuple[str, str], _Lock] = {}
         self._mutex = threading.Lock()
 
-    def load(self, namespace: str) -> dict[str, Any] | None:
+    def load(self, namespace: str, codec: FieldCodec) -> dict[str, Any] | None:
         return self._data.get(namespace)
 
-    def create(self, namespace: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    def create(
+        self, namespace: str, values: Mapping[str, Any], codec: FieldCodec
+    ) -> dict[str, Any]:
         with self._mutex:
-            live = self._data.get(namespace)
-            if live is None:
-                live = self._data[namespace] = dict(values)
+            live = self._data.setdefault(namespace, {})
+            for name, value in values.items():
+                live.setdefault(name, value)
             return live
 
-    def save(self, namespace: str, values: Mapping[str, Any]) -> None:
+    def save(
+        self, namespace: str, values: Mapping[str, Any], codec: FieldCodec, *, quiet: bool = False
+    ) -> None:
         self._data[namespace].update(values)
 
-    def replace(self, namespace: str, values: Mapping[str, Any]) -> None:
+    def replace(self, namespace: str, values: Mapping[str, Any], codec: FieldCodec) -> None:
         live = self._data[namespace]
         # Keep the same dict: instances of the previous class read from it too.
         for name in [n for n in live if n not in values]:

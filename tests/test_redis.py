@@ -1,0 +1,328 @@
+"""The Redis backend against a real redis-server (started by pytest-redis).
+
+Two RedisBackend objects stand for two processes where the test is about what
+one process sees of another's writes; real processes where it is about locks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from pydantic import BaseModel, Field
+from pytest_redis.executor import RedisExecutor
+
+from typed_state import (
+    BackendError,
+    LockLostError,
+    LockTimeoutError,
+    SharedState,
+    StoredValueWarning,
+    no_rerun,
+)
+from typed_state._backends import backend_for
+from typed_state._backends._codec import codec_for
+from typed_state._backends._redis import RedisBackend
+from typed_state._config import app_name, settings
+from typed_state._engine import engine
+
+pytestmark = pytest.mark.redis
+
+
+class Note(BaseModel):
+    text: str
+    tags: set[str] = set()
+
+
+class Board(SharedState):
+    count: int = Field(0, ge=0)
+    notes: list[Note] = Field(default_factory=list)
+    title: str = "board"
+
+
+NS = Board.__typed_state_namespace__
+
+
+@pytest.fixture
+def redis_url(redis_proc: RedisExecutor, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A clean Redis for the test, selected through TYPED_STATE_URL."""
+    url = f"redis://{redis_proc.host}:{redis_proc.port}/0"
+    monkeypatch.setenv("TYPED_STATE_URL", url)
+    monkeypatch.setenv("TYPED_STATE_APP", "tests")
+    settings.cache_clear()
+    yield url
+    settings.cache_clear()
+    if redis_proc.running():
+        redis.Redis.from_url(url).flushall()
+
+
+@pytest.fixture
+def raw(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def other(redis_url: str) -> Iterator[RedisBackend]:
+    """The same store seen from "another process"."""
+    backend = RedisBackend(redis_url, "tests")
+    yield backend
+    backend.close()
+
+
+def wait_until(predicate: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in time")
+        time.sleep(0.01)
+
+
+def test_values_are_stored_as_json_per_field(raw: redis.Redis) -> None:
+    board = Board.get()
+    board.count = 3
+    with board.mutate("notes") as notes:
+        notes.append(Note(text="hi", tags={"a"}))
+    stored = raw.hgetall(f"typed_state:tests:state:{NS}")
+    assert json.loads(stored[b"count"]) == 3
+    assert json.loads(stored[b"notes"]) == [{"text": "hi", "tags": ["a"]}]
+    assert json.loads(stored[b"title"]) == "board"
+
+
+def test_another_process_sees_writes_and_is_told_which_fields(other: RedisBackend) -> None:
+    board = Board.get()
+    live = other.load(NS, codec_for(Board))
+    assert live is not None
+    heard: list[list[str]] = []
+    other.watch(NS, heard.append)
+    board.count = 5
+    with board.mutate("notes") as notes:
+        notes.append(Note(text="x"))
+    wait_until(lambda: len(heard) == 2)
+    assert heard == [["count"], ["notes"]]
+    assert live["count"] == 5
+    assert live["notes"] == [Note(text="x")]
+
+
+def test_writes_from_another_process_rerun_local_readers(
+    other: RedisBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    board = Board.get()
+    codec = codec_for(Board)
+    other.load(NS, codec)
+    rerun: list[Any] = []
+    monkeypatch.setattr(engine(), "changed", lambda keys, writer: rerun.append((keys, writer)))
+    other.save(NS, {"title": "from elsewhere"}, codec)
+    wait_until(lambda: board.title == "from elsewhere")
+    wait_until(lambda: bool(rerun))
+    assert rerun == [([(NS, "title")], None)]
+
+
+def test_no_rerun_writes_update_others_quietly_and_notify_reaches_them(
+    other: RedisBackend,
+) -> None:
+    board = Board.get()
+    live = other.load(NS, codec_for(Board))
+    assert live is not None
+    heard: list[list[str]] = []
+    other.watch(NS, heard.append)
+    with no_rerun:
+        board.count = 7
+    wait_until(lambda: live["count"] == 7)
+    board.notify("count")
+    wait_until(lambda: heard == [["count"]])
+
+
+def test_locked_read_modify_write_starts_from_the_stored_value(other: RedisBackend) -> None:
+    board = Board.get()
+    codec = codec_for(Board)
+    other.load(NS, codec)
+    theirs = other.lock(NS, "count")
+    assert theirs.acquire(1.0)
+    other.save(NS, {"count": 41}, codec, quiet=True)  # no message: this cache is stale
+    theirs.release()
+    with board.lock("count"):
+        board.count += 1
+    assert board.count == 42
+
+
+def test_lock_is_reentrant_and_excludes_other_processes(other: RedisBackend) -> None:
+    board = Board.get()
+    other.load(NS, codec_for(Board))
+    theirs = other.lock(NS, "count")
+    with board.lock("count"), board.lock("count"):  # re-entrant within a thread
+        board.count += 1
+        assert not theirs.acquire(0.2)
+    assert theirs.acquire(1.0)
+    try:
+        with (
+            pytest.raises(LockTimeoutError, match="could not lock"),
+            board.lock("count", timeout=0.2),
+        ):
+            pass
+    finally:
+        theirs.release()
+
+
+def test_lock_held_past_its_lease_is_reported_lost(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = RedisBackend(redis_url, "tests", lock_lease=0.2)
+    try:
+        backend.load(NS, codec_for(Board))
+        lock = backend.lock(NS, "count")
+        assert lock.acquire(1.0)
+        time.sleep(0.4)
+        with pytest.raises(LockLostError, match="expired before it was released"):
+            lock.release()
+        assert lock.acquire(1.0)  # usable again
+        lock.release()
+    finally:
+        backend.close()
+
+
+def test_malformed_json_gives_the_default_with_a_warning_and_keeps_the_data(
+    raw: redis.Redis,
+) -> None:
+    key = f"typed_state:tests:state:{NS}"
+    raw.hset(key, mapping={"count": b"{not json", "notes": b"[]", "title": b'"ok"'})
+    with pytest.warns(StoredValueWarning, match=r"Board.count in Redis .* does not validate"):
+        board = Board.get()
+    assert board.count == 0
+    assert board.title == "ok"
+    assert raw.hget(key, "count") == b"{not json"  # never overwritten by the default
+    with pytest.warns(StoredValueWarning):  # read again under the write's lock
+        board.count = 2  # an explicit write replaces it
+    assert raw.hget(key, "count") == b"2"
+
+
+def test_a_replica_with_another_schema_does_not_overwrite(
+    raw: redis.Redis, other: RedisBackend
+) -> None:
+    class Older(SharedState):
+        count: str = ""  # the other replica's version of the field
+
+    other.load(NS, codec_for(Older))
+    other.save(NS, {"count": "many"}, codec_for(Older))
+    with pytest.warns(StoredValueWarning, match="Input should be a valid integer"):
+        board = Board.get()
+    assert board.count == 0
+    assert raw.hget(f"typed_state:tests:state:{NS}", "count") == b'"many"'
+
+
+def test_two_classes_and_two_apps_never_collide(redis_url: str, raw: redis.Redis) -> None:
+    class Elsewhere(SharedState):
+        count: int = 0
+
+    Board.get().count = 1
+    Elsewhere.get().count = 2
+    app_b = RedisBackend(redis_url, "another-app")
+    try:
+        live = app_b.create(NS, {"count": 9, "notes": [], "title": "b"}, codec_for(Board))
+        assert live["count"] == 9
+    finally:
+        app_b.close()
+    assert Board.get().count == 1
+    assert Elsewhere.get().count == 2
+    assert len(raw.keys("typed_state:tests:state:*")) == 2
+
+
+def test_keys_and_drop_work_across_processes(other: RedisBackend) -> None:
+    Board.get(key="a[1]").count = 1
+    Board.get(key="b").count = 2
+    assert Board.keys() == ["a[1]", "b"]
+    namespace = f"{NS}[b]"
+    live = other.load(namespace, codec_for(Board))
+    assert live is not None
+    assert live["count"] == 2
+    assert Board.drop("b")
+    wait_until(lambda: live["count"] == 0)
+    assert Board.keys() == ["a[1]"]
+
+
+def test_unreachable_redis_is_a_clear_error_and_recovers(
+    redis_proc: RedisExecutor, redis_url: str
+) -> None:
+    redis_proc.stop()
+    try:
+        with pytest.raises(BackendError, match=r"Redis at redis://.* failed to load"):
+            Board.get()
+    finally:
+        redis_proc.start()
+    assert Board.get().count == 0  # the next page run works by itself
+
+
+def test_redis_going_away_mid_run_loses_no_write(
+    redis_proc: RedisExecutor, redis_url: str, other: RedisBackend
+) -> None:
+    board = Board.get()
+    board.count = 5
+    live = other.load(NS, codec_for(Board))
+    assert live is not None
+    redis_proc.stop()
+    try:
+        with pytest.raises(BackendError, match="Nothing was changed"):
+            board.count = 6
+        assert board.count == 5  # not shown as done: it was not stored
+        assert board.title == "board"  # reads still served from this process
+    finally:
+        redis_proc.start()  # restarted empty: no persistence
+    # Each process puts back what Redis lost, then writes flow again.
+    client = redis.Redis.from_url(redis_url)
+    wait_until(lambda: client.hget(f"typed_state:tests:state:{NS}", "count") == b"5", 10)
+    board.count = 7
+    wait_until(lambda: live["count"] == 7, 10)
+
+
+def test_two_processes_5000_locked_increments_each_end_exact(redis_url: str, tmp_path: Any) -> None:
+    script = tmp_path / "inc.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import sys
+            from typed_state import SharedState
+
+            class Tally(SharedState):
+                n: int = 0
+
+            tally = Tally.get()
+            for _ in range(int(sys.argv[1])):
+                with tally.lock("n"):
+                    tally.n += 1
+            """
+        )
+    )
+    env = {**os.environ, "TYPED_STATE_URL": redis_url, "TYPED_STATE_APP": "tests"}
+    procs = [
+        subprocess.Popen([sys.executable, str(script), "5000"], env=env, cwd=tmp_path)
+        for _ in range(2)
+    ]
+    assert [p.wait(timeout=240) for p in procs] == [0, 0]
+    client = redis.Redis.from_url(redis_url)
+    (key,) = client.keys("typed_state:tests:state:*Tally")
+    assert client.hget(key, "n") == b"10000"
+
+
+def test_unsupported_or_uninstalled_scheme_errors_are_clear() -> None:
+    from typed_state import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="supported schemes"):
+        backend_for("mongodb://x")
+
+
+def test_default_app_name_is_the_main_script_folder_and_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("TYPED_STATE_APP", raising=False)
+    settings.cache_clear()
+    monkeypatch.setattr(sys, "argv", ["/srv/shop/app.py"])
+    assert app_name() == "shop/app"

@@ -1,0 +1,443 @@
+"""The Redis store: one state shared by several processes or replicas.
+
+Layout, under ``typed_state:<app>:`` so that apps and classes never collide:
+
+- ``state:<namespace>``: a hash, one JSON value per field (through Pydantic,
+  never pickle) and ``__v__``, a counter bumped by every write;
+- ``lock:<namespace>:<field>``: a redis-py :class:`~redis.lock.Lock` per field;
+- ``changes``: the pub/sub channel where every write names its fields.
+
+Each process keeps the decoded values in a local cache, the dict the model
+reads from, so a field read is no network round trip.  A listener thread
+follows ``changes``: for another process's write it fetches the fields named
+(never trusting the message for values), updates the cache and reports them
+through :meth:`RedisBackend.watch`.  Taking a field's lock fetches the field
+too, so a read-modify-write under the lock always starts from the stored value.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import time
+import uuid
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import redis
+from pydantic import ValidationError
+from redis.exceptions import LockError, LockNotOwnedError, RedisError
+
+from typed_state._backends._base import Backend, FieldLock
+from typed_state._errors import BackendError, LockLostError, StoredValueWarning
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from typed_state._backends._codec import FieldCodec
+
+_LOGGER = logging.getLogger("typed_state")
+_VERSION = "__v__"
+"""The hash field counting writes to a namespace (fields cannot start with "_")."""
+_RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
+"""Seconds between attempts to reach Redis again after losing it (the last repeats)."""
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    if "@" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://***@{rest.rpartition('@')[2]}"
+
+
+class _Namespace:
+    """What this process knows of one namespace: live values and their versions."""
+
+    __slots__ = ("callbacks", "codec", "field_versions", "live")
+
+    def __init__(self, codec: FieldCodec) -> None:
+        self.codec = codec
+        self.live: dict[str, Any] = {}
+        self.field_versions: dict[str, int] = {}
+        """Per field, the namespace version its cached value was read or written at."""
+        self.callbacks: list[Callable[[list[str]], None]] = []
+
+
+class RedisBackend(Backend):
+    """Values in Redis, cached in this process and kept fresh over pub/sub."""
+
+    def __init__(self, url: str, app: str, *, lock_lease: float = 60.0) -> None:
+        self.url = url
+        self.app = app
+        self.lock_lease = lock_lease
+        self._prefix = f"typed_state:{app}:"
+        self._channel = f"{self._prefix}changes"
+        self._origin = uuid.uuid4().hex
+        try:
+            self._client = redis.Redis.from_url(
+                url, socket_connect_timeout=2.0, socket_timeout=5.0, health_check_interval=30
+            )
+        except ValueError as exc:
+            from typed_state._errors import ConfigurationError
+
+            raise ConfigurationError(f"invalid Redis URL {_safe_url(url)!r}: {exc}") from exc
+        self._namespaces: dict[str, _Namespace] = {}
+        self._locks: dict[tuple[str, str], _RedisFieldLock] = {}
+        self._mutex = threading.Lock()
+        self._stop = threading.Event()
+        self._listener: threading.Thread | None = None
+
+    # -- errors ------------------------------------------------------------------------
+
+    def _failed(self, action: str, exc: Exception) -> BackendError:
+        return BackendError(
+            f"Redis at {_safe_url(self.url)} failed to {action}: {exc}. Nothing was "
+            "changed; typed_state reconnects by itself when Redis is back."
+        )
+
+    def _key(self, namespace: str) -> str:
+        return f"{self._prefix}state:{namespace}"
+
+    # -- reading -----------------------------------------------------------------------
+
+    def _decode(self, ns: _Namespace, namespace: str, name: str, raw: bytes | str | None) -> Any:
+        """A stored field's value; its default (with a warning) if it does not validate."""
+        if raw is None:
+            return ns.codec.default(name)
+        try:
+            return ns.codec.decode(name, raw)
+        except ValidationError as exc:
+            default = ns.codec.default(name)
+            problems = "; ".join(
+                f"{e['msg']} (input {str(e.get('input'))[:60]!r})" for e in exc.errors()
+            )
+            message = (
+                f"{ns.codec.cls.__name__}.{name} in Redis ({self._key(namespace)}) does not "
+                f"validate: {problems}. Using the default {default!r} in this process; "
+                "the stored value is left as it is until the field is written."
+            )
+            _LOGGER.warning(message)
+            warnings.warn(message, StoredValueWarning, stacklevel=2)
+            return default
+
+    def _attach(self, namespace: str, codec: FieldCodec) -> _Namespace:
+        with self._mutex:
+            ns = self._namespaces.get(namespace)
+            if ns is None:
+                ns = self._namespaces[namespace] = _Namespace(codec)
+            ns.codec = codec
+        self._start_listener()
+        return ns
+
+    def _fill(self, ns: _Namespace, namespace: str, stored: Mapping[Any, Any]) -> None:
+        version = int(stored.get(_VERSION.encode(), b"0"))
+        for name in ns.codec.names:
+            ns.live[name] = self._decode(ns, namespace, name, stored.get(name.encode()))
+            ns.field_versions[name] = version
+
+    def load(self, namespace: str, codec: FieldCodec) -> dict[str, Any] | None:
+        ns = self._attach(namespace, codec)
+        try:
+            stored = self._client.hgetall(self._key(namespace))
+        except RedisError as exc:
+            raise self._failed(f"load {namespace}", exc) from exc
+        if not stored or any(name.encode() not in stored for name in codec.names):
+            return None
+        self._fill(ns, namespace, stored)
+        return ns.live
+
+    def create(
+        self, namespace: str, values: Mapping[str, Any], codec: FieldCodec
+    ) -> dict[str, Any]:
+        ns = self._attach(namespace, codec)
+        key = self._key(namespace)
+        try:
+            with self._client.pipeline(transaction=True) as pipe:
+                for name, value in values.items():
+                    # Only the fields missing: another process may have stored them.
+                    pipe.hsetnx(key, name, codec.encode(name, value))
+                pipe.hgetall(key)
+                stored = pipe.execute()[-1]
+        except RedisError as exc:
+            raise self._failed(f"create {namespace}", exc) from exc
+        self._fill(ns, namespace, stored)
+        return ns.live
+
+    def refresh(self, namespace: str, names: list[str]) -> None:
+        """Read these fields from Redis into the cache (their locks are held)."""
+        ns = self._namespaces.get(namespace)
+        if ns is None:
+            return
+        try:
+            raw = self._client.hmget(self._key(namespace), [*names, _VERSION])
+        except RedisError as exc:
+            raise self._failed(f"read {namespace}", exc) from exc
+        version = int(raw[-1] or 0)
+        for name, value in zip(names, raw[:-1], strict=True):
+            if name in ns.live:
+                ns.live[name] = self._decode(ns, namespace, name, value)
+                ns.field_versions[name] = max(version, ns.field_versions.get(name, 0))
+
+    # -- writing -----------------------------------------------------------------------
+
+    def save(
+        self, namespace: str, values: Mapping[str, Any], codec: FieldCodec, *, quiet: bool = False
+    ) -> None:
+        ns = self._namespaces[namespace]
+        encoded = {name: codec.encode(name, value) for name, value in values.items()}
+        message = self._message(namespace, sorted(values), q=quiet)
+        key = self._key(namespace)
+        try:
+            with self._client.pipeline(transaction=True) as pipe:
+                pipe.hset(key, mapping=encoded)  # type: ignore[arg-type]
+                pipe.hincrby(key, _VERSION, 1)
+                pipe.publish(self._channel, message)
+                version = int(pipe.execute()[1])
+        except RedisError as exc:
+            raise self._failed(f"store {namespace} {sorted(values)}", exc) from exc
+        # Stored: only now does this process show it.
+        for name, value in values.items():
+            ns.live[name] = value
+            ns.field_versions[name] = version
+
+    def replace(self, namespace: str, values: Mapping[str, Any], codec: FieldCodec) -> None:
+        # The class changed in this process only: other replicas may still run
+        # the old one, so nothing is written back; writes store the new values.
+        ns = self._attach(namespace, codec)
+        for name in [n for n in ns.live if n not in values]:
+            del ns.live[name]
+        ns.live.update(values)
+
+    def _message(self, namespace: str, names: list[str], **flags: bool) -> str:
+        return json.dumps(
+            {"o": self._origin, "n": namespace, "f": names, **{k: 1 for k, v in flags.items() if v}}
+        )
+
+    def announce(self, namespace: str, names: list[str]) -> None:
+        try:
+            self._client.publish(self._channel, self._message(namespace, names, x=True))
+        except RedisError as exc:
+            raise self._failed(f"announce {namespace} {names}", exc) from exc
+
+    def delete(self, namespace: str) -> bool:
+        message = self._message(namespace, [], d=True)
+        try:
+            with self._client.pipeline(transaction=True) as pipe:
+                pipe.delete(self._key(namespace))
+                pipe.publish(self._channel, message)
+                deleted = bool(pipe.execute()[0])
+        except RedisError as exc:
+            raise self._failed(f"delete {namespace}", exc) from exc
+        with self._mutex:
+            self._namespaces.pop(namespace, None)
+        return deleted
+
+    def namespaces(self, prefix: str) -> list[str]:
+        start = len(self._key(""))
+        pattern = self._key(_glob_escape(prefix)) + "*"
+        try:
+            keys = list(self._client.scan_iter(match=pattern, count=500))
+        except RedisError as exc:
+            raise self._failed("list states", exc) from exc
+        return sorted(key.decode()[start:] for key in keys)
+
+    def lock(self, namespace: str, field: str) -> FieldLock:
+        key = (namespace, field)
+        lock = self._locks.get(key)
+        if lock is None:
+            with self._mutex:
+                lock = self._locks.setdefault(key, _RedisFieldLock(self, namespace, field))
+        return lock
+
+    def watch(self, namespace: str, callback: Callable[[list[str]], None]) -> None:
+        ns = self._namespaces.get(namespace)
+        if ns is not None and callback not in ns.callbacks:
+            ns.callbacks.append(callback)
+
+    # -- other processes' writes ------------------------------------------------------
+
+    def _start_listener(self) -> None:
+        if self._listener is not None:
+            return
+        with self._mutex:
+            if self._listener is None:
+                self._listener = threading.Thread(
+                    target=self._listen, name="typed_state-redis", daemon=True
+                )
+                self._listener.start()
+
+    def _listen(self) -> None:
+        attempt = 0
+        while not self._stop.is_set():
+            pubsub = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+            try:
+                pubsub.subscribe(self._channel)
+                if attempt:
+                    _LOGGER.warning("typed_state: Redis at %s is back", _safe_url(self.url))
+                    # Writes made while we were away were never heard of.
+                    self._resync()
+                attempt = 0
+                while not self._stop.is_set():
+                    message = pubsub.get_message(timeout=0.5)
+                    if message is not None and message.get("type") == "message":
+                        self._received(message["data"])
+            except RedisError as exc:
+                if attempt == 0:
+                    _LOGGER.warning(
+                        "typed_state: lost Redis at %s (%s); retrying", _safe_url(self.url), exc
+                    )
+                delay = _RECONNECT_DELAYS[min(attempt, len(_RECONNECT_DELAYS) - 1)]
+                attempt += 1
+                self._stop.wait(delay)
+            except Exception:  # a bug must not silently end the listener
+                _LOGGER.exception("typed_state: Redis listener error")
+                self._stop.wait(1.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    pubsub.close()
+
+    def _received(self, data: bytes) -> None:
+        try:
+            message = json.loads(data)
+            origin, namespace = message["o"], message["n"]
+            names = list(message["f"])
+        except (ValueError, KeyError, TypeError):
+            _LOGGER.warning("typed_state: ignoring a malformed change message %r", data[:200])
+            return
+        if origin == self._origin:
+            return
+        ns = self._namespaces.get(namespace)
+        if ns is None:
+            return  # not used in this process
+        if message.get("d"):
+            # Dropped elsewhere: every field is back to its default.
+            ns.field_versions = dict.fromkeys(ns.field_versions, 0)
+            names = ns.codec.names
+        # q: written under no_rerun (nobody re-runs); x: notify() (re-run even if equal).
+        self._fetch(
+            namespace, ns, names, quiet=bool(message.get("q")), force=bool(message.get("x"))
+        )
+
+    def _fetch(
+        self,
+        namespace: str,
+        ns: _Namespace,
+        names: list[str],
+        *,
+        quiet: bool = False,
+        force: bool = False,
+    ) -> None:
+        names = [n for n in names if n in ns.live]
+        if not names:
+            return
+        raw = self._client.hmget(self._key(namespace), [*names, _VERSION])
+        version = int(raw[-1] or 0)
+        changed = []
+        for name, value in zip(names, raw[:-1], strict=True):
+            # A value this process wrote (or locked and read) at a later version wins.
+            if version < ns.field_versions.get(name, 0):
+                continue
+            decoded = self._decode(ns, namespace, name, value)
+            ns.field_versions[name] = version
+            if ns.live.get(name) != decoded or type(ns.live.get(name)) is not type(decoded):
+                ns.live[name] = decoded
+                changed.append(name)
+        if force:
+            changed = names
+        if changed and not quiet:
+            for callback in list(ns.callbacks):
+                try:
+                    callback(changed)
+                except Exception:
+                    _LOGGER.exception("typed_state: change callback failed")
+
+    def _resync(self) -> None:
+        """After an outage: fill in what Redis lost, then take what it holds."""
+        for namespace, ns in list(self._namespaces.items()):
+            key = self._key(namespace)
+            # A Redis restarted without persistence lost everything: what this
+            # process still has comes back (only into fields nobody stored since).
+            with self._client.pipeline(transaction=True) as pipe:
+                for name, value in list(ns.live.items()):
+                    pipe.hsetnx(key, name, ns.codec.encode(name, value))
+                pipe.execute()
+            # Every field may have changed, and versions restart with Redis.
+            ns.field_versions = dict.fromkeys(ns.field_versions, 0)
+            self._fetch(namespace, ns, ns.codec.names)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._listener is not None:
+            self._listener.join(timeout=5)
+        self._client.close()
+
+
+class _RedisFieldLock:
+    """A field lock across processes: a local RLock, then a redis-py Lock with a lease.
+
+    The local lock makes it re-entrant within a thread and lets only one
+    thread of the process compete for the Redis lock.
+    """
+
+    __slots__ = ("_backend", "_depth", "_field", "_local", "_namespace", "_redis_lock")
+
+    def __init__(self, backend: RedisBackend, namespace: str, field: str) -> None:
+        self._backend = backend
+        self._namespace = namespace
+        self._field = field
+        self._local = threading.RLock()
+        self._depth = 0
+        self._redis_lock = backend._client.lock(
+            f"{backend._prefix}lock:{namespace}:{field}",
+            timeout=backend.lock_lease,
+            sleep=0.005,
+        )
+
+    def acquire(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        if not self._local.acquire(timeout=timeout):
+            return False
+        if self._depth == 0:
+            try:
+                remaining = max(0.0, deadline - time.monotonic())
+                if not self._redis_lock.acquire(blocking_timeout=remaining):
+                    self._local.release()
+                    return False
+            except (RedisError, LockError) as exc:
+                self._local.release()
+                raise self._backend._failed(f"lock {self._namespace}.{self._field}", exc) from exc
+            try:
+                self._backend.refresh(self._namespace, [self._field])
+            except BackendError:
+                with contextlib.suppress(RedisError, LockError):
+                    self._redis_lock.release()
+                self._local.release()
+                raise
+        self._depth += 1
+        return True
+
+    def release(self) -> None:
+        self._depth -= 1
+        try:
+            if self._depth == 0:
+                try:
+                    self._redis_lock.release()
+                except LockNotOwnedError as exc:
+                    raise LockLostError(
+                        f"the lock on {self._namespace}.{self._field} expired before it was "
+                        f"released: it was held longer than its {self._backend.lock_lease:g} s "
+                        "lease (TYPED_STATE_LOCK_LEASE), so another process may have written "
+                        "the field meanwhile"
+                    ) from exc
+                except (RedisError, LockError) as exc:
+                    # Its lease frees it in Redis; this process is free already.
+                    _LOGGER.warning("typed_state: could not release a Redis lock: %s", exc)
+        finally:
+            self._local.release()
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)

@@ -1,7 +1,8 @@
 """Run the benchmarks: ``python3 benchmarks/run.py [--quick] [name ...]``.
 
-Creates ``.venv`` with the package and its ``dev`` and ``bench`` extras when
-needed (as ``tests/run.py`` does), then runs each benchmark on fresh servers,
+Installs Debian's redis-server when missing and creates ``.venv`` with the
+package and its ``dev`` and ``bench`` extras when needed (as ``tests/run.py``
+does), then runs each benchmark on fresh servers,
 prints its table, appends the figures to ``benchmarks/results.md`` and, after a
 full run of all of them, quotes the new figures in README.md.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
-NAMES = ("fanout", "rooms", "dashboard", "storm", "hotpath")
+NAMES = ("fanout", "rooms", "dashboard", "storm", "hotpath", "redis_fanout")
 
 
 def in_venv() -> bool:
@@ -27,6 +28,10 @@ def in_venv() -> bool:
 
 def bootstrap() -> None:
     """Re-run this script in .venv, with typed_state and streamlit-server-state installed."""
+    sys.path.insert(0, str(ROOT))
+    from tests.run import ensure_system_programs
+
+    ensure_system_programs()  # redis-server, as for the tests
     python = VENV / "bin" / "python"
     if not python.exists():
         venv.create(VENV, with_pip=True)

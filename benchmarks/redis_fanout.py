@@ -1,0 +1,141 @@
+"""Benchmark 6, fan-out across processes: the writer on one server, the readers on another.
+
+Both servers share one Redis (a redis-server started here on a free port);
+the same fan-out with every session on one in-memory server is the reference.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import shutil
+import socket
+import subprocess
+import time
+from typing import TYPE_CHECKING
+
+from benchmarks._common import (
+    CONFIGS,
+    Report,
+    median,
+    ms,
+    now,
+    open_clients,
+    p95,
+    seen,
+    server,
+    settle,
+    table,
+)
+from benchmarks.fanout import count_on
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    """A throwaway redis-server on a free loopback port; yields its URL."""
+    executable = shutil.which("redis-server")
+    if executable is None:
+        raise SystemExit("redis-server is not installed: run python3 benchmarks/run.py as root")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        [
+            executable,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+async def measure(readers: int, trials: int, env: dict[str, str], url: str | None) -> list[float]:
+    """Latencies (s); with ``url``, the writer and the readers are on two servers."""
+    latencies: list[float] = []
+    shared = {"TYPED_STATE_URL": url, "TYPED_STATE_APP": f"bench-{time.time_ns()}"} if url else {}
+    with contextlib.ExitStack() as stack:
+        first = stack.enter_context(server("fanout.py", "typed_state", **env, **shared))
+        second = (
+            stack.enter_context(server("fanout.py", "typed_state", **env, **shared))
+            if url
+            else first
+        )
+        (writer,) = await open_clients(first, 1)
+        others = await open_clients(second, readers)
+        clients = [writer, *others]
+        try:
+            await settle(clients)
+            count = count_on(writer)
+            for _ in range(trials):
+                count += 1
+                start = now()
+                await writer.click("inc")
+                arrived = await asyncio.gather(*(seen(c, f"count={count}") for c in others))
+                latencies.append(max(arrived) - start)
+                await settle(clients, quiet=0.25)
+        finally:
+            await asyncio.gather(*(c.close() for c in clients))
+    return latencies
+
+
+async def run(quick: bool) -> Report:
+    trials = 5 if quick else 20
+    sizes = (1, 10)
+    rows, goals = [], []
+    with redis_server() as url:
+        for (config, env), readers in itertools.product(CONFIGS.items(), sizes):
+            local = await measure(readers, trials, env, None)
+            across = await measure(readers, trials, env, url)
+            gap = median(across) - median(local)
+            rows.append(
+                [
+                    config,
+                    readers,
+                    f"{ms(median(local))} / {ms(p95(local))}",
+                    f"{ms(median(across))} / {ms(p95(across))}",
+                    ms(gap),
+                ]
+            )
+            goals.append(
+                (
+                    f"{config}, N={readers}: p50 within 10 ms of in-process ({ms(gap)} ms)",
+                    gap <= 0.010,
+                )
+            )
+    header = [
+        "Streamlit config",
+        "readers",
+        "one server, in memory ms (median / p95)",
+        "two servers + Redis ms (median / p95)",
+        "p50 difference ms",
+    ]
+    notes = [f"{trials} writes per cell; typed_state only (streamlit-server-state has no Redis)."]
+    return Report("6. Fan-out across two servers sharing Redis", table(header, rows), goals, notes)
+
+
+if __name__ == "__main__":
+    from benchmarks.run import main
+
+    main(["redis_fanout"])

@@ -45,7 +45,7 @@ def inc() -> None:
 
 def storm() -> None:
     def run() -> None:
-        for i in range(1, 301):
+        for i in range(1, 151):
             state.storm = i
             time.sleep(0.01)
 

@@ -31,23 +31,12 @@ class FakeSession:
     fragments: set[str] = field(default_factory=set)
     reruns: list[str | None] = field(default_factory=list)
     marker: Marker = field(default_factory=Marker)
-    settle_callbacks: list[Callable[[], None]] = field(default_factory=list)
 
     def has_fragment(self, fragment_id: str) -> bool:
         return fragment_id in self.fragments
 
     def rerun(self, fragment_id: str | None) -> None:
         self.reruns.append(fragment_id)
-
-    def on_settled(self, callback: Callable[[], None], *, timeout: float) -> None:
-        self.settle_callbacks.append(callback)
-
-    def finish(self) -> None:
-        """The pushed run ended: the session settles."""
-        self.settled = True
-        callbacks, self.settle_callbacks = self.settle_callbacks, []
-        for callback in callbacks:
-            callback()
 
     def run(
         self,

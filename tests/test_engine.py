@@ -8,7 +8,7 @@ from typing import Any, cast
 
 import pytest
 
-from tests.fakes import FakeSession, FakeSessions
+from tests.fakes import FakeSessions
 from typed_state import _engine, _streamlit
 from typed_state._engine import Engine
 
@@ -291,80 +291,3 @@ def test_many_dirty_sessions_are_started_one_loop_turn_each(
     assert sum(len(r.reruns) for r in readers) == 1
     sessions.pump()
     assert [r.reruns for r in readers] == [[None], [None], [None]]
-
-
-def test_pushed_runs_queue_beyond_max_in_flight(sessions: FakeSessions) -> None:
-    # Under Streamlit's per-run collection, starting every run at once made
-    # every reader wait for all of them (fan-out to 10: 355 ms; 280 ms queued).
-    engine = Engine(min_interval=0.0, max_in_flight=2)
-    readers = [sessions.add(f"r{i}") for i in range(5)]
-    for reader in readers:
-        engine.bind(reader.run(), A)
-    engine.changed([A], writer=None)
-
-    def running() -> list[FakeSession]:
-        sessions.pump()
-        pushed = [r for r in readers if r.reruns and r.settle_callbacks]
-        for reader in pushed:
-            reader.settled = False
-        return pushed
-
-    first = running()
-    assert len(first) == 2
-    first[0].finish()  # one place frees: exactly one queued session starts
-    second = running()
-    assert len(second) == 2
-    assert sum(len(r.reruns) for r in readers) == 3
-    while pushed := running():
-        pushed[0].finish()
-    assert all(r.reruns == [None] for r in readers)
-
-
-def test_queued_session_is_rerun_once_for_many_writes(sessions: FakeSessions) -> None:
-    engine = Engine(min_interval=0.0, max_in_flight=1)
-    first, second = sessions.add("a"), sessions.add("b")
-    engine.bind(first.run(), A)
-    engine.bind(second.run(), A)
-    engine.changed([A], writer=None)
-    sessions.pump()
-    first.settled = False
-    for _ in range(20):  # the storm goes on while "b" waits its turn
-        engine.changed([A], writer=None)
-    sessions.pump()
-    assert second.reruns == []
-    first.finish()
-    sessions.pump()
-    assert second.reruns == [None]
-
-
-def test_a_stale_settle_of_an_earlier_push_frees_no_place(sessions: FakeSessions) -> None:
-    engine = Engine(min_interval=0.0, max_in_flight=1)
-    a, b = sessions.add("a"), sessions.add("b")
-    engine.bind(a.run(), A)
-    engine.bind(b.run(), A)
-    engine.changed([A], writer=None)
-    sessions.pump()  # a pushed, b queued
-    early = a.settle_callbacks.pop()  # a settles, but its callback is late
-    engine.bind(a.run(), A)
-    b.settled = False  # b is busy with a run of its own: a goes first
-    engine.changed([A], writer=None)
-    sessions.pump(rounds=1)
-    assert a.reruns == [None, None]
-    early()  # the first push's callback must not free the second push's place
-    b.settled = True
-    sessions.pump()
-    assert b.reruns == []
-    a.finish()
-    sessions.pump()
-    assert b.reruns == [None]
-
-
-def test_without_a_limit_every_due_session_starts(sessions: FakeSessions, engine: Engine) -> None:
-    assert engine.max_in_flight is None
-    readers = [sessions.add(f"r{i}") for i in range(5)]
-    for reader in readers:
-        engine.bind(reader.run(), A)
-    engine.changed([A], writer=None)
-    sessions.pump()
-    assert all(r.reruns == [None] for r in readers)
-    assert all(r.settle_callbacks == [] for r in readers)

@@ -15,7 +15,6 @@ name)`` key.  It talks to Streamlit only through :mod:`typed_state._streamlit`.
 
 from __future__ import annotations
 
-import collections
 import functools
 import threading
 import time
@@ -36,25 +35,6 @@ _POLL_BUSY = 0.01
 """How often a dirty session that is still running is checked again (s)."""
 
 _SWEEP_EVERY = 60.0
-"""How often sessions that were never flushed are checked for having closed (s)."""
-
-_MAX_IN_FLIGHT = 2
-"""How many pushed runs a process lets run at once while Streamlit collects
-garbage after every run (``runner.postScriptGC``, the default); other due
-sessions queue.
-
-Script runs share one GIL and each then ends with a ``gc.collect(2)`` of tens
-of milliseconds that holds it: starting every due session at once makes every
-one of them finish late, and keeps the event loop (which sends their output)
-and the app's own threads from the GIL.  A short queue does the same work in
-about the same total time, the first sessions much sooner.  Without that
-collection runs take a few milliseconds and the queue's hand-overs would cost
-more than they save, so nothing queues."""
-
-_HOLD_MAX = 1.0
-"""How long (s) a pushed run keeps its place before the next queued one starts
-anyway: a slow page must not hold up the others."""
-
 _HANDOFF = 0.05
 """How long a writing thread waits (at most, in s) for its pushes to be sent.
 
@@ -62,6 +42,7 @@ Streamlit ends every script run with ``gc.collect(2)`` (``runner.postScriptGC``)
 which holds the GIL for tens of milliseconds.  A push merely scheduled on the
 event loop waits behind the writer's own end-of-run collection; handing the GIL
 to the loop until the push is out lets the readers start at once."""
+"""How often sessions that were never flushed are checked for having closed (s)."""
 
 
 @dataclass(slots=True)
@@ -96,14 +77,8 @@ class RerunRecord:
 class Engine:
     """The process-wide subscription table and re-run scheduler."""
 
-    def __init__(self, min_interval: float = 0.1, max_in_flight: int | None = None) -> None:
+    def __init__(self, min_interval: float = 0.1) -> None:
         self.min_interval = min_interval
-        self.max_in_flight = max_in_flight
-        """Pushed runs let run at once in this process; None for no limit."""
-        # Only touched on the event loop, so without the lock.
-        self._in_flight: dict[str, object] = {}
-        """Sessions whose pushed run has not settled yet -> a token of that push."""
-        self._queued: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._lock = threading.Lock()
         self._versions: dict[FieldKey, int] = {}
         self._readers: dict[FieldKey, set[str]] = {}
@@ -265,46 +240,24 @@ class Engine:
             # sessions and drops a widget value the browser just sent.
             sessions.call_later(_POLL_BUSY, functools.partial(self._flush, session_id))
             return
-        in_flight = self._in_flight
-        in_flight.pop(session_id, None)  # settled: its pushed run, if any, is over
-        cap = self.max_in_flight
-        if cap is not None and len(in_flight) >= cap:
-            # Still dirty, so no write schedules it again: _landed will.
-            self._queued[session_id] = None
-            return
         with self._lock:
-            pushed = self._flush_locked(session_id, view)
-        if pushed and cap is not None:
-            token = in_flight[session_id] = object()
-            view.on_settled(functools.partial(self._landed, session_id, token), timeout=_HOLD_MAX)
+            self._flush_locked(session_id, view)
 
-    def _landed(self, session_id: str, token: object) -> None:
-        """A pushed run settled (or held its place too long): start queued ones."""
-        if self._in_flight.get(session_id) is token:  # not a newer push of the session
-            del self._in_flight[session_id]
-        queued = self._queued
-        cap = self.max_in_flight
-        while queued and (cap is None or len(self._in_flight) < cap):
-            next_id, _ = queued.popitem(last=False)
-            self._flush(next_id)
-
-    def _flush_locked(self, session_id: str, view: SessionView | None) -> bool:
-        """Push the session if a field it read changed; True if it was pushed."""
+    def _flush_locked(self, session_id: str, view: SessionView | None) -> None:
         subs = self._sessions.get(session_id)
         if subs is None:
-            return False
+            return
         subs.dirty = False
         versions = self._versions
         if subs.pushed_marker is not None and subs.pushed_marker is subs.last_marker:
             # Our last push ran and read no state: the page no longer shows any.
             self._forget_locked(session_id)
-            return False
+            return
         if any(versions.get(k, 0) != v for k, v in subs.main.items()):
             self._push(subs, session_id, view, None)
             subs.pushed_marker = subs.last_marker
             subs.pushed_fragments.clear()
-            return True
-        pushed = False
+            return
         for fid, reads in list(subs.fragments.items()):
             if not any(versions.get(k, 0) != v for k, v in reads.items()):
                 continue
@@ -320,8 +273,6 @@ class Engine:
                 continue
             self._push(subs, session_id, view, fid)
             subs.pushed_fragments[fid] = marker
-            pushed = True
-        return pushed
 
     def _push(
         self,
@@ -377,8 +328,6 @@ class Engine:
             self._readers.clear()
             self._sessions.clear()
             self._recorded.clear()
-            self._in_flight.clear()
-            self._queued.clear()
             self.reruns_requested = 0
 
 
@@ -394,8 +343,5 @@ def engine() -> Engine:
             if _ENGINE is None:
                 from typed_state._config import settings
 
-                _ENGINE = Engine(
-                    min_interval=settings().min_rerun_interval,
-                    max_in_flight=_MAX_IN_FLIGHT if _streamlit.post_script_gc() else None,
-                )
+                _ENGINE = Engine(min_interval=settings().min_rerun_interval)
     return _ENGINE

@@ -13,10 +13,9 @@ Streamlit upgrade that moves an internal is one place to fix.  What is used:
 - ``Runtime.get_app_session()`` (public, thread-safe) and the runtime's event
   loop (private ``_get_async_objs().eventloop``), because ``AppSession`` must
   only be driven from that loop;
-- ``AppSession.track_settling()``, ``is_settled`` and ``wait_until_settled()``
-  (no run pending or running, and every message of the last run delivered),
-  ``has_fragment``, ``request_rerun`` and the private ``_client_state`` (the
-  page and query string the session is on).
+- ``AppSession.track_settling()`` and ``is_settled`` (no run pending or running,
+  and every message of the last run delivered), ``has_fragment``, ``request_rerun`` and the private
+  ``_client_state`` (the page and query string the session is on).
 """
 
 from __future__ import annotations
@@ -122,14 +121,6 @@ def in_app_test() -> bool:
     return bool(_st_config.get_option("global.appTest"))
 
 
-_TASKS: set[asyncio.Task[None]] = set()
-
-
-def post_script_gc() -> bool:
-    """Whether Streamlit ends every script run with ``gc.collect(2)`` (the default)."""
-    return bool(_st_config.get_option("runner.postScriptGC"))
-
-
 class SessionView:
     """One live session, seen from the runtime's event loop (and only from it)."""
 
@@ -148,27 +139,6 @@ class SessionView:
             # start tracking the first time we look.
             self._session.track_settling()
             return self._session.is_settled
-
-    def on_settled(self, callback: Callable[[], None], *, timeout: float) -> None:
-        """Call ``callback`` on the loop once the session settles, or after ``timeout`` s.
-
-        Called on the event loop; the callback runs on it too, whatever happens
-        to the session (closed, shut down, never settling).
-        """
-        session = self._session
-
-        async def wait() -> None:
-            try:
-                await asyncio.wait_for(session.wait_until_settled(), timeout)
-            except (TimeoutError, RuntimeError):
-                pass  # held too long, or the session stopped tracking: let the next go
-            finally:
-                callback()
-
-        task = asyncio.get_running_loop().create_task(wait())
-        # The loop keeps only weak references to tasks.
-        _TASKS.add(task)
-        task.add_done_callback(_TASKS.discard)
 
     def has_fragment(self, fragment_id: str) -> bool:
         """Whether the session still holds this fragment (a full run may drop it)."""

@@ -2,14 +2,17 @@
 
 Same app (apps/fanout.py) on three fresh servers per N: typed_state,
 streamlit-server-state, and the floor (the reader sessions re-run by calling
-Streamlit's request_rerun directly, no library).
+Streamlit's request_rerun directly, no library).  The three servers run side
+by side and take turns, one write each, so that drift weighs on all alike.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import re
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from benchmarks._common import (
@@ -46,28 +49,53 @@ def count_on(client: StreamlitClient) -> int:
     raise LookupError(client.texts())
 
 
+@dataclass
+class _Side:
+    clients: list[StreamlitClient]
+    count: int
+    latencies: list[float] = field(default_factory=list)
+    runs: list[int] = field(default_factory=list)
+
+
+async def _trial(side: _Side) -> None:
+    """One click on the writer; time until every reader shows the new count."""
+    writer, others = side.clients[0], side.clients[1:]
+    side.count += 1
+    before = sum(len(c.runs) for c in side.clients)
+    start = now()
+    await writer.click("inc")
+    arrived = await asyncio.gather(*(seen(c, f"count={side.count}") for c in others))
+    side.latencies.append(max(arrived) - start)
+    await settle(side.clients, quiet=0.25)
+    side.runs.append(sum(len(c.runs) for c in side.clients) - before)
+
+
 async def measure(
-    lib: str, readers: int, trials: int, env: dict[str, str] | None = None
-) -> tuple[list[float], list[int], float]:
-    """Latencies (s), runs per write over all sessions, and the server's peak RSS (MB)."""
-    latencies: list[float] = []
-    runs: list[int] = []
-    with server("fanout.py", lib, **(env or {})) as running:
-        async with sessions(running, readers + 1) as clients:
-            writer, others = clients[0], clients[1:]
-            await settle(clients)
-            count = count_on(writer)
-            for _ in range(trials):
-                count += 1
-                before = sum(len(c.runs) for c in clients)
-                start = now()
-                await writer.click("inc")
-                arrived = await asyncio.gather(*(seen(c, f"count={count}") for c in others))
-                latencies.append(max(arrived) - start)
-                await settle(clients, quiet=0.25)
-                runs.append(sum(len(c.runs) for c in clients) - before)
-            rss = peak_rss_mb(running)
-    return latencies, runs, rss
+    readers: int, trials: int, env: dict[str, str] | None = None
+) -> dict[str, tuple[list[float], list[int], float]]:
+    """Per library: latencies (s), runs per write over all sessions, peak RSS (MB).
+
+    The three servers run side by side and take turns, one write each, so that
+    the machine's drift over the minutes of a cell weighs on all of them alike.
+    """
+    with contextlib.ExitStack() as servers:
+        running = {
+            lib: servers.enter_context(server("fanout.py", lib, **(env or {}))) for lib in LIBS
+        }
+        async with contextlib.AsyncExitStack() as stack:
+            sides = {}
+            for lib in LIBS:
+                clients = await stack.enter_async_context(sessions(running[lib], readers + 1))
+                await settle(clients)
+                sides[lib] = _Side(clients, count_on(clients[0]))
+            for trial in range(trials):
+                # Rotate who goes first: the first after a pause may differ.
+                for lib in LIBS[trial % 3 :] + LIBS[: trial % 3]:
+                    await _trial(sides[lib])
+            return {
+                lib: (side.latencies, side.runs, peak_rss_mb(running[lib]))
+                for lib, side in sides.items()
+            }
 
 
 async def run(quick: bool) -> Report:
@@ -77,7 +105,7 @@ async def run(quick: bool) -> Report:
     goals = []
     memory = {}
     for (config, env), readers in itertools.product(CONFIGS.items(), sizes):
-        figures = {lib: await measure(lib, readers, trials, env) for lib in LIBS}
+        figures = await measure(readers, trials, env)
         med = {lib: median(f[0]) for lib, f in figures.items()}
         rows.append(
             [

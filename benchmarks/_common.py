@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import platform
+import re
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -131,6 +132,15 @@ async def settle(clients: Sequence[StreamlitClient], quiet: float = 0.3) -> None
         await asyncio.gather(*(c.wait_idle(timeout=60) for c in clients))
         if [len(c.runs) for c in clients] == before:
             return
+
+
+def number_on(client: StreamlitClient, name: str) -> int:
+    """The N of the ``name=N`` text the client shows."""
+    for text in client.texts():
+        match = re.fullmatch(rf"{re.escape(name)}=(\d+)", text)
+        if match:
+            return int(match.group(1))
+    raise LookupError(f"no {name}= on screen: {client.texts()}")
 
 
 async def seen(client: StreamlitClient, text: str, timeout: float = 60.0) -> float:

@@ -7,8 +7,6 @@ that read the value; streamlit-server-state re-runs the whole page.
 from __future__ import annotations
 
 import asyncio
-import re
-from typing import TYPE_CHECKING
 
 from benchmarks._common import (
     CONFIGS,
@@ -19,6 +17,7 @@ from benchmarks._common import (
     median,
     ms,
     now,
+    number_on,
     p95,
     ratio,
     seen,
@@ -28,19 +27,8 @@ from benchmarks._common import (
     table,
 )
 
-if TYPE_CHECKING:
-    from tests.harness import StreamlitClient
-
 LIBS = (TYPED_STATE, SERVER_STATE)
 READERS = 10
-
-
-def value_on(client: StreamlitClient) -> int:
-    for text in client.texts():
-        match = re.fullmatch(r"value=(\d+)", text)
-        if match:
-            return int(match.group(1))
-    raise LookupError(client.texts())
 
 
 async def measure(lib: str, trials: int, env: dict[str, str]) -> tuple[list[float], float]:
@@ -51,7 +39,7 @@ async def measure(lib: str, trials: int, env: dict[str, str]) -> tuple[list[floa
         async with sessions(running, READERS + 1) as clients:
             writer, readers = clients[0], clients[1:]
             await settle(clients)
-            value = value_on(writer)
+            value = number_on(writer, "value")
             for _ in range(trials):
                 value += 1
                 before = [len(c.runs) for c in readers]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -25,6 +24,7 @@ from benchmarks._common import (
     median,
     ms,
     now,
+    number_on,
     p95,
     peak_rss_mb,
     ratio,
@@ -39,14 +39,6 @@ if TYPE_CHECKING:
     from tests.harness import StreamlitClient
 
 LIBS = (TYPED_STATE, SERVER_STATE, FLOOR)
-
-
-def count_on(client: StreamlitClient) -> int:
-    for text in client.texts():
-        match = re.fullmatch(r"count=(\d+)", text)
-        if match:
-            return int(match.group(1))
-    raise LookupError(client.texts())
 
 
 @dataclass
@@ -87,7 +79,7 @@ async def measure(
             for lib in LIBS:
                 clients = await stack.enter_async_context(sessions(running[lib], readers + 1))
                 await settle(clients)
-                sides[lib] = _Side(clients, count_on(clients[0]))
+                sides[lib] = _Side(clients, number_on(clients[0], "count"))
             for trial in range(trials):
                 # Rotate who goes first: the first after a pause may differ.
                 for lib in LIBS[trial % 3 :] + LIBS[: trial % 3]:

@@ -21,6 +21,7 @@ from benchmarks._common import (
     median,
     ms,
     now,
+    number_on,
     open_clients,
     p95,
     seen,
@@ -28,7 +29,6 @@ from benchmarks._common import (
     settle,
     table,
 )
-from benchmarks.fanout import count_on
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -87,7 +87,7 @@ async def measure(readers: int, trials: int, env: dict[str, str], url: str | Non
         clients = [writer, *others]
         try:
             await settle(clients)
-            count = count_on(writer)
+            count = number_on(writer, "count")
             for _ in range(trials):
                 count += 1
                 start = now()

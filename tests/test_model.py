@@ -15,6 +15,7 @@ from tests.fakes import FakeSession, FakeSessions
 from typed_state import (
     DefinitionError,
     FieldNameError,
+    LockLostError,
     LockTimeoutError,
     SchemaChangedWarning,
     SharedState,
@@ -23,6 +24,7 @@ from typed_state import (
     _slot,
     no_rerun,
 )
+from typed_state._backends._memory import MemoryBackend
 
 
 class Message(BaseModel):
@@ -258,13 +260,12 @@ def test_changed_value_reruns_readers(harness: Harness) -> None:
     assert harness.reruns("reader") == [None]
 
 
-def test_same_mutated_object_counts_as_a_change(harness: Harness) -> None:
+def test_a_stored_value_written_back_is_no_change(harness: Harness) -> None:
     state = Chat.get()
+    state.messages = [Message(author="ann", text="hi")]
     harness.read_as("reader", state, "messages")
-    messages = state.messages
-    messages.append(Message(author="ann", text="hi"))
-    state.messages = messages
-    assert harness.reruns("reader") == [None]
+    state.messages = state.messages  # read-only, so it cannot have changed
+    assert harness.reruns("reader") == []
 
 
 class _ArrayLike:
@@ -570,3 +571,39 @@ def test_added_field_alone_does_not_warn() -> None:
         warnings.simplefilter("error")
         state = _define(_BOARD_V1 + "    extra: int = 1\n").get()
     assert state.votes == 2
+
+
+class _FailingRelease:
+    """A field lock whose release raises once it is held (a lost Redis lease)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+
+    def acquire(self, timeout: float) -> bool:
+        return self.lock.acquire(timeout=timeout)
+
+    def release(self) -> None:
+        self.lock.release()
+        raise LockLostError("lost", namespace="ns", field="count", lease=1.0)
+
+
+def test_locked_releases_every_lock_even_when_a_release_raises() -> None:
+    backend = MemoryBackend()
+    failing = _FailingRelease()
+    plain_lock = backend.lock
+    backend.lock = lambda ns, name: failing if name == "title" else plain_lock(ns, name)  # type: ignore[method-assign]
+    slot = _slot.Slot(Chat, "test-ns", None, backend)
+    with pytest.raises(LockLostError), slot.locked(["count", "messages", "title"]):
+        pass
+    taken_elsewhere: list[bool] = []
+
+    def other_thread() -> None:
+        for name in ("count", "messages"):
+            lock = backend.lock("test-ns", name)
+            taken_elsewhere.append(lock.acquire(0.5))
+            lock.release()
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join()
+    assert taken_elsewhere == [True, True]

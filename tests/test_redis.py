@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -24,6 +25,7 @@ from typed_state import (
     BackendError,
     LockLostError,
     LockTimeoutError,
+    ReadOnlyValueError,
     SharedState,
     StoredValueWarning,
     no_rerun,
@@ -127,6 +129,27 @@ def test_writes_from_another_process_rerun_local_readers(
     assert rerun == [([(NS, "title")], None)]
 
 
+def test_values_from_redis_are_read_only_in_every_process(other: RedisBackend) -> None:
+    board = Board.get()
+    with board.mutate("notes") as notes:
+        notes.append(Note(text="hi", tags={"a"}))
+    live = other.load(NS, codec_for(Board))  # decoded from Redis in "another process"
+    assert live is not None
+    with pytest.raises(ReadOnlyValueError, match=r"Board\.notes is read-only"):
+        live["notes"].append(Note(text="x"))
+    with pytest.raises(ReadOnlyValueError):
+        live["notes"][0].tags.add("b")
+    other.save(NS, {"title": "t"}, codec_for(Board))
+    other.save(NS, {"notes": [Note(text="from b")]}, codec_for(Board))
+    wait_until(lambda: board.notes == [Note(text="from b")])  # fetched on the message
+    with pytest.raises(ReadOnlyValueError):
+        board.notes[0].text = "changed"
+    with board.lock("notes"), pytest.raises(ReadOnlyValueError):  # re-read under the lock
+        board.notes.clear()
+    assert board.notes == [Note(text="from b")]
+    assert live["notes"] == [Note(text="from b")]
+
+
 def test_no_rerun_writes_update_others_quietly_and_notify_reaches_them(
     other: RedisBackend,
 ) -> None:
@@ -176,18 +199,84 @@ def test_lock_is_reentrant_and_excludes_other_processes(other: RedisBackend) -> 
 def test_lock_held_past_its_lease_is_reported_lost(
     redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    backend = RedisBackend(redis_url, "tests", lock_lease=0.2)
+    backend = RedisBackend(redis_url, "tests", lock_lease=0.2, renew_locks=False)
     try:
         backend.load(NS, codec_for(Board))
         lock = backend.lock(NS, "count")
         assert lock.acquire(1.0)
         time.sleep(0.4)
-        with pytest.raises(LockLostError, match="expired before it was released"):
+        with pytest.raises(LockLostError, match="expired while it was held"):
             lock.release()
         assert lock.acquire(1.0)  # usable again
         lock.release()
     finally:
         backend.close()
+
+
+def test_a_write_after_the_lease_ran_out_is_refused_and_the_other_write_stands(
+    redis_url: str, raw: redis.Redis
+) -> None:
+    slow = RedisBackend(redis_url, "tests", lock_lease=0.3, renew_locks=False)
+    fast = RedisBackend(redis_url, "tests", lock_lease=0.3)
+    codec = codec_for(Board)
+    try:
+        for backend in (slow, fast):
+            backend.create(NS, {"count": 0, "notes": [], "title": "board"}, codec)
+        mine = slow.lock(NS, "count")
+        assert mine.acquire(1.0)
+        time.sleep(0.6)  # past the lease, not renewed
+        theirs = fast.lock(NS, "count")
+        assert theirs.acquire(1.0)
+        fast.save(NS, {"count": 2}, codec)
+        theirs.release()
+        with pytest.raises(LockLostError, match="expired while it was held") as caught:
+            slow.save(NS, {"count": 1}, codec)
+        assert (caught.value.field, caught.value.lease) == ("count", 0.3)
+        with pytest.raises(LockLostError):
+            mine.release()
+        assert raw.hget(f"typed_state:tests:state:{NS}", "count") == b"2"
+        assert slow.load(NS, codec) is not None
+        assert mine.acquire(1.0)  # usable again, and its writes land
+        slow.save(NS, {"count": 3}, codec)
+        mine.release()
+        assert raw.hget(f"typed_state:tests:state:{NS}", "count") == b"3"
+    finally:
+        slow.close()
+        fast.close()
+
+
+def test_a_holder_past_its_lease_keeps_the_lock_by_renewing_it(
+    redis_url: str, raw: redis.Redis
+) -> None:
+    slow = RedisBackend(redis_url, "tests", lock_lease=0.3)
+    fast = RedisBackend(redis_url, "tests", lock_lease=0.3)
+    codec = codec_for(Board)
+    order: list[str] = []
+    try:
+        for backend in (slow, fast):
+            backend.create(NS, {"count": 0, "notes": [], "title": "board"}, codec)
+        mine = slow.lock(NS, "count")
+        assert mine.acquire(1.0)
+
+        def other_writer() -> None:
+            theirs = fast.lock(NS, "count")
+            assert theirs.acquire(5.0)
+            order.append("fast locked")
+            fast.save(NS, {"count": 2}, codec)
+            theirs.release()
+
+        thread = threading.Thread(target=other_writer)
+        thread.start()
+        time.sleep(0.8)  # more than two leases: renewed meanwhile
+        slow.save(NS, {"count": 1}, codec)
+        order.append("slow stored")
+        mine.release()
+        thread.join(5)
+        assert order == ["slow stored", "fast locked"]
+        assert raw.hget(f"typed_state:tests:state:{NS}", "count") == b"2"
+    finally:
+        slow.close()
+        fast.close()
 
 
 def test_malformed_json_gives_the_default_with_a_warning_and_keeps_the_data(

@@ -2,63 +2,82 @@
 
 from __future__ import annotations
 
-import datetime
-import decimal
-import enum
-import fractions
-import pathlib
-import uuid
+import math
+import sys
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
+
+from typed_state._readonly import is_frozen
+
 if TYPE_CHECKING:
     from types import TracebackType
-
-_IMMUTABLE = (
-    int,
-    float,
-    complex,
-    str,
-    bytes,
-    bool,
-    type(None),
-    frozenset,
-    tuple,
-    decimal.Decimal,
-    fractions.Fraction,
-    datetime.date,
-    datetime.time,
-    datetime.timedelta,
-    uuid.UUID,
-    enum.Enum,
-    pathlib.PurePath,
-)
 
 _suppressed: ContextVar[int] = ContextVar("typed_state_no_rerun", default=0)
 
 
 def reassigned_in_place(value: Any, stored: Any) -> bool:
     """True when ``value`` is the stored object itself, and it could have been
-    mutated in place (``state.items = state.items`` after an append)."""
-    return value is stored and not isinstance(value, _IMMUTABLE)
+    changed in place: only a type with no read-only form can be (a DataFrame
+    edited and assigned back); stored values are otherwise frozen."""
+    return value is stored and not is_frozen(value)
 
 
 def differs(old: Any, new: Any) -> bool:
     """Whether ``new`` is a change from ``old``, by equality.
 
-    A comparison that raises, or that answers with anything but a plain bool
-    (numpy arrays, DataFrames), counts as a change: re-running a reader once
-    too often is cheap, missing a change is not.
+    NaN equals NaN here (a float, or inside lists, tuples, dicts, sets and
+    models), so that writing an equal value that holds NaN re-runs nobody;
+    numpy arrays compare by value (``array_equal``, NaN equal to NaN).  Any
+    other comparison that raises, or answers with anything but a plain bool
+    (a DataFrame), counts as a change: re-running a reader once too often is
+    cheap, missing a change is not.
     """
     if old is new:
         return False
     try:
         equal = old == new
     except Exception:
-        return True
+        return not _arrays_equal(old, new)
     if type(equal) is bool:
-        return not equal
-    return True
+        # Unequal is rare for an unchanged value: only then look for NaNs.
+        return not equal and not _equal_with_nan(old, new)
+    return not _arrays_equal(old, new)
+
+
+def _equal_with_nan(a: Any, b: Any) -> bool:
+    """``a == b``, except that NaN equals NaN (stops at the first real difference)."""
+    if a is b:
+        return True
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return (
+            (type(a) is type(b) or (isinstance(a, list) and isinstance(b, list)))
+            and len(a) == len(b)
+            and all(x == y or _equal_with_nan(x, y) for x, y in zip(a, b, strict=True))
+        )
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(a[k] == b[k] or _equal_with_nan(a[k], b[k]) for k in a)
+    if isinstance(a, BaseModel) and isinstance(b, BaseModel):
+        return _model_class(a) is _model_class(b) and _equal_with_nan(a.__dict__, b.__dict__)
+    return _arrays_equal(a, b)
+
+
+def _model_class(model: BaseModel) -> type:
+    """The class Pydantic's ``==`` compares (a frozen model's is its plain class)."""
+    return model.__pydantic_generic_metadata__["origin"] or type(model)
+
+
+def _arrays_equal(a: Any, b: Any) -> bool:
+    numpy = sys.modules.get("numpy")
+    if numpy is None or not (isinstance(a, numpy.ndarray) and isinstance(b, numpy.ndarray)):
+        return False
+    try:
+        return bool(numpy.array_equal(a, b, equal_nan=True))
+    except TypeError:  # equal_nan on a dtype with no NaN (strings, objects)
+        return bool(numpy.array_equal(a, b))
 
 
 class _NoRerun:

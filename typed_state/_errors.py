@@ -10,6 +10,7 @@ and friends keep working::
     ├── LockTimeoutError       (TimeoutError)  a field lock was not acquired in time
     ├── ConfigurationError     (ValueError)    a backend URL or setting is not usable
     ├── StateDroppedError      (LookupError)   a write to a key removed by ``drop()``
+    ├── ReadOnlyValueError     (TypeError)     an in-place change of a value read from a state
     ├── LockLostError                          a lock's lease ran out while it was held
     └── BackendError           (ConnectionError) the store failed to read or write
 
@@ -63,13 +64,49 @@ class LockTimeoutError(TypedStateError, TimeoutError):
     """
 
     def __init__(self, model: str, fields: Iterable[str], timeout: float) -> None:
-        names = ", ".join(fields)
+        self.model = model
+        self.fields = tuple(fields)
+        self.timeout = timeout
         super().__init__(
-            f"could not lock {model}.{{{names}}} within {timeout:g} s; "
+            f"could not lock {model}.{{{', '.join(self.fields)}}} within {timeout:g} s; "
             "another thread or process holds it"
         )
-        self.model = model
-        self.timeout = timeout
+
+
+class ReadOnlyValueError(TypedStateError, TypeError):
+    """A value read from a shared state was changed in place.
+
+    Values read from a state are read-only at any depth (lists, dicts, sets,
+    nested models), because an in-place change would skip validation, the
+    field's lock and the push to the other sessions.  Edit a copy under the
+    lock with ``mutate()``, or assign a new value::
+
+        with chat.mutate("messages") as messages:
+            messages.append(Message(author="ann", text="hi"))
+
+    ``state``, ``field`` and ``action`` say what was refused.
+    """
+
+    def __init__(self, state: str, field: str, action: str) -> None:
+        var = _snake(state)
+        super().__init__(
+            f"{state}.{field} is read-only (cannot {action} it): a value read from a "
+            f'shared state never changes in place. Edit it with: with {var}.mutate("{field}") '
+            f"as {field}: ..., or assign a new value: {var}.{field} = ..."
+        )
+        self.state = state
+        self.field = field
+        self.action = action
+
+
+def _snake(name: str) -> str:
+    """``ChatRoom`` -> ``chat_room``: how the message names the state's variable."""
+    out = [name[0].lower()] if name else []
+    for char in name[1:]:
+        if char.isupper():
+            out.append("_")
+        out.append(char.lower())
+    return "".join(out)
 
 
 class ConfigurationError(TypedStateError, ValueError):
@@ -81,8 +118,14 @@ class BackendError(TypedStateError, ConnectionError):
 
     Raised when Redis is unreachable or fails a command.  A write that raises
     it stored nothing; the app keeps serving, and typed_state reconnects by
-    itself when the store is back.
+    itself when the store is back.  ``url`` (password masked) and ``action``
+    say which store and what failed.
     """
+
+    def __init__(self, message: str, *, url: str = "", action: str = "") -> None:
+        super().__init__(message)
+        self.url = url
+        self.action = action
 
 
 class LockLostError(TypedStateError):
@@ -90,9 +133,18 @@ class LockLostError(TypedStateError):
 
     With Redis, a lock is a lease, so that a crashed process cannot block the
     others forever: ``lock_lease`` seconds (``TYPED_STATE_LOCK_LEASE``, 60 by
-    default).  A block that held the lock longer may have overlapped another
-    process's writes to the field.
+    default), renewed in the background while its holder runs.  A holder that
+    could not renew it in time (a process stalled longer than the lease) has
+    lost it: its writes are refused from then on (nothing is stored after the
+    lease ran out), and releasing it raises this error too.  ``namespace``,
+    ``field`` and ``lease`` say which lock.
     """
+
+    def __init__(self, message: str, *, namespace: str, field: str, lease: float) -> None:
+        super().__init__(message)
+        self.namespace = namespace
+        self.field = field
+        self.lease = lease
 
 
 class SchemaChangedWarning(UserWarning):
@@ -116,4 +168,10 @@ class StateDroppedError(TypedStateError, LookupError):
     """A write through an instance whose key was dropped with ``drop()``.
 
     Call ``Model.get(key)`` again: it starts the key afresh from its defaults.
+    ``state`` (the class name) and ``key`` say which member.
     """
+
+    def __init__(self, message: str, *, state: str, key: str | None) -> None:
+        super().__init__(message)
+        self.state = state
+        self.key = key

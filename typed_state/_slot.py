@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
 
     from typed_state._backends import Backend
+    from typed_state._backends._codec import FieldCodec
     from typed_state._model import SharedState
 
 _LOGGER = logging.getLogger("typed_state")
@@ -59,7 +60,7 @@ class Slot:
         codec = codec_for(cls)
         existing = backend.load(namespace, codec)
         if existing is None or any(name not in existing for name in cls.model_fields):
-            self.values = backend.create(namespace, _defaults(cls), codec)
+            self.values = backend.create(namespace, _defaults(cls, codec), codec)
         else:
             self.values = existing
         self.instance = _new_instance(cls, self)
@@ -92,7 +93,8 @@ class Slot:
         old_names = sorted(self.values)
         with self.locked(sorted(set(old_names) | set(cls.model_fields))):
             old = dict(self.values)
-            fresh = _defaults(cls)
+            codec = codec_for(cls)
+            fresh = _defaults(cls, codec)
             shadow = cls.model_construct(**fresh)
             new: dict[str, Any] = {}
             reset: list[str] = []
@@ -102,14 +104,14 @@ class Slot:
                     new[name] = fresh[name]
                     continue
                 try:
-                    new[name] = _validate_one(cls, shadow, name, old[name])
+                    new[name] = codec.freeze(name, _validate_one(cls, shadow, name, old[name]))
                 except ValidationError as exc:
                     new[name] = fresh[name]
                     reset.append(name)
                     reasons.append(f"{name} ({exc.errors()[0]['msg']})")
             removed = [n for n in old if n not in cls.model_fields]
             added = [n for n in cls.model_fields if n not in old]
-            self.backend.replace(self.namespace, new, codec_for(cls))
+            self.backend.replace(self.namespace, new, codec)
             self.keys = {n: (self.namespace, n) for n in new}
         title = f"{cls.__name__}" + ("" if self.key is None else f"[{self.key!r}]")
         if reset or removed:
@@ -160,7 +162,11 @@ class Slot:
 
     @contextmanager
     def locked(self, names: Sequence[str], timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[None]:
-        """Hold the locks of ``names`` (taken in sorted order: no deadlock)."""
+        """Hold the locks of ``names`` (taken in sorted order: no deadlock).
+
+        Every lock taken is released, even when releasing another one raises
+        (a Redis lease that ran out): the first such error is raised after.
+        """
         taken = []
         try:
             for name in sorted(set(names)):
@@ -170,8 +176,14 @@ class Slot:
                 taken.append(lock)
             yield
         finally:
+            failure: BaseException | None = None
             for lock in reversed(taken):
-                lock.release()
+                try:
+                    lock.release()
+                except BaseException as exc:
+                    failure = failure or exc
+            if failure is not None:
+                raise failure
 
     # -- writes ----------------------------------------------------------------------
 
@@ -183,14 +195,19 @@ class Slot:
     ) -> None:
         """Validate and store ``updates`` under their locks; push the changes.
 
-        Nothing is stored unless every value validates.  A value that is the
-        very object already stored (mutated in place) counts as a change.
+        Nothing is stored unless every value validates.  Values are stored
+        frozen (read-only).  A value that is the very object already stored
+        counts as a change when it has no read-only form (it may have been
+        changed in place: a DataFrame, say).
         """
         self.check_fields(cls, list(updates))
         with self.locked(list(updates), timeout):
             if self.dropped:
+                again = "get()" if self.key is None else f"get(key={self.key!r})"
                 raise StateDroppedError(
-                    f"{self.title} was dropped; call {cls.__name__}.get() again"
+                    f"{self.title} was dropped; call {cls.__name__}.{again} again",
+                    state=cls.__name__,
+                    key=self.key,
                 )
             values = self.values
             if len(updates) == 1:
@@ -199,15 +216,15 @@ class Slot:
                 validated = {name: _validate_one(cls, shadow, name, value)}
             else:
                 validated = _validate_many(cls, values, updates)
-            changed = {
-                name: new
-                for name, new in validated.items()
-                if reassigned_in_place(updates[name], values.get(name))
-                or differs(values.get(name), new)
-            }
+            codec = codec_for(cls)
+            changed = {}
+            for name, new in validated.items():
+                old = values.get(name)
+                if reassigned_in_place(updates[name], old) or differs(old, new):
+                    changed[name] = codec.freeze(name, new)
             if not changed:
                 return
-            self.backend.save(self.namespace, changed, codec_for(cls), quiet=no_rerun.active)
+            self.backend.save(self.namespace, changed, codec, quiet=no_rerun.active)
             if not no_rerun.active:
                 engine().changed([self.keys[n] for n in changed], _streamlit.current_session_id())
 
@@ -234,9 +251,9 @@ class Slot:
 # -- helpers ---------------------------------------------------------------------------
 
 
-def _defaults(cls: type[BaseModel]) -> dict[str, Any]:
-    """Fresh default values of every field (factories called anew)."""
-    return dict(cls.model_construct().__dict__)
+def _defaults(cls: type[BaseModel], codec: FieldCodec) -> dict[str, Any]:
+    """Fresh default values of every field (factories called anew), frozen."""
+    return {name: codec.freeze(name, v) for name, v in cls.model_construct().__dict__.items()}
 
 
 def _new_instance(cls: type[SharedState], slot: Slot) -> SharedState:

@@ -2,7 +2,9 @@
 
 A value read back is validated against the field's declared type in JSON mode,
 so data from the store can never run code, and data that no longer fits (a
-replica with another schema, a corrupt key) is caught where it is read.
+replica with another schema, a corrupt key) is caught where it is read.  Values
+come out frozen (read-only, see :mod:`typed_state._readonly`), as every stored
+value is.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import TypeAdapter
+
+from typed_state._readonly import Origin, freeze
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -21,6 +25,7 @@ class FieldCodec:
     def __init__(self, cls: type[BaseModel]) -> None:
         self.cls = cls
         self._adapters: dict[str, TypeAdapter[Any]] = {}
+        self._origins = {name: Origin(cls.__name__, name) for name in cls.model_fields}
 
     @property
     def names(self) -> list[str]:
@@ -40,11 +45,16 @@ class FieldCodec:
         return self._adapter(name).dump_json(value)
 
     def decode(self, name: str, raw: bytes | str) -> Any:
-        """The value of ``raw``; raises ``pydantic.ValidationError`` if it does not fit."""
-        return self._adapter(name).validate_json(raw)
+        """The (frozen) value of ``raw``; raises ``pydantic.ValidationError`` if it does not fit."""
+        return self.freeze(name, self._adapter(name).validate_json(raw))
 
     def default(self, name: str) -> Any:
-        return self.cls.model_fields[name].get_default(call_default_factory=True)
+        """A field's default value, frozen."""
+        return self.freeze(name, self.cls.model_fields[name].get_default(call_default_factory=True))
+
+    def freeze(self, name: str, value: Any) -> Any:
+        """``value`` made read-only as a value of field ``name`` (see :func:`freeze`)."""
+        return freeze(value, self._origins[name])
 
 
 def codec_for(cls: type[BaseModel]) -> FieldCodec:

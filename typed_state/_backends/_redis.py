@@ -4,7 +4,10 @@ Layout, under ``typed_state:<app>:`` so that apps and classes never collide:
 
 - ``state:<namespace>``: a hash, one JSON value per field (through Pydantic,
   never pickle) and ``__v__``, a counter bumped by every write;
-- ``lock:<namespace>:<field>``: a redis-py :class:`~redis.lock.Lock` per field;
+- ``lock:<namespace>:<field>``: a redis-py :class:`~redis.lock.Lock` per field,
+  a lease that a background thread renews while its holder works, and that
+  fences writes: a write under a lock is one Lua script that stores only if the
+  lock is still this holder's, so a write can never land after its lease ran out;
 - ``changes``: the pub/sub channel where every write names its fields.
 
 Each process keeps the decoded values in a local cache, the dict the model
@@ -41,6 +44,24 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger("typed_state")
 _VERSION = "__v__"
 """The hash field counting writes to a namespace (fields cannot start with "_")."""
+_FENCED_WRITE = """
+local n = tonumber(ARGV[1])
+for i = 1, n do
+  if redis.call('get', KEYS[i + 1]) ~= ARGV[i + 3] then return -i end
+end
+local pairs = {}
+for i = n + 4, #ARGV do pairs[#pairs + 1] = ARGV[i] end
+redis.call('hset', KEYS[1], unpack(pairs))
+local version = redis.call('hincrby', KEYS[1], '__v__', 1)
+redis.call('publish', ARGV[2], ARGV[3])
+return version
+"""
+"""Store fields only while every lock named still holds this holder's token.
+
+KEYS: the state hash, then the lock keys.  ARGV: the number of locks, the
+channel, the change message, the tokens, then field/value pairs.  Returns the
+new version, or -i when the i-th lock is no longer held (nothing stored)."""
+
 _RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
 """Seconds between attempts to reach Redis again after losing it (the last repeats)."""
 
@@ -69,10 +90,14 @@ class _Namespace:
 class RedisBackend(Backend):
     """Values in Redis, cached in this process and kept fresh over pub/sub."""
 
-    def __init__(self, url: str, app: str, *, lock_lease: float = 60.0) -> None:
+    def __init__(
+        self, url: str, app: str, *, lock_lease: float = 60.0, renew_locks: bool = True
+    ) -> None:
         self.url = url
         self.app = app
         self.lock_lease = lock_lease
+        self.renew_locks = renew_locks
+        """Whether held locks are renewed in the background (off only in tests of expiry)."""
         self._prefix = f"typed_state:{app}:"
         self._channel = f"{self._prefix}changes"
         self._origin = uuid.uuid4().hex
@@ -89,13 +114,19 @@ class RedisBackend(Backend):
         self._mutex = threading.Lock()
         self._stop = threading.Event()
         self._listener: threading.Thread | None = None
+        self._held: set[_RedisFieldLock] = set()
+        self._renewer: threading.Thread | None = None
+        self._fenced_write = self._client.register_script(_FENCED_WRITE)
 
     # -- errors ------------------------------------------------------------------------
 
     def _failed(self, action: str, exc: Exception) -> BackendError:
+        url = _safe_url(self.url)
         return BackendError(
-            f"Redis at {_safe_url(self.url)} failed to {action}: {exc}. Nothing was "
-            "changed; typed_state reconnects by itself when Redis is back."
+            f"Redis at {url} failed to {action}: {exc}. Nothing was "
+            "changed; typed_state reconnects by itself when Redis is back.",
+            url=url,
+            action=action,
         )
 
     def _key(self, namespace: str) -> str:
@@ -190,14 +221,23 @@ class RedisBackend(Backend):
         encoded = {name: codec.encode(name, value) for name, value in values.items()}
         message = self._message(namespace, sorted(values), q=quiet)
         key = self._key(namespace)
+        # Fenced by the locks this thread holds on these fields (all of them, on
+        # every write typed_state makes).
+        held = [
+            lock
+            for name in sorted(values)
+            if (lock := self._locks.get((namespace, name))) is not None and lock.held_here()
+        ]
+        args: list[Any] = [len(held), self._channel, message]
+        args += [lock.token for lock in held]
+        for name, raw in encoded.items():
+            args += [name, raw]
         try:
-            with self._client.pipeline(transaction=True) as pipe:
-                pipe.hset(key, mapping=encoded)  # type: ignore[arg-type]
-                pipe.hincrby(key, _VERSION, 1)
-                pipe.publish(self._channel, message)
-                version = int(pipe.execute()[1])
+            version = int(self._fenced_write(keys=[key, *(lock.name for lock in held)], args=args))
         except RedisError as exc:
             raise self._failed(f"store {namespace} {sorted(values)}", exc) from exc
+        if version < 0:
+            raise held[-version - 1].lost()
         # Stored: only now does this process show it.
         for name, value in values.items():
             ns.live[name] = value
@@ -251,6 +291,33 @@ class RedisBackend(Backend):
             with self._mutex:
                 lock = self._locks.setdefault(key, _RedisFieldLock(self, namespace, field))
         return lock
+
+    # -- lease renewal ----------------------------------------------------------------
+
+    def _holding(self, lock: _RedisFieldLock, held: bool) -> None:
+        """Note that ``lock`` was taken (True) or released (False) in Redis."""
+        with self._mutex:
+            if held:
+                self._held.add(lock)
+            else:
+                self._held.discard(lock)
+            if held and self.renew_locks and self._renewer is None:
+                self._renewer = threading.Thread(
+                    target=self._renew, name="typed_state-redis-locks", daemon=True
+                )
+                self._renewer.start()
+
+    def _renew(self) -> None:
+        """Every third of a lease, give every held lock a full lease again.
+
+        A holder that is still working (a long ``mutate()`` block) then keeps
+        its lock; one whose process died stops renewing, and the lease frees it.
+        """
+        while not self._stop.wait(self.lock_lease / 3):
+            with self._mutex:
+                held = list(self._held)
+            for lock in held:
+                lock.renew()
 
     def watch(self, namespace: str, callback: Callable[[list[str]], None]) -> None:
         ns = self._namespaces.get(namespace)
@@ -370,8 +437,9 @@ class RedisBackend(Backend):
 
     def close(self) -> None:
         self._stop.set()
-        if self._listener is not None:
-            self._listener.join(timeout=5)
+        for thread in (self._listener, self._renewer):
+            if thread is not None:
+                thread.join(timeout=5)
         self._client.close()
 
 
@@ -379,21 +447,64 @@ class _RedisFieldLock:
     """A field lock across processes: a local RLock, then a redis-py Lock with a lease.
 
     The local lock makes it re-entrant within a thread and lets only one
-    thread of the process compete for the Redis lock.
+    thread of the process compete for the Redis lock, which is why the Redis
+    lock's token can live on the object (``thread_local=False``): the renewing
+    thread and the fenced write read it.
     """
 
-    __slots__ = ("_backend", "_depth", "_field", "_local", "_namespace", "_redis_lock")
+    __slots__ = (
+        "_backend",
+        "_depth",
+        "_field",
+        "_local",
+        "_lost",
+        "_namespace",
+        "_owner",
+        "_redis_lock",
+        "_renewing",
+    )
 
     def __init__(self, backend: RedisBackend, namespace: str, field: str) -> None:
         self._backend = backend
         self._namespace = namespace
         self._field = field
         self._local = threading.RLock()
+        self._renewing = threading.Lock()
         self._depth = 0
+        self._owner: int | None = None
+        self._lost = False
         self._redis_lock = backend._client.lock(
             f"{backend._prefix}lock:{namespace}:{field}",
             timeout=backend.lock_lease,
             sleep=0.005,
+            thread_local=False,
+        )
+
+    @property
+    def name(self) -> str:
+        """The lock's key in Redis."""
+        return str(self._redis_lock.name)
+
+    @property
+    def token(self) -> bytes:
+        """The holder's token, the lock key's value while it is held."""
+        token: bytes = self._redis_lock.local.token
+        return token
+
+    def held_here(self) -> bool:
+        """Whether the calling thread holds this lock."""
+        return self._depth > 0 and self._owner == threading.get_ident()
+
+    def lost(self) -> LockLostError:
+        """The error for a lock whose lease ran out while it was held."""
+        return LockLostError(
+            f"the lock on {self._namespace}.{self._field} expired while it was held: "
+            f"its {self._backend.lock_lease:g} s lease (TYPED_STATE_LOCK_LEASE) ran out, so "
+            "another process may have written the field meanwhile; nothing was stored "
+            "after that",
+            namespace=self._namespace,
+            field=self._field,
+            lease=self._backend.lock_lease,
         )
 
     def acquire(self, timeout: float) -> bool:
@@ -409,11 +520,14 @@ class _RedisFieldLock:
             except (RedisError, LockError) as exc:
                 self._local.release()
                 raise self._backend._failed(f"lock {self._namespace}.{self._field}", exc) from exc
+            self._owner = threading.get_ident()
+            self._lost = False
+            self._backend._holding(self, True)
             try:
                 self._backend.refresh(self._namespace, [self._field])
             except BackendError:
-                with contextlib.suppress(RedisError, LockError):
-                    self._redis_lock.release()
+                self._release_redis()
+                self._owner = None
                 self._local.release()
                 raise
         self._depth += 1
@@ -423,20 +537,42 @@ class _RedisFieldLock:
         self._depth -= 1
         try:
             if self._depth == 0:
+                self._owner = None
+                lost = self._lost
                 try:
-                    self._redis_lock.release()
-                except LockNotOwnedError as exc:
-                    raise LockLostError(
-                        f"the lock on {self._namespace}.{self._field} expired before it was "
-                        f"released: it was held longer than its {self._backend.lock_lease:g} s "
-                        "lease (TYPED_STATE_LOCK_LEASE), so another process may have written "
-                        "the field meanwhile"
-                    ) from exc
+                    self._release_redis()
+                except LockNotOwnedError:
+                    lost = True
                 except (RedisError, LockError) as exc:
                     # Its lease frees it in Redis; this process is free already.
                     _LOGGER.warning("typed_state: could not release a Redis lock: %s", exc)
+                if lost:
+                    raise self.lost()
         finally:
             self._local.release()
+
+    def _release_redis(self) -> None:
+        with self._renewing:
+            self._backend._holding(self, False)
+            self._redis_lock.release()
+
+    def renew(self) -> None:
+        """Give the held lock a full lease again (from the renewing thread)."""
+        with self._renewing:
+            if self._redis_lock.local.token is None:
+                return  # released meanwhile
+            try:
+                self._redis_lock.reacquire()
+            except LockNotOwnedError:
+                self._lost = True
+                self._backend._holding(self, False)
+                _LOGGER.warning(
+                    "typed_state: the lock on %s.%s expired before it could be renewed",
+                    self._namespace,
+                    self._field,
+                )
+            except (RedisError, LockError) as exc:
+                _LOGGER.warning("typed_state: could not renew a Redis lock: %s", exc)
 
 
 def _glob_escape(text: str) -> str:

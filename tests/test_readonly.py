@@ -1,0 +1,258 @@
+"""Values read from a state are read-only at any depth; mutate() is the way to edit."""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tests.test_model import Harness
+from typed_state import ReadOnlyValueError, SharedState, TypedStateError
+
+
+class Msg(BaseModel):
+    text: str = Field(max_length=5)
+    tags: list[str] = Field(default_factory=list)
+    meta: dict[str, list[int]] = Field(default_factory=dict)
+
+
+class Chat(SharedState):
+    messages: list[Msg] = Field(default_factory=list, max_length=2)
+    tags: dict[str, int] = {}
+    seen: set[str] = set()
+    pair: tuple[list[int], int] = ([1], 2)
+    latest: Msg | None = None
+
+
+@pytest.fixture
+def harness(monkeypatch: pytest.MonkeyPatch) -> Harness:
+    return Harness(monkeypatch)
+
+
+def _filled() -> Chat:
+    chat = Chat.get()
+    chat.update(
+        messages=[Msg(text="hi", tags=["a"], meta={"k": [1]})],
+        tags={"x": 1},
+        seen={"ann"},
+        latest=Msg(text="yo"),
+    )
+    return chat
+
+
+IN_PLACE_CHANGES = {
+    "list.append": lambda c: c.messages.append(Msg(text="hi")),
+    "list.extend": lambda c: c.messages.extend([]),
+    "list.insert": lambda c: c.messages.insert(0, Msg(text="x")),
+    "list.pop": lambda c: c.messages.pop(),
+    "list.remove": lambda c: c.messages.remove(c.messages[0]),
+    "list.clear": lambda c: c.messages.clear(),
+    "list.sort": lambda c: c.messages.sort(key=lambda m: m.text),
+    "list.reverse": lambda c: c.messages.reverse(),
+    "list[i] =": lambda c: c.messages.__setitem__(0, Msg(text="x")),
+    "list[a:b] =": lambda c: c.messages.__setitem__(slice(0, 1), []),
+    "del list[i]": lambda c: c.messages.__delitem__(0),
+    "model.attr =": lambda c: setattr(c.messages[0], "text", "far too long"),
+    "del model.attr": lambda c: delattr(c.messages[0], "text"),
+    "list in model": lambda c: c.messages[0].tags.append("b"),
+    "list in dict in model in list": lambda c: c.messages[0].meta["k"].append(2),
+    "dict in model": lambda c: c.messages[0].meta.__setitem__("j", []),
+    "optional model": lambda c: setattr(c.latest, "text", "x"),
+    "dict[k] =": lambda c: c.tags.__setitem__("y", 2),
+    "del dict[k]": lambda c: c.tags.__delitem__("x"),
+    "dict.update": lambda c: c.tags.update(y=2),
+    "dict.setdefault": lambda c: c.tags.setdefault("y", 2),
+    "dict.pop": lambda c: c.tags.pop("x"),
+    "dict.popitem": lambda c: c.tags.popitem(),
+    "dict.clear": lambda c: c.tags.clear(),
+    "set.add": lambda c: c.seen.add("bob"),
+    "set.discard": lambda c: c.seen.discard("ann"),
+    "set.remove": lambda c: c.seen.remove("ann"),
+    "set.pop": lambda c: c.seen.pop(),
+    "set.clear": lambda c: c.seen.clear(),
+    "set.update": lambda c: c.seen.update({"bob"}),
+    "set.difference_update": lambda c: c.seen.difference_update({"ann"}),
+    "list in tuple": lambda c: c.pair[0].append(3),
+}
+
+
+@pytest.mark.parametrize("change", IN_PLACE_CHANGES.values(), ids=IN_PLACE_CHANGES.keys())
+def test_an_in_place_change_raises_and_changes_nothing(harness: Harness, change: Any) -> None:
+    chat = _filled()
+    before = chat.model_dump()
+    harness.read_as("reader", chat, *Chat.model_fields)
+    with pytest.raises(ReadOnlyValueError, match=r"^Chat\.\w+ is read-only"):
+        change(chat)
+    assert chat.model_dump() == before
+    assert harness.reruns("reader") == []
+
+
+def test_the_error_names_the_state_the_field_and_the_fix() -> None:
+    chat = _filled()
+    with pytest.raises(ReadOnlyValueError) as caught:
+        chat.messages.append(Msg(text="hi"))
+    error = caught.value
+    assert isinstance(error, TypedStateError)
+    assert isinstance(error, TypeError)
+    assert (error.state, error.field, error.action) == ("Chat", "messages", "append to")
+    assert 'with chat.mutate("messages") as messages:' in str(error)
+    assert "chat.messages = ..." in str(error)
+
+
+def test_the_issue_example_stays_valid() -> None:
+    """The three lines that used to store invalid values without a word."""
+    chat = Chat.get()
+    for _ in range(3):
+        with pytest.raises(ReadOnlyValueError):
+            chat.messages.append(Msg(text="hi"))
+    chat.messages = [Msg(text="hi")]
+    with pytest.raises(ReadOnlyValueError):
+        chat.messages[0].text = "far too long"
+    with pytest.raises(ReadOnlyValueError):
+        chat.tags["x"] = 1
+    assert chat.messages == [Msg(text="hi")]
+    assert chat.tags == {}
+    chat.messages = chat.messages  # still valid: nothing slipped past validation
+
+
+def test_mutate_hands_out_a_plain_mutable_draft(harness: Harness) -> None:
+    chat = _filled()
+    harness.read_as("reader", chat, "messages")
+    with chat.mutate("messages") as messages:
+        assert type(messages) is list
+        assert type(messages[0]) is Msg
+        messages[0].text = "ok"
+        messages[0].meta["k"].append(2)
+        messages.append(Msg(text="two"))
+    assert [m.text for m in chat.messages] == ["ok", "two"]
+    assert chat.messages[0].meta == {"k": [1, 2]}
+    assert harness.reruns("reader") == [None]
+    with pytest.raises(ReadOnlyValueError):
+        chat.messages[0].meta["k"].append(3)
+
+
+def test_mutate_still_validates_the_field() -> None:
+    chat = _filled()
+    with pytest.raises(ValidationError), chat.mutate("messages") as messages:
+        messages.extend([Msg(text="a"), Msg(text="b")])  # max_length=2
+    assert len(chat.messages) == 1
+
+
+def test_augmented_assignment_is_a_validated_write(harness: Harness) -> None:
+    chat = _filled()
+    harness.read_as("reader", chat, "messages", "tags", "seen")
+    chat.messages += [Msg(text="two")]
+    chat.tags |= {"y": 2}
+    chat.seen |= {"bob"}
+    assert [m.text for m in chat.messages] == ["hi", "two"]
+    assert chat.tags == {"x": 1, "y": 2}
+    assert chat.seen == {"ann", "bob"}
+    assert harness.reruns("reader") == [None]
+    with pytest.raises(ValidationError):
+        chat.messages += [Msg(text="three")]  # max_length=2
+    assert len(chat.messages) == 2
+    with pytest.raises(ReadOnlyValueError):
+        chat.messages[0].text += "!"
+
+
+def test_a_local_name_for_a_value_does_not_write_it() -> None:
+    chat = _filled()
+    messages = chat.messages
+    messages += [Msg(text="x")]  # rebinds the local name, as with a tuple
+    assert len(messages) == 2
+    assert len(chat.messages) == 1
+
+
+def test_a_value_written_is_copied_so_the_writer_cannot_change_it_later() -> None:
+    chat = Chat.get()
+    mine = [Msg(text="hi")]
+    chat.messages = mine
+    mine.append(Msg(text="sneak"))
+    mine[0].text = "sneak"
+    assert chat.messages == [Msg(text="hi")]
+
+
+def test_read_values_are_what_their_annotation_says() -> None:
+    chat = _filled()
+    messages = chat.messages
+    assert isinstance(messages, list)
+    assert isinstance(messages[0], Msg)
+    assert isinstance(chat.tags, dict)
+    assert isinstance(chat.seen, set)
+    assert messages == [Msg(text="hi", tags=["a"], meta={"k": [1]})]
+    assert [Msg(text="hi", tags=["a"], meta={"k": [1]})] == messages
+    assert messages[0] == Msg(text="hi", tags=["a"], meta={"k": [1]})
+    assert repr(messages[0]) == "Msg(text='hi', tags=['a'], meta={'k': [1]})"
+    assert [m.text for m in messages] == ["hi"]
+    assert messages[:1] == messages
+    assert messages[0].model_dump() == {"text": "hi", "tags": ["a"], "meta": {"k": [1]}}
+    assert json.loads(messages[0].model_dump_json()) == messages[0].model_dump()
+    assert chat.model_dump()["tags"] == {"x": 1}
+    assert json.dumps(chat.tags) == '{"x": 1}'
+    assert pd.DataFrame([m.model_dump() for m in messages]).shape == (1, 3)
+    assert pd.DataFrame(chat.tags, index=[0]).shape == (1, 1)
+
+
+def test_copies_are_plain_and_mutable() -> None:
+    chat = _filled()
+    deep = copy.deepcopy(chat.messages)
+    assert type(deep) is list
+    assert type(deep[0]) is Msg
+    assert type(deep[0].tags) is list
+    deep[0].tags.append("b")
+    shallow = list(chat.messages)
+    shallow.append(Msg(text="x"))
+    assert type(copy.copy(chat.tags)) is dict
+    assert type(chat.seen.copy()) is set
+    edited = chat.messages[0].model_copy(update={"text": "new"})
+    assert type(edited) is Msg
+    edited.text = "ok"
+    restored = pickle.loads(pickle.dumps(chat.messages))
+    assert restored == chat.messages
+    assert type(restored) is list
+    assert type(restored[0]) is Msg
+    assert len(chat.messages) == 1
+
+
+def test_reads_do_not_copy() -> None:
+    chat = _filled()
+    assert chat.messages is chat.messages
+
+
+def test_a_numpy_field_is_read_only() -> None:
+    class Series(SharedState):
+        model_config = ConfigDict(arbitrary_types_allowed=True)
+        values: np.ndarray = Field(default_factory=lambda: np.zeros(3))
+
+    series = Series.get()
+    with pytest.raises(ValueError, match="read-only"):
+        series.values[0] = 1.0
+    mine = np.arange(3.0)
+    series.values = mine
+    mine[0] = 9.0
+    assert series.values.tolist() == [0.0, 1.0, 2.0]
+    with series.mutate("values") as values:
+        values[0] = 5.0
+    assert series.values.tolist() == [5.0, 1.0, 2.0]
+
+
+def test_a_dataframe_field_has_no_read_only_form() -> None:
+    """Documented: a DataFrame is stored as it is; assigning it back counts as a change."""
+
+    class Table(SharedState):
+        model_config = ConfigDict(arbitrary_types_allowed=True)
+        frame: pd.DataFrame = Field(default_factory=lambda: pd.DataFrame({"a": [1]}))
+
+    table = Table.get()
+    frame = table.frame
+    frame.loc[0, "a"] = 2  # not refused: pandas has no read-only frame
+    assert table.frame.loc[0, "a"] == 2
+    with table.mutate("frame") as draft:
+        draft.loc[0, "a"] = 3
+    assert table.frame.loc[0, "a"] == 3

@@ -1,0 +1,349 @@
+"""Read-only values: frozen once when stored, so that a read costs nothing.
+
+A value read from a shared state is the stored object itself (no copy per
+read), so an in-place change would alter what every session sees without
+validation, the field's lock or a push.  Every value is therefore frozen when
+it is stored: lists, dicts and sets become subclasses of themselves whose
+mutating methods raise :class:`~typed_state.ReadOnlyValueError`; a Pydantic
+model becomes an instance of a read-only subclass of its own class; a numpy
+array becomes a read-only copy.  Freezing recurses, so the rule holds at any
+depth, and a value frozen already (read from a state and written back) is
+kept as it is: freezing costs what validation already costs, once per write.
+
+The frozen forms stay what the annotation says (``isinstance(v, list)``,
+``isinstance(m, Msg)``), compare equal to plain values, and copy (``copy``,
+``deepcopy``, ``pickle``, ``model_copy``) to plain mutable values: that is how
+``mutate()`` hands out a draft.  Augmented assignment (``+=``, ``|=``) builds a
+new plain value instead of changing this one, as it does on a tuple, so
+``state.tags |= {"x"}`` is an ordinary validated write.
+
+Types with no read-only form (a pandas DataFrame, a dataclass, any other
+object) are stored as they are: :func:`is_frozen` says False for them, and a
+re-assignment of the very object stored then counts as a change.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import enum
+import fractions
+import pathlib
+import sys
+import threading
+import uuid
+from abc import ABCMeta
+from copy import deepcopy
+from typing import TYPE_CHECKING, Any, NoReturn, SupportsIndex
+
+from pydantic import BaseModel
+
+from typed_state._errors import ReadOnlyValueError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+_ATOMIC: frozenset[type] = frozenset(
+    {int, float, complex, str, bytes, bool, type(None), decimal.Decimal, fractions.Fraction}
+)
+"""Exact types that are immutable all the way down (checked first: the hot path)."""
+
+_IMMUTABLE = (
+    *_ATOMIC,
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+    uuid.UUID,
+    enum.Enum,
+    pathlib.PurePath,
+    range,
+)
+"""Types (and their subclasses) whose instances never change in place."""
+
+
+class Origin:
+    """Where a frozen value lives: named in the error that an in-place change raises."""
+
+    __slots__ = ("field", "state")
+
+    def __init__(self, state: str, field: str) -> None:
+        self.state = state
+        self.field = field
+
+    def refuse(self, action: str) -> NoReturn:
+        raise ReadOnlyValueError(self.state, self.field, action)
+
+
+class _Frozen:
+    """Marks the frozen forms; each carries the :class:`Origin` of its value."""
+
+    __slots__ = ()
+    _ts_origin: Origin
+
+
+def _refusing(action: str) -> Any:
+    def refuse(self: _Frozen, *args: Any, **kwargs: Any) -> NoReturn:
+        self._ts_origin.refuse(action)
+
+    refuse.__name__ = action
+    return refuse
+
+
+class FrozenList(list[Any], _Frozen):
+    """A ``list`` whose contents cannot change."""
+
+    __slots__ = ("_ts_origin",)
+
+    append = _refusing("append to")
+    extend = _refusing("extend")
+    insert = _refusing("insert into")
+    remove = _refusing("remove from")
+    pop = _refusing("pop from")
+    clear = _refusing("clear")
+    sort = _refusing("sort")
+    reverse = _refusing("reverse")
+    __setitem__ = _refusing("assign an item of")
+    __delitem__ = _refusing("delete an item of")
+
+    def __iadd__(self, other: Iterable[Any]) -> list[Any]:  # type: ignore[override,misc]
+        # As on a tuple: a new value, which the assignment then writes (validated).
+        return [*self, *other]
+
+    def __imul__(self, times: SupportsIndex) -> list[Any]:  # type: ignore[override]
+        return list(self) * times
+
+    def __copy__(self) -> list[Any]:
+        return list(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> list[Any]:
+        return [deepcopy(item, memo) for item in self]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (list, (list(self),))
+
+    def copy(self) -> list[Any]:
+        return list(self)
+
+
+class FrozenDict(dict[Any, Any], _Frozen):
+    """A ``dict`` whose contents cannot change."""
+
+    __slots__ = ("_ts_origin",)
+
+    __setitem__ = _refusing("assign an item of")
+    __delitem__ = _refusing("delete an item of")
+    clear = _refusing("clear")
+    pop = _refusing("pop from")
+    popitem = _refusing("pop from")
+    setdefault = _refusing("setdefault on")
+    update = _refusing("update")
+
+    def __ior__(self, other: Any) -> dict[Any, Any]:  # type: ignore[override,misc]
+        return {**self, **dict(other)}
+
+    def __copy__(self) -> dict[Any, Any]:
+        return dict(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[Any, Any]:
+        return {deepcopy(k, memo): deepcopy(v, memo) for k, v in self.items()}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (dict, (dict(self),))
+
+    def copy(self) -> dict[Any, Any]:
+        return dict(self)
+
+
+class FrozenSet(set[Any], _Frozen):
+    """A ``set`` whose contents cannot change (its items are hashable, hence immutable)."""
+
+    __slots__ = ("_ts_origin",)
+
+    add = _refusing("add to")
+    discard = _refusing("discard from")
+    remove = _refusing("remove from")
+    pop = _refusing("pop from")
+    clear = _refusing("clear")
+    update = _refusing("update")
+    intersection_update = _refusing("update")
+    difference_update = _refusing("update")
+    symmetric_difference_update = _refusing("update")
+
+    def __ior__(self, other: Any) -> set[Any]:  # type: ignore[override,misc]
+        return set(self) | other  # type: ignore[no-any-return]
+
+    def __iand__(self, other: Any) -> set[Any]:  # type: ignore[override,misc]
+        return set(self) & other  # type: ignore[no-any-return]
+
+    def __isub__(self, other: Any) -> set[Any]:  # type: ignore[override,misc]
+        return set(self) - other  # type: ignore[no-any-return]
+
+    def __ixor__(self, other: Any) -> set[Any]:  # type: ignore[override,misc]
+        return set(self) ^ other  # type: ignore[no-any-return]
+
+    def __copy__(self) -> set[Any]:
+        return set(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> set[Any]:
+        return {deepcopy(item, memo) for item in self}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (set, (set(self),))
+
+    def copy(self) -> set[Any]:
+        return set(self)
+
+
+# -- Pydantic models ----------------------------------------------------------------
+
+
+class _FrozenModel(_Frozen):
+    """Mixed into the read-only subclass of each model class (see :func:`_frozen_class`)."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._ts_origin.refuse(f"set .{name} of")
+
+    def __delattr__(self, name: str) -> None:
+        self._ts_origin.refuse(f"delete .{name} of")
+
+    def __copy__(self) -> BaseModel:
+        return _thawed(self, deep=False, memo={})
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> BaseModel:
+        return _thawed(self, deep=True, memo={} if memo is None else memo)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return deepcopy(self).__reduce__()
+
+
+def _thawed(model: Any, *, deep: bool, memo: dict[int, Any]) -> BaseModel:
+    """A plain (mutable) instance of the model's own class with the same values."""
+    base: type[BaseModel] = type(model).__bases__[1]
+    plain = base.__new__(base)
+    values = deepcopy(model.__dict__, memo) if deep else dict(model.__dict__)
+    object.__setattr__(plain, "__dict__", values)
+    extra = model.__pydantic_extra__
+    object.__setattr__(plain, "__pydantic_extra__", deepcopy(extra, memo) if deep else extra)
+    object.__setattr__(plain, "__pydantic_fields_set__", set(model.__pydantic_fields_set__))
+    private = model.__pydantic_private__
+    object.__setattr__(plain, "__pydantic_private__", deepcopy(private, memo) if deep else private)
+    return plain
+
+
+_FROZEN_CLASSES: dict[type[BaseModel], type[BaseModel]] = {}
+_FROZEN_CLASSES_LOCK = threading.Lock()
+
+
+def _frozen_class(cls: type[BaseModel]) -> type[BaseModel]:
+    """The read-only subclass of a model class, made once per class.
+
+    Made with ``ABCMeta.__new__``, skipping Pydantic's own metaclass step: it
+    adds no field, so it shares its parent's schema, validator and serializer
+    instead of building them again (ABCMeta's step still runs: it keeps the
+    parent's ``isinstance`` cache apart from this class's).  Its generic origin
+    is the parent, which is what Pydantic's ``==`` compares, so a frozen model
+    equals a plain one.
+    """
+    frozen = _FROZEN_CLASSES.get(cls)
+    if frozen is not None:
+        return frozen
+    with _FROZEN_CLASSES_LOCK:
+        frozen = _FROZEN_CLASSES.get(cls)
+        if frozen is None:
+            metadata = dict(cls.__pydantic_generic_metadata__)
+            metadata["origin"] = metadata.get("origin") or cls
+            namespace = {
+                "__slots__": ("_ts_origin",),
+                "__module__": cls.__module__,
+                "__qualname__": cls.__qualname__,
+                "__doc__": cls.__doc__,
+                "__pydantic_generic_metadata__": metadata,
+                "__hash__": cls.__hash__,
+            }
+            frozen = ABCMeta.__new__(type(cls), cls.__name__, (_FrozenModel, cls), namespace)
+            _FROZEN_CLASSES[cls] = frozen
+    return frozen
+
+
+# -- freezing -----------------------------------------------------------------------
+
+
+def is_frozen(value: Any) -> bool:
+    """Whether ``value`` can never change in place (frozen, or immutable by type)."""
+    if type(value) in _ATOMIC or isinstance(value, (_Frozen, *_IMMUTABLE)):
+        return True
+    if isinstance(value, tuple | frozenset):
+        return all(is_frozen(v) for v in value)
+    return _is_readonly_array(value)
+
+
+def freeze(value: Any, origin: Origin) -> Any:
+    """``value`` in its read-only form (``value`` itself when it has nothing to freeze)."""
+    kind = type(value)
+    if kind in _ATOMIC:
+        return value
+    if isinstance(value, _Frozen) and value._ts_origin is origin:
+        # Frozen already; one frozen for another field (moved across) is frozen
+        # again below, so that errors name this field.
+        return value
+    if isinstance(value, BaseModel):
+        return _freeze_model(value, origin)
+    if isinstance(value, list):
+        frozen_list = FrozenList(freeze(v, origin) for v in value)
+        frozen_list._ts_origin = origin
+        return frozen_list
+    if isinstance(value, dict):
+        frozen_dict = FrozenDict({k: freeze(v, origin) for k, v in value.items()})
+        frozen_dict._ts_origin = origin
+        return frozen_dict
+    if isinstance(value, set):
+        frozen_set = FrozenSet(value)
+        frozen_set._ts_origin = origin
+        return frozen_set
+    if kind is tuple or kind is frozenset:
+        items = [freeze(v, origin) for v in value]
+        if all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        return kind(items)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and isinstance(value, numpy.ndarray):
+        if not value.flags.writeable and value.base is None:
+            return value
+        array = value.copy()
+        array.flags.writeable = False
+        return array
+    return value
+
+
+def _freeze_model(model: BaseModel, origin: Origin) -> BaseModel:
+    cls = type(model)
+    if isinstance(model, _FrozenModel):
+        cls = cls.__bases__[1]
+    frozen = _frozen_class(cls)
+    instance = frozen.__new__(frozen)
+    values = {k: freeze(v, origin) for k, v in model.__dict__.items()}
+    object.__setattr__(instance, "__dict__", values)
+    extra = model.__pydantic_extra__
+    if extra:
+        extra = {k: freeze(v, origin) for k, v in extra.items()}
+    object.__setattr__(instance, "__pydantic_extra__", extra)
+    fields_set = frozenset(model.__pydantic_fields_set__)
+    object.__setattr__(instance, "__pydantic_fields_set__", fields_set)
+    private = model.__pydantic_private__
+    if private:
+        private = {k: freeze(v, origin) for k, v in private.items()}
+    object.__setattr__(instance, "__pydantic_private__", private)
+    object.__setattr__(instance, "_ts_origin", origin)
+    return instance
+
+
+def _is_readonly_array(value: Any) -> bool:
+    numpy = sys.modules.get("numpy")
+    return (
+        numpy is not None
+        and isinstance(value, numpy.ndarray)
+        and not value.flags.writeable
+        and value.base is None
+    )

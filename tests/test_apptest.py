@@ -67,3 +67,17 @@ def test_own_write_in_a_callback_records_no_rerun() -> None:
     testing.reruns()
     at.button[0].click().run()
     assert testing.reruns() == []
+
+
+def test_read_only_values_are_drawn_by_streamlit_and_refuse_edits() -> None:
+    at = AppTest.from_file(str(Path(__file__).parent / "apps" / "readonly_display.py")).run()
+    assert not at.exception
+    assert [t.value for t in at.text] == ["2 messages, first by a"]
+    assert at.dataframe[0].value.to_dict("records") == [
+        {"author": "a", "text": "hi"},
+        {"author": "b", "text": "yo"},
+    ]
+    assert at.dataframe[1].value.equals(at.dataframe[0].value)
+    assert at.json[0].value == '[{"author": "a", "text": "hi"}, {"author": "b", "text": "yo"}]'
+    assert at.error[0].value.startswith("Room.messages is read-only (cannot append to it)")
+    assert len(Room.get().messages) == 2

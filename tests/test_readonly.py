@@ -256,3 +256,34 @@ def test_a_dataframe_field_has_no_read_only_form() -> None:
     with table.mutate("frame") as draft:
         draft.loc[0, "a"] = 3
     assert table.frame.loc[0, "a"] == 3
+
+
+def test_a_model_edited_in_a_mutate_block_is_validated_again() -> None:
+    chat = _filled()
+    with (
+        pytest.raises(ValidationError, match="at most 5 characters"),
+        chat.mutate("messages") as messages,
+    ):
+        messages[0].text = "far too long"  # Msg itself does not validate assignment
+    assert chat.messages[0].text == "hi"
+
+
+def test_an_edited_copy_of_a_model_is_validated_again() -> None:
+    chat = _filled()
+    copy_ = chat.messages[0].model_copy()
+    copy_.text = "far too long"
+    with pytest.raises(ValidationError):
+        chat.messages = [copy_]
+    with pytest.raises(ValidationError):
+        chat.latest = copy_
+    assert chat.messages[0].text == "hi"
+
+
+def test_a_subclass_instance_keeps_its_class() -> None:
+    class Loud(Msg):
+        volume: int = 11
+
+    chat = Chat.get()
+    chat.latest = Loud(text="hey")
+    assert isinstance(chat.latest, Loud)
+    assert chat.latest.volume == 11

@@ -127,6 +127,24 @@ async def test_invalid_write_is_rejected_and_pushes_nobody(server: Servers) -> N
     await b.close()
 
 
+async def test_an_in_place_edit_is_refused_in_every_process(server: Servers) -> None:
+    a = await open_client(server, "log")
+    b = await open_client(server, "log")
+    n = number(b, "log")
+    await a.click("sneak")
+    await a.wait_for(
+        lambda: any(t.startswith("Counter.log is read-only (cannot append") for t in a.texts())
+    )
+    await asyncio.sleep(QUIET)
+    assert number(a, "log") == n
+    assert pushed(b) == [False]
+    await a.click("append")
+    await b.wait_for_text(f"log={n + 1}")
+    assert pushed(b) == [False, True]
+    await a.close()
+    await b.close()
+
+
 async def test_field_read_in_a_fragment_gets_fragment_runs(server: Servers) -> None:
     a = await open_client(server, "count")
     b = await open_client(server, "fragment")

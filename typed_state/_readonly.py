@@ -43,13 +43,13 @@ from typed_state._errors import ReadOnlyValueError
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-_ATOMIC: frozenset[type] = frozenset(
+ATOMIC: frozenset[type] = frozenset(
     {int, float, complex, str, bytes, bool, type(None), decimal.Decimal, fractions.Fraction}
 )
 """Exact types that are immutable all the way down (checked first: the hot path)."""
 
 _IMMUTABLE = (
-    *_ATOMIC,
+    *ATOMIC,
     datetime.date,
     datetime.time,
     datetime.timedelta,
@@ -74,7 +74,7 @@ class Origin:
         raise ReadOnlyValueError(self.state, self.field, action)
 
 
-class _Frozen:
+class Frozen:
     """Marks the frozen forms; each carries the :class:`Origin` of its value."""
 
     __slots__ = ()
@@ -82,14 +82,14 @@ class _Frozen:
 
 
 def _refusing(action: str) -> Any:
-    def refuse(self: _Frozen, *args: Any, **kwargs: Any) -> NoReturn:
+    def refuse(self: Frozen, *args: Any, **kwargs: Any) -> NoReturn:
         self._ts_origin.refuse(action)
 
     refuse.__name__ = action
     return refuse
 
 
-class FrozenList(list[Any], _Frozen):
+class FrozenList(list[Any], Frozen):
     """A ``list`` whose contents cannot change."""
 
     __slots__ = ("_ts_origin",)
@@ -125,7 +125,7 @@ class FrozenList(list[Any], _Frozen):
         return list(self)
 
 
-class FrozenDict(dict[Any, Any], _Frozen):
+class FrozenDict(dict[Any, Any], Frozen):
     """A ``dict`` whose contents cannot change."""
 
     __slots__ = ("_ts_origin",)
@@ -154,7 +154,7 @@ class FrozenDict(dict[Any, Any], _Frozen):
         return dict(self)
 
 
-class FrozenSet(set[Any], _Frozen):
+class FrozenSet(set[Any], Frozen):
     """A ``set`` whose contents cannot change (its items are hashable, hence immutable)."""
 
     __slots__ = ("_ts_origin",)
@@ -197,7 +197,7 @@ class FrozenSet(set[Any], _Frozen):
 # -- Pydantic models ----------------------------------------------------------------
 
 
-class _FrozenModel(_Frozen):
+class _FrozenModel(Frozen):
     """Mixed into the read-only subclass of each model class (see :func:`_frozen_class`)."""
 
     __slots__ = ()
@@ -272,7 +272,7 @@ def _frozen_class(cls: type[BaseModel]) -> type[BaseModel]:
 
 def is_frozen(value: Any) -> bool:
     """Whether ``value`` can never change in place (frozen, or immutable by type)."""
-    if type(value) in _ATOMIC or isinstance(value, (_Frozen, *_IMMUTABLE)):
+    if type(value) in ATOMIC or isinstance(value, (Frozen, *_IMMUTABLE)):
         return True
     if isinstance(value, tuple | frozenset):
         return all(is_frozen(v) for v in value)
@@ -282,9 +282,9 @@ def is_frozen(value: Any) -> bool:
 def freeze(value: Any, origin: Origin) -> Any:
     """``value`` in its read-only form (``value`` itself when it has nothing to freeze)."""
     kind = type(value)
-    if kind in _ATOMIC:
+    if kind in ATOMIC:
         return value
-    if isinstance(value, _Frozen) and value._ts_origin is origin:
+    if isinstance(value, Frozen) and value._ts_origin is origin:
         # Frozen already; one frozen for another field (moved across) is frozen
         # again below, so that errors name this field.
         return value

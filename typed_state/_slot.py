@@ -27,6 +27,7 @@ from typed_state._errors import (
     SchemaChangedWarning,
     StateDroppedError,
 )
+from typed_state._readonly import ATOMIC, Frozen
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
@@ -210,12 +211,13 @@ class Slot:
                     key=self.key,
                 )
             values = self.values
-            if len(updates) == 1:
-                ((name, value),) = updates.items()
+            checked = {name: _revalidate_models(value) for name, value in updates.items()}
+            if len(checked) == 1:
+                ((name, value),) = checked.items()
                 shadow = cls.model_construct(**values)
                 validated = {name: _validate_one(cls, shadow, name, value)}
             else:
-                validated = _validate_many(cls, values, updates)
+                validated = _validate_many(cls, values, checked)
             codec = codec_for(cls)
             changed = {}
             for name, new in validated.items():
@@ -306,6 +308,43 @@ def _validate_many(
     finally:
         _VALIDATING.reset(token)
     return {name: result.__dict__[name] for name in updates}
+
+
+def _revalidate_models(value: Any) -> Any:
+    """``value`` with every model instance in it validated again by its own class.
+
+    Pydantic accepts a model instance as it is, so an instance edited after it
+    was built (``draft[0].text = "far too long"`` in a ``mutate()`` block, or on
+    a ``model_copy()``) would be stored unchecked.  Frozen instances came out
+    of a validated write and cannot have changed: they are kept, so re-assigning
+    a big list with one new item re-checks only that item.
+    """
+    if type(value) in ATOMIC or isinstance(value, Frozen):
+        return value
+    if isinstance(value, BaseModel):
+        fields = {k: _revalidate_models(v) for k, v in value.__dict__.items()}
+        if value.__pydantic_extra__:
+            fields.update(value.__pydantic_extra__)
+        token = _VALIDATING.set(True)
+        try:
+            fresh = type(value).model_validate(fields, by_name=True)
+        finally:
+            _VALIDATING.reset(token)
+        object.__setattr__(fresh, "__pydantic_fields_set__", set(value.__pydantic_fields_set__))
+        if value.__pydantic_private__:
+            object.__setattr__(fresh, "__pydantic_private__", dict(value.__pydantic_private__))
+        return fresh
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [_revalidate_models(v) for v in value]
+        if all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        return items if isinstance(value, list) else type(value)(items)
+    if isinstance(value, dict):
+        converted = {k: _revalidate_models(v) for k, v in value.items()}
+        if all(converted[k] is value[k] for k in value):
+            return value
+        return converted
+    return value
 
 
 def _foreign_models_to_dicts(value: Any, owner: type[BaseModel]) -> Any:

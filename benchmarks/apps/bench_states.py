@@ -23,3 +23,5 @@ class Storm(SharedState):
 
 class Hot(SharedState):
     value: int = 0
+    one: list[int] = Field(default_factory=lambda: [0])
+    big: list[int] = Field(default_factory=lambda: list(range(10_000)))

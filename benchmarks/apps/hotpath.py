@@ -36,6 +36,16 @@ if not bench_results.results:
             for i in range(n):
                 state.value = i
 
+        _bound = state.one, state.big  # bound to both fields
+
+        def reads_one(n: int) -> None:
+            for _ in range(n):
+                _ = state.one
+
+        def reads_big(n: int) -> None:
+            for _ in range(n):
+                _ = state.big
+
     elif LIB == "server_state":
         from streamlit_server_state import server_state
 
@@ -50,6 +60,18 @@ if not bench_results.results:
             for i in range(n):
                 server_state["hot"] = i
 
+        server_state["one"] = [0]
+        server_state["big"] = list(range(10_000))
+        _bound = server_state["one"], server_state["big"]
+
+        def reads_one(n: int) -> None:
+            for _ in range(n):
+                _ = server_state["one"]
+
+        def reads_big(n: int) -> None:
+            for _ in range(n):
+                _ = server_state["big"]
+
     else:
         plain = {"hot": 0}
 
@@ -61,8 +83,20 @@ if not bench_results.results:
             for i in range(n):
                 plain["hot"] = i
 
+        lists = {"one": [0], "big": list(range(10_000))}
+
+        def reads_one(n: int) -> None:
+            for _ in range(n):
+                _ = lists["one"]
+
+        def reads_big(n: int) -> None:
+            for _ in range(n):
+                _ = lists["big"]
+
     bench_results.results["reads"] = timed(reads, N)
     bench_results.results["writes"] = timed(writes, max(N // 20, 1000))
+    bench_results.results["reads_one"] = timed(reads_one, max(N // 10, 1000))
+    bench_results.results["reads_big"] = timed(reads_big, max(N // 10, 1000))
 
-st.text(f"reads/s={bench_results.results['reads']:.0f}")
-st.text(f"writes/s={bench_results.results['writes']:.0f}")
+for name, per_second in bench_results.results.items():
+    st.text(f"{name}/s={per_second:.0f}")

@@ -95,6 +95,16 @@ elif mode == "widget":
     name = st.text_input("name")
     st.markdown(f"name={name}")
     st.markdown(f"count={state.count}")
+elif mode == "log":
+    if st.button("sneak"):
+        try:
+            state.log.append("sneaked")
+        except TypeError as exc:
+            st.error(str(exc))
+    if st.button("append"):
+        with state.mutate("log") as log:
+            log.append("added")
+    st.markdown(f"log={len(state.log)}")
 elif mode == "storm":
     st.markdown(f"storm={state.storm}")
 elif mode == "stats":

@@ -59,6 +59,11 @@ class FakeSessions:
         self.sessions: dict[str, FakeSession] = {}
         self.scheduled: list[tuple[float, Callable[[], None]]] = []
         self.handoff_waits: list[float] = []
+        self.now = 1000.0
+        """The engine's clock (``clock=sessions.clock``): moved by the tests, never by sleeps."""
+
+    def clock(self) -> float:
+        return self.now
 
     def add(self, session_id: str) -> FakeSession:
         session = self.sessions[session_id] = FakeSession(session_id)

@@ -17,11 +17,16 @@ def markdown(at: AppTest) -> list[str]:
     return [m.value for m in at.markdown]
 
 
+def click(at: AppTest, label: str) -> AppTest:
+    """Click the button with this label and run the app (labels, not positions)."""
+    return next(b for b in at.button if b.label == label).click().run()
+
+
 def test_state_is_stored_and_shared_between_apptests() -> None:
     first = AppTest.from_file(APP).run()
     assert not first.exception
     assert "count=0" in markdown(first)
-    first.button[0].click().run()
+    click(first, "inc")
     assert "count=1" in markdown(first)
     second = AppTest.from_file(APP).run()
     assert "count=1" in markdown(second)
@@ -29,8 +34,8 @@ def test_state_is_stored_and_shared_between_apptests() -> None:
 
 def test_invalid_write_shows_the_error_and_keeps_the_value() -> None:
     at = AppTest.from_file(APP).run()
-    at.button[0].click().run()
-    at.button[1].click().run()
+    click(at, "inc")
+    click(at, "invalid")
     assert not at.exception
     assert at.error[0].value.startswith("rejected: Input should be greater than or equal to 0")
     assert "count=1" in markdown(at)
@@ -45,7 +50,7 @@ def test_mutate_in_the_script_body() -> None:
 def test_worker_thread_write_in_the_run_shows_and_reruns_nobody() -> None:
     at = AppTest.from_file(APP).run()
     testing.reruns()
-    at.button[2].click().run()
+    click(at, "worker")
     assert "count=100" in markdown(at)
     # The worker wrote before this run read `count`: the run shows it already.
     assert testing.reruns() == []
@@ -62,10 +67,19 @@ def test_write_from_outside_the_session_records_the_rerun_it_would_push() -> Non
     assert "count=7" in markdown(at.run())
 
 
+def test_a_thread_given_the_sessions_context_writes_as_the_app_not_the_session() -> None:
+    at = AppTest.from_file(APP).run()
+    testing.reruns()
+    click(at, "job")
+    # The run drew count before the job wrote it: the session would be re-run.
+    assert [r.session_id for r in testing.reruns()] == ["test session id"]
+    assert "count=55" in markdown(at.run())
+
+
 def test_own_write_in_a_callback_records_no_rerun() -> None:
     at = AppTest.from_file(APP).run()
     testing.reruns()
-    at.button[0].click().run()
+    click(at, "inc")
     assert testing.reruns() == []
 
 

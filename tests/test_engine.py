@@ -17,22 +17,23 @@ B = ("ns", "b")
 
 
 @pytest.fixture
-def sessions(monkeypatch: pytest.MonkeyPatch) -> FakeSessions:
-    fake = FakeSessions()
-    monkeypatch.setattr(_engine._streamlit, "sessions", lambda: fake)
-    return fake
+def sessions() -> FakeSessions:
+    return FakeSessions()
 
 
 @pytest.fixture
-def engine() -> Engine:
-    return Engine(min_interval=0.0)
+def engine(sessions: FakeSessions) -> Engine:
+    return Engine(min_interval=0.0, sessions=lambda: sessions, clock=sessions.clock)
 
 
-def test_reader_is_rerun_writer_is_not(sessions: FakeSessions, engine: Engine) -> None:
+def test_reader_is_rerun_writer_after_a_callback_is_not(
+    sessions: FakeSessions, engine: Engine
+) -> None:
     reader, writer = sessions.add("r"), sessions.add("w")
     engine.bind(reader.run(), A)
     engine.bind(writer.run(), A)
-    engine.changed([A], writer="w")
+    engine.changed([A], writer=writer.run(callback=True))  # a button's on_click
+    engine.bind(writer.run(new=False), A)  # the body of that run reads the new value
     sessions.pump()
     assert reader.reruns == [None]
     assert writer.reruns == []
@@ -121,16 +122,17 @@ def test_burst_of_writes_is_coalesced_into_one_rerun(
 
 
 def test_reruns_are_spaced_by_min_interval(sessions: FakeSessions) -> None:
-    engine = Engine(min_interval=0.25)
+    engine = Engine(min_interval=0.25, sessions=lambda: sessions, clock=sessions.clock)
     s = sessions.add("s")
     engine.bind(s.run(), A)
     engine.changed([A], writer=None)
     first = sessions.pump()
+    sessions.now += 0.1
     engine.bind(s.run(), A)
     engine.changed([A], writer=None)
     second = sessions.pump()
     assert first[0] == 0.0
-    assert 0.2 < second[0] <= 0.25
+    assert second[0] == pytest.approx(0.15)
 
 
 def test_fragment_reader_gets_a_fragment_rerun(sessions: FakeSessions, engine: Engine) -> None:
@@ -193,10 +195,8 @@ def test_reads_in_callbacks_bind_nothing(sessions: FakeSessions, engine: Engine)
     assert s.reruns == []
 
 
-def test_without_a_server_reruns_are_recorded(
-    monkeypatch: pytest.MonkeyPatch, engine: Engine
-) -> None:
-    monkeypatch.setattr(_engine._streamlit, "sessions", lambda: None)
+def test_without_a_server_reruns_are_recorded() -> None:
+    engine = Engine(min_interval=0.0, sessions=lambda: None)
     fake = FakeSessions().add("test session id")
     engine.bind(fake.run(), A)
     engine.changed([A], writer=None)
@@ -212,7 +212,7 @@ def test_field_read_before_and_after_a_write_in_one_run_still_reruns(
     s = sessions.add("s")
     run = s.run()
     engine.bind(run, A)
-    engine.changed([A], writer="w")
+    engine.changed([A], writer=sessions.add("w").run())
     engine.bind(run, A)
     sessions.pump()
     assert s.reruns == [None]
@@ -234,7 +234,7 @@ def test_a_write_in_a_run_hands_its_pushes_to_the_loop(
 ) -> None:
     s = sessions.add("s")
     engine.bind(s.run(), A)
-    engine.changed([A], writer="w")
+    engine.changed([A], writer=sessions.add("w").run())
     assert sessions.handoff_waits == [_engine._HANDOFF]
     sessions.pump()
     engine.bind(s.run(), A)
@@ -286,8 +286,140 @@ def test_many_dirty_sessions_are_started_one_loop_turn_each(
     readers = [sessions.add(f"r{i}") for i in range(3)]
     for reader in readers:
         engine.bind(reader.run(), A)
-    engine.changed([A], writer="w")
+    engine.changed([A], writer=sessions.add("w").run())
     sessions.pump(rounds=1)
     assert sum(len(r.reruns) for r in readers) == 1
     sessions.pump()
     assert [r.reruns for r in readers] == [[None], [None], [None]]
+
+
+# -- the writer's own write: catch-up runs -------------------------------------------
+
+
+def test_a_write_below_the_display_gives_the_writer_one_catch_up_run(
+    sessions: FakeSessions, engine: Engine
+) -> None:
+    writer = sessions.add("w")
+    run = writer.run()
+    engine.bind(run, A)  # st.write(state.a)
+    engine.changed([A], writer=run)  # if st.button(...): state.a += 1
+    sessions.pump()
+    assert writer.reruns == [None]
+    engine.bind(writer.run(), A)  # the catch-up run shows the new value
+    sessions.pump()
+    assert writer.reruns == [None]
+
+
+def test_a_write_above_the_display_needs_no_catch_up(
+    sessions: FakeSessions, engine: Engine
+) -> None:
+    writer = sessions.add("w")
+    run = writer.run()
+    engine.changed([A], writer=run)
+    engine.bind(run, A)
+    sessions.pump()
+    assert writer.reruns == []
+
+
+def test_a_fragment_callback_catches_up_the_page_body(
+    sessions: FakeSessions, engine: Engine
+) -> None:
+    writer = sessions.add("w")
+    writer.fragments.add("f")
+    engine.bind(writer.run(), A)  # the body shows len(notes)
+    engine.bind(writer.run(new=False, fragment="f"), A)
+    click = writer.run(fragment="f", fragment_only=True, callback=True)
+    engine.changed([A], writer=click)  # on_click in the fragment
+    engine.bind(writer.run(new=False, fragment="f", fragment_only=True), A)
+    sessions.pump()
+    assert writer.reruns == [None]  # the whole page: the body drew the old value
+
+
+def test_a_field_shown_only_in_a_fragment_catches_up_only_that_fragment(
+    sessions: FakeSessions, engine: Engine
+) -> None:
+    writer = sessions.add("w")
+    writer.fragments.add("f")
+    run = writer.run()
+    engine.bind(writer.run(new=False, fragment="f"), A)  # the fragment drew A
+    engine.changed([A], writer=run)  # the page body below it writes A
+    sessions.pump()
+    assert writer.reruns == ["f"]
+
+
+def test_a_catch_up_runs_own_write_schedules_no_other(
+    sessions: FakeSessions, engine: Engine
+) -> None:
+    writer = sessions.add("w")
+    for action in range(2):  # a page that reads A and writes it on every run
+        run = writer.run()  # the user's action
+        engine.bind(run, A)
+        engine.changed([A], writer=run)
+        sessions.pump()
+        assert writer.reruns == [None] * (action + 1)
+        catch_up = writer.run()
+        engine.bind(catch_up, A)
+        engine.changed([A], writer=catch_up)
+        sessions.pump()
+        assert writer.reruns == [None] * (action + 1)  # 2 runs per action, no more
+
+
+def test_notify_re_runs_the_others_not_the_caller(sessions: FakeSessions, engine: Engine) -> None:
+    caller, other = sessions.add("w"), sessions.add("o")
+    run = caller.run()
+    engine.bind(run, A)
+    engine.bind(other.run(), A)
+    engine.changed([A], writer=run, catch_up=False)  # notify()
+    sessions.pump()
+    assert caller.reruns == []
+    assert other.reruns == [None]
+
+
+def test_no_catch_up_is_recorded_under_apptest() -> None:
+    engine = Engine(min_interval=0.0, sessions=lambda: None)
+    session = FakeSessions().add("test session id")
+    run = session.run()
+    engine.bind(run, A)
+    engine.changed([A], writer=run)
+    assert engine.take_recorded() == []
+
+
+def test_sessions_writing_in_every_pushed_run_are_reported_once(
+    sessions: FakeSessions, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine.name("ns", "Knob")
+    a, b = sessions.add("a"), sessions.add("b")
+    for s in (a, b):
+        engine.bind(s.run(), A)
+    click = a.run(callback=True)  # the first move is the user's
+    engine.changed([A], writer=click)
+    engine.bind(a.run(new=False), A)
+    seen = {"a": 0, "b": 0}
+    for _ in range(_engine._ECHO_ROUNDS + 5):
+        sessions.pump()
+        for s in (a, b):
+            if len(s.reruns) > seen[s.session_id]:  # pushed: the run writes its widget back
+                seen[s.session_id] = len(s.reruns)
+                run = s.run()
+                engine.bind(run, A)
+                engine.changed([A], writer=run)
+    warnings = [r for r in caplog.records if "re-running each other" in r.getMessage()]
+    assert len(warnings) == 1
+    message = warnings[0].getMessage()
+    assert "Knob.a has been written 20 times in a row" in message
+    assert "st.slider(..., **state.widget('a'))" in message
+
+
+def test_writes_made_by_users_are_no_echo(
+    sessions: FakeSessions, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    a, b = sessions.add("a"), sessions.add("b")
+    for s in (a, b):
+        engine.bind(s.run(), A)
+    for _ in range(_engine._ECHO_ROUNDS + 5):
+        run = a.run(callback=True)  # every write comes from a click
+        engine.changed([A], writer=run)
+        engine.bind(a.run(new=False), A)
+        sessions.pump()
+        engine.bind(b.run(), A)
+    assert not [r for r in caplog.records if "re-running each other" in r.getMessage()]

@@ -127,6 +127,84 @@ async def test_invalid_write_is_rejected_and_pushes_nobody(server: Servers) -> N
     await b.close()
 
 
+async def test_the_writer_of_the_readme_idiom_sees_its_own_write(server: Servers) -> None:
+    a = await open_client(server, "idiom")
+    b = await open_client(server, "idiom")
+    n = number(a, "count")
+    for step in (1, 2):
+        await a.click("plus")
+        await b.wait_for_text(f"count={n + step}")
+        await a.wait_for_text(f"count={n + step}")  # one catch-up run, not a step behind
+        await a.wait_idle()
+    await asyncio.sleep(QUIET)
+    assert pushed(a) == [False, False, True, False, True]  # each click: its run + a catch-up
+    await a.close()
+    await b.close()
+
+
+async def test_a_fragment_callback_updates_the_writers_page_body(server: Servers) -> None:
+    room = uuid.uuid4().hex[:8]
+    a = await open_client(server, "fragcb", room=room)
+    b = await open_client(server, "fragcb", room=room)
+    for step in (1, 2, 3):
+        await b.click("bump")
+        await a.wait_for_text(f"room={step}")
+        await b.wait_for_text(f"room={step}")
+        assert f"panel={step}" in b.texts()
+    await a.close()
+    await b.close()
+
+
+async def test_a_page_writing_on_every_run_makes_two_runs_per_action(server: Servers) -> None:
+    a = await open_client(server, "everyrun", room=uuid.uuid4().hex[:8])
+    await a.wait_idle()
+    await asyncio.sleep(QUIET)
+    before = len(a.runs)
+    await a.click("poke")
+    await a.wait_idle()
+    await asyncio.sleep(QUIET)
+    assert len(a.runs) - before <= 2
+    assert len(a.runs) <= 4  # opening the page is an action too
+    await a.close()
+
+
+async def test_two_sessions_re_running_each_other_are_reported_once(server: Servers) -> None:
+    def reports() -> list[int]:
+        return [
+            running.log.read_text().count("re-running each other")
+            for running in server.servers
+            if running.log is not None
+        ]
+
+    before = reports()
+    room = uuid.uuid4().hex[:8]
+    a = await open_client(server, "pingpong", room=room, mine="1")
+    b = await open_client(server, "pingpong", room=room, mine="2")
+    deadline = asyncio.get_running_loop().time() + 30
+    while sum(reports()) == sum(before):
+        assert asyncio.get_running_loop().time() < deadline, "no warning in 30 s"
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(2)  # the loop goes on; the warning is not repeated
+    await a.close()
+    await b.close()
+    new = [after - earlier for after, earlier in zip(reports(), before, strict=True)]
+    assert max(new) == 1, new
+    text = "".join(r.log.read_text() for r in server.servers if r.log is not None)
+    assert "Room['" in text
+    assert "**state.widget('count')" in text
+
+
+async def test_the_user_who_started_a_job_thread_sees_its_progress(server: Servers) -> None:
+    room = uuid.uuid4().hex[:8]
+    a = await open_client(server, "job", room=room)
+    b = await open_client(server, "job", room=room)
+    await a.click("start")
+    await b.wait_for_text("progress=30")
+    await a.wait_for_text("progress=30")
+    await a.close()
+    await b.close()
+
+
 async def test_an_in_place_edit_is_refused_in_every_process(server: Servers) -> None:
     a = await open_client(server, "log")
     b = await open_client(server, "log")

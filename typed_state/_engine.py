@@ -2,12 +2,21 @@
 
 A session is bound to the fields it read in its latest run (and a fragment to
 the fields it read in its latest run of that fragment).  A write bumps the
-field's version and marks every other bound session dirty; each dirty session
-is flushed on the server's event loop, at most once per ``min_interval``, and
-only when it is settled (no run running or queued), so a burst of writes can
-never starve a session of finished runs or replace a request of its browser.
-At flush time a session is re-run only if a field it read has a newer version
-than the one it read: a run that started after the write already shows it.
+field's version and marks every bound session dirty, the writer's own too;
+each dirty session is flushed on the server's event loop, at most once per
+``min_interval``, and only when it is settled (no run running or queued), so a
+burst of writes can never starve a session of finished runs or replace a
+request of its browser.  At flush time a session (or a fragment of it) is
+re-run only if a field it read has a newer version than the one it read: a
+run that started after the write already shows it.
+
+So the writer gets a catch-up run exactly where its page drew the old value
+(a button below the display; a fragment's callback while the page body shows
+the field), and none after a callback of a full run, whose body reads after
+the write.  A catch-up run's own writes never schedule another catch-up: a
+page that writes on every run makes at most two runs per user action.  Two
+sessions whose pushed runs keep writing the same field re-run each other for
+ever; that is detected and logged once per field (see :data:`_ECHO_ROUNDS`).
 
 The engine knows nothing of models or backends: a field is a ``(namespace,
 name)`` key.  It talks to Streamlit only through :mod:`typed_state._streamlit`.
@@ -16,17 +25,20 @@ name)`` key.  It talks to Streamlit only through :mod:`typed_state._streamlit`.
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from typed_state import _streamlit
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
-    from typed_state._streamlit import Run, SessionView
+    from typed_state._streamlit import Run
+
+_LOGGER = logging.getLogger("typed_state")
 
 FieldKey = tuple[str, str]
 """A field of one state instance: (namespace, field name)."""
@@ -35,6 +47,8 @@ _POLL_BUSY = 0.01
 """How often a dirty session that is still running is checked again (s)."""
 
 _SWEEP_EVERY = 60.0
+"""How often sessions that were never flushed are checked for having closed (s)."""
+
 _HANDOFF = 0.05
 """How long a writing thread waits (at most, in s) for its pushes to be sent.
 
@@ -42,7 +56,31 @@ Streamlit ends every script run with ``gc.collect(2)`` (``runner.postScriptGC``)
 which holds the GIL for tens of milliseconds.  A push merely scheduled on the
 event loop waits behind the writer's own end-of-run collection; handing the GIL
 to the loop until the push is out lets the readers start at once."""
-"""How often sessions that were never flushed are checked for having closed (s)."""
+
+_ECHO_ROUNDS = 20
+"""Writes of one field in a row, each made by a run that a push started, after
+which sessions are taken to be re-running each other for ever (and it is logged)."""
+
+
+class SessionView(Protocol):
+    """One live session, as the engine drives it (``_streamlit.SessionView``)."""
+
+    @property
+    def settled(self) -> bool: ...
+
+    def has_fragment(self, fragment_id: str) -> bool: ...
+
+    def rerun(self, fragment_id: str | None) -> None: ...
+
+
+class Sessions(Protocol):
+    """The live sessions of the server, as the engine uses them (``_streamlit.Sessions``)."""
+
+    def get(self, session_id: str) -> SessionView | None: ...
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> bool: ...
+
+    def run_soon(self, callback: Callable[[], None], *, wait: float) -> bool: ...
 
 
 @dataclass(slots=True)
@@ -63,6 +101,16 @@ class _Subscriptions:
     pushed_fragments: dict[str, object] = field(default_factory=dict)
     dirty: bool = False
     last_push: float = float("-inf")
+    self_written: bool = False
+    """Dirty (also) because of its own write: a push now is a catch-up run."""
+    push_pending: bool = False
+    catchup_pending: bool = False
+    """A push (a catch-up) was sent; the next new run is it."""
+    seen_marker: object = None
+    pushed_run: object = None
+    """Marker of the run a push started (or None): its writes may be echoes."""
+    catchup_run: object = None
+    """Marker of the run a catch-up push started: its writes catch nobody up."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,16 +123,31 @@ class RerunRecord:
 
 
 class Engine:
-    """The process-wide subscription table and re-run scheduler."""
+    """The process-wide subscription table and re-run scheduler.
 
-    def __init__(self, min_interval: float = 0.1) -> None:
+    ``sessions`` gives the server's live sessions (None without a server, as
+    under AppTest) and ``clock`` the time in seconds: seams for tests.
+    """
+
+    def __init__(
+        self,
+        min_interval: float = 0.1,
+        *,
+        sessions: Callable[[], Sessions | None] = _streamlit.sessions,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.min_interval = min_interval
+        self._get_sessions = sessions
+        self._clock = clock
         self._lock = threading.Lock()
+        self._titles: dict[str, str] = {}
+        self._echoes: dict[FieldKey, int] = {}
+        self._echo_warned: set[FieldKey] = set()
         self._versions: dict[FieldKey, int] = {}
         self._readers: dict[FieldKey, set[str]] = {}
         self._sessions: dict[str, _Subscriptions] = {}
         self._recorded: list[RerunRecord] = []
-        self._next_sweep = time.monotonic() + _SWEEP_EVERY
+        self._next_sweep = clock() + _SWEEP_EVERY
         self.reruns_requested = 0
         """Re-runs pushed to sessions since start (for tests and benchmarks)."""
 
@@ -136,6 +199,7 @@ class Engine:
             run.fragment_id is None or run.fragment_id in subs.fragments
         ):
             return subs
+        self._note_run(subs, marker)
         subs.last_marker = marker
         if not run.fragment_only and subs.marker is not marker:
             # A full run re-runs every fragment too: all of it is read afresh.
@@ -151,29 +215,61 @@ class Engine:
 
     # -- writes -----------------------------------------------------------------
 
-    def changed(self, keys: Iterable[FieldKey], writer: str | None) -> None:
-        """Fields changed: re-run (soon) every session bound to them but ``writer``."""
+    def name(self, namespace: str, title: str) -> None:
+        """How messages name the state stored under ``namespace`` (``Chat['r1']``)."""
+        self._titles[namespace] = title
+
+    def changed(
+        self, keys: Iterable[FieldKey], writer: Run | None, *, catch_up: bool = True
+    ) -> None:
+        """Fields changed: re-run (soon) every session bound to them.
+
+        ``writer`` is the script run that wrote (None for a thread of the app's
+        own, or another process).  Its session is re-run too where its page
+        drew the old value (a catch-up run), unless ``catch_up`` is False or
+        the write comes from a catch-up run itself.
+        """
         dirty: list[str] = []
+        sessions: Sessions | None = None
         with self._lock:
+            writer_id = None if writer is None else writer.session_id
+            catching_up = False
+            echo: bool | None = None  # unknown: a thread of the app, or another process
+            if writer is not None:
+                subs = self._sessions.get(writer.session_id)
+                if subs is not None:
+                    self._note_run(subs, writer.marker)
+                    echo = subs.pushed_run is writer.marker
+                    catching_up = catch_up and subs.catchup_run is not writer.marker
+            if catching_up:
+                sessions = self._get_sessions()
+                # Under AppTest each run is the test's: nothing to catch up with.
+                catching_up = sessions is not None
             for key in keys:
                 self._versions[key] = self._versions.get(key, 0) + 1
+                self._count_echo(key, echo)
                 for session_id in self._readers.get(key, ()):
-                    if session_id == writer:
-                        continue
                     subs = self._sessions.get(session_id)
-                    if subs is not None and not subs.dirty:
+                    if subs is None:
+                        continue
+                    if session_id == writer_id:
+                        if not catching_up:
+                            continue
+                        subs.self_written = True
+                    if not subs.dirty:
                         subs.dirty = True
                         dirty.append(session_id)
         if not dirty:
             return
-        sessions = _streamlit.sessions()
+        if sessions is None:
+            sessions = self._get_sessions()
         if sessions is None:
             # Under AppTest, or with no server: nobody to re-run; record it.
             with self._lock:
                 for session_id in dirty:
                     self._flush_locked(session_id, None)
             return
-        now = time.monotonic()
+        now = self._clock()
         due: list[str] = []
         for session_id in dirty:
             subs = self._sessions.get(session_id)
@@ -191,6 +287,49 @@ class Engine:
         if now >= self._next_sweep:
             self._next_sweep = now + _SWEEP_EVERY
             sessions.call_later(0, self._sweep)
+
+    def _note_run(self, subs: _Subscriptions, marker: object) -> None:
+        """Classify a run the engine sees for the first time: pushed, catch-up, or neither."""
+        if subs.seen_marker is marker:
+            return
+        subs.seen_marker = marker
+        subs.pushed_run = marker if subs.push_pending else None
+        subs.catchup_run = marker if subs.catchup_pending else None
+        subs.push_pending = subs.catchup_pending = False
+
+    def _count_echo(self, key: FieldKey, echo: bool | None) -> None:
+        """Count writes of ``key`` in a row made by pushed runs; log a loop once.
+
+        A write by a run nobody pushed (a user's action) ends the count; one of
+        unknown origin (another process, whose sessions may be the other half
+        of the loop) leaves it as it is.
+        """
+        if echo is None:
+            return
+        if not echo:
+            self._echoes.pop(key, None)
+            return
+        rounds = self._echoes[key] = self._echoes.get(key, 0) + 1
+        if rounds < _ECHO_ROUNDS or key in self._echo_warned:
+            return
+        self._echo_warned.add(key)
+        namespace, name = key
+        title = self._titles.get(namespace, namespace)
+        _LOGGER.warning(
+            "typed_state: %s.%s has been written %d times in a row by runs that a write to "
+            "it pushed: sessions are re-running each other for ever. This happens when a "
+            "page writes a new value on every run, e.g. a widget's own value written back "
+            "(v = st.slider(..., value=state.%s, key=...); state.%s = v): each session "
+            "writes what its widget holds. Bind the widget to the field instead, with "
+            "st.slider(..., **state.widget(%r)), or write only in the widget's on_change "
+            "callback.",
+            title,
+            name,
+            rounds,
+            name,
+            name,
+            name,
+        )
 
     def forget(self, session_id: str) -> None:
         """Drop everything about a session that is gone."""
@@ -223,12 +362,12 @@ class Engine:
         first, rest = session_ids[0], session_ids[1:]
         self._flush(first)
         if rest:
-            sessions = _streamlit.sessions()
+            sessions = self._get_sessions()
             if sessions is not None:
                 sessions.call_later(0, functools.partial(self._flush_all, rest))
 
     def _flush(self, session_id: str) -> None:
-        sessions = _streamlit.sessions()
+        sessions = self._get_sessions()
         if sessions is None:
             return
         view = sessions.get(session_id)
@@ -248,13 +387,14 @@ class Engine:
         if subs is None:
             return
         subs.dirty = False
+        catch_up, subs.self_written = subs.self_written, False
         versions = self._versions
         if subs.pushed_marker is not None and subs.pushed_marker is subs.last_marker:
             # Our last push ran and read no state: the page no longer shows any.
             self._forget_locked(session_id)
             return
         if any(versions.get(k, 0) != v for k, v in subs.main.items()):
-            self._push(subs, session_id, view, None)
+            self._push(subs, session_id, view, None, catch_up)
             subs.pushed_marker = subs.last_marker
             subs.pushed_fragments.clear()
             return
@@ -271,7 +411,7 @@ class Engine:
                 subs.fragment_markers.pop(fid, None)
                 subs.pushed_fragments.pop(fid, None)
                 continue
-            self._push(subs, session_id, view, fid)
+            self._push(subs, session_id, view, fid, catch_up)
             subs.pushed_fragments[fid] = marker
 
     def _push(
@@ -280,8 +420,11 @@ class Engine:
         session_id: str,
         view: SessionView | None,
         fragment_id: str | None,
+        catch_up: bool,
     ) -> None:
-        subs.last_push = time.monotonic()
+        subs.last_push = self._clock()
+        subs.push_pending = True
+        subs.catchup_pending = catch_up
         self.reruns_requested += 1
         if view is None:
             self._recorded.append(RerunRecord(session_id, fragment_id))
@@ -289,7 +432,7 @@ class Engine:
             view.rerun(fragment_id)
 
     def _sweep(self) -> None:
-        sessions = _streamlit.sessions()
+        sessions = self._get_sessions()
         if sessions is None:
             return
         for session_id in list(self._sessions):
@@ -321,18 +464,17 @@ class Engine:
             recorded, self._recorded = self._recorded, []
             return recorded
 
-    def reset(self) -> None:
-        """Forget every subscription and version (tests)."""
-        with self._lock:
-            self._versions.clear()
-            self._readers.clear()
-            self._sessions.clear()
-            self._recorded.clear()
-            self.reruns_requested = 0
-
 
 _ENGINE: Engine | None = None
 _ENGINE_LOCK = threading.Lock()
+
+
+def use_engine(replacement: Engine | None) -> Engine | None:
+    """Make ``replacement`` the process-wide engine (tests); return the previous one."""
+    global _ENGINE
+    with _ENGINE_LOCK:
+        previous, _ENGINE = _ENGINE, replacement
+    return previous
 
 
 def engine() -> Engine:

@@ -66,6 +66,7 @@ class Slot:
             self.values = existing
         self.instance = _new_instance(cls, self)
         self.keys: dict[str, FieldKey] = {n: (namespace, n) for n in self.values}
+        engine().name(namespace, self.title)
         backend.watch(namespace, self._changed_elsewhere)
 
     @property
@@ -133,7 +134,7 @@ class Slot:
             _LOGGER.info("typed_state: %s gained fields: %s", title, ", ".join(added))
         changed = [(self.namespace, n) for n in (*reset, *removed, *added)]
         if changed:
-            engine().changed(changed, _streamlit.current_session_id())
+            engine().changed(changed, _streamlit.current_run())
 
     # -- reads --------------------------------------------------------------------------
 
@@ -228,7 +229,7 @@ class Slot:
                 return
             self.backend.save(self.namespace, changed, codec, quiet=no_rerun.active)
             if not no_rerun.active:
-                engine().changed([self.keys[n] for n in changed], _streamlit.current_session_id())
+                engine().changed([self.keys[n] for n in changed], _streamlit.current_run())
 
     def _changed_elsewhere(self, names: list[str]) -> None:
         """Another process wrote these fields: re-run this process's readers."""
@@ -239,7 +240,7 @@ class Slot:
     def notify(self, cls: type[BaseModel], names: Sequence[str]) -> None:
         """Re-run the sessions bound to ``names`` (not the caller's own)."""
         self.check_fields(cls, names)
-        engine().changed([self.keys[n] for n in names], _streamlit.current_session_id())
+        engine().changed([self.keys[n] for n in names], _streamlit.current_run(), catch_up=False)
         self.backend.announce(self.namespace, list(names))
 
     def drop(self) -> None:
@@ -247,7 +248,7 @@ class Slot:
         with self.locked(list(self.values)):
             self.dropped = True
             self.backend.delete(self.namespace)
-        engine().changed(list(self.keys.values()), _streamlit.current_session_id())
+        engine().changed(list(self.keys.values()), _streamlit.current_run())
 
 
 # -- helpers ---------------------------------------------------------------------------

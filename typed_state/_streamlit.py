@@ -21,7 +21,6 @@ Streamlit upgrade that moves an internal is one place to fix.  What is used:
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -37,8 +36,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from streamlit.runtime.app_session import AppSession
-
-_LOGGER = logging.getLogger("typed_state")
 
 
 class Run:
@@ -78,11 +75,33 @@ class Run:
 _LAST_RUN = threading.local()
 """The Run last built in this thread: reused while the thread is in the same run."""
 
+_SCRIPT_THREAD = "ScriptRunner.scriptThread"
+"""The name Streamlit's ScriptRunner gives the thread that runs a session's script."""
+
+
+def _is_script_thread() -> bool:
+    """Whether this thread runs a session's script (or one of its parallel fragments).
+
+    A thread the app starts and hands the session's context to
+    (``add_script_run_ctx``, the usual advice for threads that call ``st.*``)
+    is the app's own: its reads bind nothing and its writes are nobody's.
+    """
+    known: bool | None = getattr(_LAST_RUN, "script_thread", None)
+    if known is None:
+        known = threading.current_thread().name == _SCRIPT_THREAD
+        _LAST_RUN.script_thread = known
+    if known:
+        return True
+    try:
+        return ThreadState.get().is_parallel_worker
+    except RuntimeError:
+        return False
+
 
 def current_run() -> Run | None:
     """The script run of the calling thread, or None in a thread of its own."""
     ctx = get_script_run_ctx(suppress_warning=True)
-    if ctx is None:
+    if ctx is None or not _is_script_thread():
         return None
     try:
         fragment_id = ThreadState.get().fragment_id
@@ -108,12 +127,6 @@ def current_run() -> Run | None:
     )
     _LAST_RUN.run = run
     return run
-
-
-def current_session_id() -> str | None:
-    """The session id of the calling script thread, or None."""
-    ctx = get_script_run_ctx(suppress_warning=True)
-    return None if ctx is None else ctx.session_id
 
 
 def in_app_test() -> bool:
@@ -164,10 +177,6 @@ class Sessions:
     def __init__(self, runtime: Runtime, loop: asyncio.AbstractEventLoop) -> None:
         self._runtime = runtime
         self._loop = loop
-
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        return self._loop
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> bool:
         """Run ``callback`` on the runtime's event loop after ``delay`` seconds.

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typed_state._backends import reset_backends
 from typed_state._config import settings
-from typed_state._engine import RerunRecord, engine
+from typed_state._engine import RerunRecord, engine, use_engine
 from typed_state._model import reset_slots
 
 __all__ = ["RerunRecord", "readers", "reruns", "reset"]
@@ -27,7 +27,7 @@ def reset() -> None:
     """Forget every state, value, subscription and setting of this process."""
     reset_slots()
     reset_backends()
-    engine().reset()
+    use_engine(None)
     settings.cache_clear()
 
 

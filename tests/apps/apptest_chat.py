@@ -30,6 +30,13 @@ def page(room: Room) -> None:
         thread.start()
         thread.join()
     st.markdown(f"count={room.count}")
+    if st.button("job"):  # started the usual way for threads that call st.*, after the read
+        from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
+
+        job = threading.Thread(target=lambda: setattr(Room.get(), "count", 55))
+        add_script_run_ctx(job, get_script_run_ctx())
+        job.start()
+        job.join()
     for message in room.messages:
         st.markdown(f"{message.author}: {message.text}")
 

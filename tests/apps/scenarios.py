@@ -95,6 +95,51 @@ elif mode == "widget":
     name = st.text_input("name")
     st.markdown(f"name={name}")
     st.markdown(f"count={state.count}")
+elif mode == "idiom":  # the README's first example: the button below the display
+    st.markdown(f"count={state.count}")
+    if st.button("plus"):
+        with state.lock("count"):
+            state.count += 1
+elif mode == "fragcb":  # a fragment's callback writes what the page body shows
+    room = Room.get(key=st.query_params["room"])
+    st.markdown(f"room={room.count}")
+
+    def bump() -> None:
+        with room.lock("count"):
+            room.count += 1
+
+    @st.fragment
+    def panel() -> None:
+        st.button("bump", on_click=bump)
+        st.markdown(f"panel={room.count}")
+
+    panel()
+elif mode == "everyrun":  # reads a field and writes a new value on every run
+    room = Room.get(key=st.query_params["room"])
+    st.markdown(f"seen={room.count}")
+    room.count = room.count + 1
+    st.button("poke")
+elif mode == "pingpong":  # each session writes back its own value (a widget's, say)
+    room = Room.get(key=st.query_params["room"])
+    mine = int(st.query_params["mine"])
+    st.markdown(f"room={room.count}")
+    if room.count != mine:
+        room.count = mine
+elif mode == "job":  # a thread the app starts with the session's context on it
+    room = Room.get(key=st.query_params["room"])
+
+    def work(target: Room) -> None:
+        for step in range(1, 31):
+            time.sleep(0.03)
+            target.count = step
+
+    if st.button("start"):
+        from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
+
+        job = threading.Thread(target=work, args=(room,), daemon=True)
+        add_script_run_ctx(job, get_script_run_ctx())
+        job.start()
+    st.markdown(f"progress={room.count}")
 elif mode == "log":
     if st.button("sneak"):
         try:

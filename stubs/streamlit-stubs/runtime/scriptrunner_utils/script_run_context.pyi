@@ -5,6 +5,7 @@ from typing import Any
 
 class FragmentThreadState:
     fragment_id: str | None
+    is_parallel_worker: bool
 
 class ThreadState:
     @staticmethod

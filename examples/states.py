@@ -21,6 +21,32 @@ class Dial(SharedState):
     value: int = Field(50, ge=0, le=100)
 
 
+class Todo(SharedState):
+    """One item of the todo list: ``Todo.get(key=item_id)``."""
+
+    text: str = Field("", max_length=200)
+    done: bool = False
+
+
+class TodoList(SharedState):
+    """The order of the todo items (their ids)."""
+
+    items: list[str] = Field(default_factory=list)
+
+
+class Row(BaseModel):
+    item: str = Field(min_length=1, max_length=40)
+    qty: int = Field(1, ge=0)
+
+
+class Table(SharedState):
+    """A table that several people edit with st.data_editor."""
+
+    rows: list[Row] = Field(
+        default_factory=lambda: [Row(item="apples", qty=3), Row(item="pears", qty=1)]
+    )
+
+
 class Message(BaseModel):
     author: str = Field(min_length=1, max_length=40)
     text: str = Field(min_length=1, max_length=2000)

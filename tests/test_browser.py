@@ -191,3 +191,27 @@ async def test_slider_moved_in_one_browser_follows_in_the_other(
     assert [a.counts(), b.counts()] == before
     # A's own slider stayed where A put it.
     assert await thumb_a.input_value() == str(target)
+
+
+async def test_todo_ticked_in_one_browser_is_ticked_in_the_other(
+    demo: StreamlitServer, browser: Browser
+) -> None:
+    a = await open_tab(browser, f"{demo.url}/todos", "Shared todo list")
+    b = await open_tab(browser, f"{demo.url}/todos", "Shared todo list")
+    item = f"item {os.getpid()}-{id(a)}"
+    await a.page.get_by_label("New item").fill(item)
+    await a.page.get_by_role("button", name="Add").click()
+    box_a = a.page.get_by_role("checkbox", name=item)
+    box_b = b.page.get_by_role("checkbox", name=item)
+    await expect(box_b).to_be_visible(timeout=10_000)
+    await expect(box_b).not_to_be_checked()
+
+    # The checkbox input is hidden behind Streamlit's styled box: click its label.
+    await a.page.get_by_text(item, exact=True).click()
+    await expect(box_a).to_be_checked(timeout=10_000)
+    await expect(box_b).to_be_checked(timeout=10_000)
+    await b.page.get_by_text(item, exact=True).click()
+    await expect(box_b).not_to_be_checked(timeout=10_000)
+    await expect(box_a).not_to_be_checked(timeout=10_000)
+    before = await quiet_for([a, b], WATCH)
+    assert [a.counts(), b.counts()] == before  # nothing loops

@@ -36,26 +36,32 @@ class Servers:
         return self.servers[on]
 
 
-@pytest.fixture(scope="module", params=["memory", "redis"])
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+def run_servers(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, app: Path
 ) -> Iterator[Servers]:
+    """``app`` on one server (param "memory") or on two sharing a Redis ("redis")."""
     logs = tmp_path_factory.mktemp("logs")
-    app = APPS / "scenarios.py"
     if request.param == "memory":
-        with StreamlitServer(app, log=logs / "scenarios.log") as running:
+        with StreamlitServer(app, log=logs / f"{app.stem}.log") as running:
             yield Servers(running)
         return
     redis_proc = request.getfixturevalue("redis_proc")
     env = {
         "TYPED_STATE_URL": f"redis://{redis_proc.host}:{redis_proc.port}/0",
-        "TYPED_STATE_APP": f"scenarios-{uuid.uuid4().hex[:8]}",
+        "TYPED_STATE_APP": f"{app.stem}-{uuid.uuid4().hex[:8]}",
     }
     with (
-        StreamlitServer(app, env=env, log=logs / "scenarios-a.log") as a,
-        StreamlitServer(app, env=env, log=logs / "scenarios-b.log") as b,
+        StreamlitServer(app, env=env, log=logs / f"{app.stem}-a.log") as a,
+        StreamlitServer(app, env=env, log=logs / f"{app.stem}-b.log") as b,
     ):
         yield Servers(a, b)
+
+
+@pytest.fixture(scope="module", params=["memory", "redis"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Servers]:
+    yield from run_servers(request, tmp_path_factory, APPS / "scenarios.py")
 
 
 async def open_client(

@@ -28,6 +28,7 @@ from typed_state._errors import (
     TypedStateError,
 )
 from typed_state._model import SharedState
+from typed_state._widgets import WidgetBinding
 
 __all__ = [
     "BackendError",
@@ -43,6 +44,7 @@ __all__ = [
     "StateDroppedError",
     "StoredValueWarning",
     "TypedStateError",
+    "WidgetBinding",
     "no_rerun",
     "shared_state",
 ]

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict
 
+from typed_state import _widgets
 from typed_state._backends import backend_for
 from typed_state._config import settings
 from typed_state._errors import DefinitionError, FieldNameError
@@ -19,8 +20,10 @@ from typed_state._slot import _VALIDATING, DEFAULT_LOCK_TIMEOUT, Slot
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
+    from typed_state._widgets import WidgetBinding
+
 _RESERVED = frozenset(
-    {"get", "keys", "drop", "lock", "mutate", "update", "notify", "key", "state_key"}
+    {"get", "keys", "drop", "lock", "mutate", "update", "notify", "widget", "key", "state_key"}
 )
 
 _SLOTS: dict[tuple[str, str], Slot] = {}
@@ -200,6 +203,23 @@ class SharedState(BaseModel):
             state.update(count=0, messages=[])
         """
         self._slot().assign(type(self), values, timeout)
+
+    def widget(self, field: str, *, key: str | None = None) -> WidgetBinding:
+        """Keyword arguments that bind a Streamlit widget to ``field``.
+
+        Everybody's widget shows the shared value, and a user's change writes it
+        (validated; a rejected value snaps back and shows the error as a toast).
+        Works with every widget that holds a value (slider, checkbox, toggle,
+        radio, selectbox, multiselect, text_input, number_input, date_input, ...)
+        and inside fragments.  Do not pass ``value=``: the field is the value::
+
+            st.slider("Level", 0, 10, **knob.widget("level"))
+            st.checkbox("Done", **todo.widget("done"))
+
+        ``key`` names the widget (the default derives one from the state and
+        field); give one to show the same field in two widgets of one page.
+        """
+        return _widgets.bind(self, field, key)
 
     def notify(self, *fields: str) -> None:
         """Re-run the sessions bound to ``fields`` (all but the caller's own).

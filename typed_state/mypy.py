@@ -9,8 +9,8 @@ Python's type system cannot say "the names of this class's fields", so without
 the plugin ``state.lock("cout")`` type-checks and fails only when it runs.  With
 it, mypy reports:
 
-- a field name that the state does not have, in ``lock()``, ``mutate()`` and
-  ``notify()``: ``"Counter" has no field "cout"; maybe "count"?``;
+- a field name that the state does not have, in ``lock()``, ``mutate()``,
+  ``notify()`` and ``widget()``: ``"Counter" has no field "cout"; maybe "count"?``;
 - ``update()`` keyword arguments that are not fields, or of the wrong type,
   checked as if ``update`` were declared with one keyword per field;
 - and it types ``with state.mutate("items") as items`` with the field's type
@@ -59,7 +59,7 @@ class TypedStatePlugin(Plugin):
 
     def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
         method = self._shared_state_method(fullname)
-        if method in ("lock", "notify"):
+        if method in ("lock", "notify", "widget"):
             return _check_names
         if method == "mutate":
             return _mutate
@@ -68,7 +68,7 @@ class TypedStatePlugin(Plugin):
     def _shared_state_method(self, fullname: str) -> str | None:
         """``"lock"`` for ``"app.Counter.lock"`` when Counter is a SharedState."""
         owner, _, method = fullname.rpartition(".")
-        if method not in ("lock", "mutate", "notify", "update"):
+        if method not in ("lock", "mutate", "notify", "update", "widget"):
             return None
         symbol = self.lookup_fully_qualified(owner)
         if symbol is None or not isinstance(symbol.node, TypeInfo):

@@ -14,8 +14,8 @@ def page(counter: Counter) -> None:
             counter.count += 1
 
     left, right = st.columns(2)
-    left.button("+1", on_click=increment, use_container_width=True)
-    right.button("Reset", on_click=lambda: setattr(counter, "count", 0), use_container_width=True)
+    left.button("+1", on_click=increment, width="stretch")
+    right.button("Reset", on_click=lambda: setattr(counter, "count", 0), width="stretch")
     st.metric("Clicks, all sessions together", counter.count)
 
 

@@ -195,6 +195,21 @@ class StreamlitClient:
         self._widget_states[body.id] = state
         await self.rerun()
 
+    def widget_value(self, label: str) -> Any:
+        """What the widget labelled ``label`` holds now, as the browser would show it."""
+        element = self.find(label)
+        kind = element.WhichOneof("type")
+        body = getattr(element, kind)
+        state = self._widget_states.get(body.id)
+        if kind == "slider":
+            values = list(state.double_array_value.data) if state else list(body.default)
+            return values[0] if len(values) == 1 else values
+        if kind == "checkbox":
+            return state.bool_value if state else body.default
+        if kind == "text_input":
+            return state.string_value if state else body.default
+        raise NotImplementedError(f"widget_value for {kind}")
+
     # -- watching ---------------------------------------------------------------------------
 
     def texts(self) -> list[str]:
@@ -234,6 +249,23 @@ class StreamlitClient:
             self._handle(msg)
             self._changed.set()
 
+    def _take_value_set_by_server(self, element: Element) -> None:
+        """As the browser does: a widget whose value the script set now holds it."""
+        kind = element.WhichOneof("type")
+        body = getattr(element, kind) if kind else None
+        if body is None or not getattr(body, "set_value", False):
+            return
+        state = WidgetState(id=body.id)
+        if kind == "slider":
+            state.double_array_value.CopyFrom(DoubleArray(data=list(body.value)))
+        elif kind == "checkbox":
+            state.bool_value = body.value
+        elif kind == "text_input":
+            state.string_value = body.value
+        else:
+            return
+        self._widget_states[body.id] = state
+
     def _handle(self, msg: ForwardMsg) -> None:
         kind = msg.WhichOneof("type")
         if kind == "new_session":
@@ -256,6 +288,7 @@ class StreamlitClient:
                 self.seen_at.setdefault(_text(msg.delta.new_element), time.monotonic())
                 self.screen[path] = msg.delta.new_element
                 self._fragment_of[path] = msg.delta.fragment_id
+                self._take_value_set_by_server(msg.delta.new_element)
         elif kind == "script_finished" and self.runs:
             run = self.runs[-1]
             run.finished = time.monotonic()

@@ -17,6 +17,7 @@ with chat.mutate("message") as draft:  # E: "Chat" has no field "message"; maybe
     pass
 chat.notify("messages", "topic")  # E: "Chat" has no field "topic"  [typed-state-field]
 Room.get().notify("topic")
+chat.widget("cont")  # E: "Chat" has no field "cont"; maybe "count"?  [typed-state-field]
 chat.update(cout=1)  # E: Unexpected keyword argument "cout" for "update" of "Chat"; did you mean "count"?  [call-arg]  # N: "update" defined in "typed_state._model"
 chat.update(count="1")  # E: Argument "count" to "update" of "Chat" has incompatible type "str"; expected "int"  [arg-type]
 with chat.mutate("count") as value:

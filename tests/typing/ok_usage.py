@@ -2,6 +2,8 @@
 
 from typing import reveal_type
 
+import streamlit as st
+
 from tests.typing.states import Chat, Message, Room
 from typed_state import SharedState, StateConfig, shared_state
 
@@ -32,6 +34,10 @@ chat.update(count=0, title="reset", messages=[])
 chat.update(timeout=2.0)
 chat.notify("messages", "count")
 Room.get(key="r2").notify("topic", "count")
+
+level = st.slider("Count", 0, 10, **chat.widget("count"))
+reveal_type(level)  # N: Revealed type is "int"
+st.text_input("Title", **Room.get(key="r2").widget("topic", key="topic-2"))
 
 name = "count" if count else "title"
 with chat.lock(name):  # a name mypy cannot know is not checked

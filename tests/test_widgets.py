@@ -1,0 +1,185 @@
+"""Widgets bound to fields with SharedState.widget(): under AppTest and on real servers."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.harness import StreamlitClient
+from tests.test_server import Servers, run_servers
+from typed_state import testing
+
+APPS = Path(__file__).parent / "apps"
+PAGE = str(APPS / "widgets_page.py")
+
+
+@pytest.fixture(autouse=True)
+def _apps_on_path() -> Iterator[None]:
+    sys.path.insert(0, str(APPS))
+    yield
+    sys.path.remove(str(APPS))
+
+
+def knob():  # type: ignore[no-untyped-def]
+    from widgets_state import Knob
+
+    return Knob.get()
+
+
+def summary(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith("level="))
+
+
+def test_widgets_show_the_shared_values() -> None:
+    at = AppTest.from_file(PAGE).run()
+    assert not at.exception
+    assert at.slider[0].value == 3
+    assert at.checkbox[0].value is False
+    assert at.text_input[0].value == "ann"
+    assert at.multiselect[0].value == []
+
+
+def test_a_users_change_writes_the_field() -> None:
+    at = AppTest.from_file(PAGE).run()
+    at.slider[0].set_value(7).run()
+    at.checkbox[0].check().run()
+    at.text_input[0].input("bob").run()
+    at.multiselect[0].select("b").run()
+    assert not at.exception
+    assert (knob().level, knob().done, knob().name, list(knob().tags)) == (7, True, "bob", ["b"])
+    assert summary(at) == "level=7 done=True name=bob tags=b"
+    assert at.toggle[0].value is True  # the other widget of the same field follows
+
+
+def test_a_write_elsewhere_moves_the_widget_on_the_next_run() -> None:
+    at = AppTest.from_file(PAGE).run()
+    at.slider[0].set_value(5).run()
+    thread = threading.Thread(target=lambda: knob().update(level=1, name="zed"))
+    thread.start()
+    thread.join()
+    assert [r.session_id for r in testing.reruns()] == ["test session id"]
+    at.run()
+    assert at.slider[0].value == 1
+    assert at.text_input[0].value == "zed"
+
+
+def test_a_rejected_value_snaps_back_and_says_why_once() -> None:
+    at = AppTest.from_file(PAGE).run()
+    at.text_input[0].input("far too long").run()
+    assert not at.exception
+    assert knob().name == "ann"
+    assert at.text_input[0].value == "ann"
+    assert [t.value for t in at.toast] == ["Knob.name: String should have at most 5 characters"]
+    at.slider[0].set_value(9).run()  # le=8
+    assert knob().level == 3
+    assert at.slider[0].value == 3
+    at.run()
+    assert list(at.toast) == []  # once
+
+
+def test_no_write_without_a_users_change() -> None:
+    at = AppTest.from_file(PAGE).run()
+    testing.reruns()
+    for _ in range(3):
+        at.run()
+    assert testing.reruns() == []
+    assert knob().level == 3
+
+
+# -- real servers: two sessions (one server, and two sharing Redis) -----------------------
+
+QUIET = 2.0
+
+
+@pytest.fixture(scope="module", params=["memory", "redis"])
+def servers(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Servers]:
+    yield from run_servers(request, tmp_path_factory, APPS / "widgets_page.py")
+
+
+async def two_sessions(servers: Servers) -> tuple[StreamlitClient, StreamlitClient]:
+    a = await StreamlitClient(servers.pick(None).ws_url).connect()
+    b = await StreamlitClient(servers.pick(None).ws_url).connect()
+    return a, b
+
+
+def shown(client: StreamlitClient) -> dict[str, str]:
+    line = next(t for t in client.texts() if t.startswith("level="))
+    return dict(re.findall(r"(\w+)=(\S*)", line))
+
+
+async def settle(*clients: StreamlitClient) -> list[int]:
+    """Wait until nothing runs for QUIET seconds; the runs each saw meanwhile."""
+    for client in clients:
+        await client.wait_idle()
+    before = [len(c.runs) for c in clients]
+    await asyncio.sleep(QUIET)
+    return [len(c.runs) - n for c, n in zip(clients, before, strict=True)]
+
+
+@pytest.mark.server
+@pytest.mark.parametrize(
+    ("label", "field", "values"),
+    [("level", "level", [6, 2]), ("done", "done", [True, False]), ("name", "name", ["eve", "al"])],
+)
+async def test_a_change_shows_in_the_other_session_and_nothing_loops(
+    servers: Servers, label: str, field: str, values: list[object]
+) -> None:
+    a, b = await two_sessions(servers)
+    for value in values:
+        await a.set_widget(label, value)
+        await b.wait_for(lambda v=value: shown(b)[field] == str(v) and not b.busy)
+        assert b.widget_value(label) == value
+        assert b.runs[-1].pushed
+        assert a.widget_value(label) == value
+        assert await settle(a, b) == [0, 0]  # no loop, no extra run
+    await a.close()
+    await b.close()
+
+
+@pytest.mark.server
+async def test_simultaneous_moves_end_on_one_value_everywhere(servers: Servers) -> None:
+    a, b = await two_sessions(servers)
+    for first, second in ((1, 7), (4, 0), (8, 5)):
+        await asyncio.gather(a.set_widget("level", first), b.set_widget("level", second))
+        await settle(a, b)
+        final = int(shown(a)["level"])
+        assert int(shown(b)["level"]) == final
+        assert a.widget_value("level") == final
+        assert b.widget_value("level") == final
+        assert final in (first, second)
+    await a.close()
+    await b.close()
+
+
+@pytest.mark.server
+async def test_the_naive_write_back_pattern_is_reported_once_naming_the_helper(
+    servers: Servers,
+) -> None:
+    def reports() -> int:
+        return sum(
+            r.log.read_text().count("re-running each other")
+            for r in servers.servers
+            if r.log is not None
+        )
+
+    before = reports()
+    a = await StreamlitClient(servers.pick(None).ws_url, query_string="naive=1").connect()
+    b = await StreamlitClient(servers.pick(None).ws_url, query_string="naive=1").connect()
+    await a.set_widget("naive", 7)
+    await a.wait_for(lambda: reports() > before, timeout=30)
+    await asyncio.sleep(1)
+    await a.close()
+    await b.close()
+    assert reports() - before <= len(servers.servers)  # once per process at most
+    logs = "".join(r.log.read_text() for r in servers.servers if r.log is not None)
+    assert "Knob.level has been written" in logs
+    assert "st.slider(..., **state.widget('level'))" in logs

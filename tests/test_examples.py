@@ -52,3 +52,30 @@ def test_the_table_recipe_keeps_the_editors_data_and_says_the_table_changed() ->
     next(b for b in at.button if b.label.startswith("Load their version")).click().run()
     assert not at.warning
     assert at.session_state["table_base"] == [Row(item="plums", qty=9)]
+
+
+def test_the_table_recipe_keeps_unsaved_edits_and_validates_on_save() -> None:
+    from states import Row, Table  # type: ignore[import-not-found]
+
+    at = AppTest.from_file(str(EXAMPLES / "pages" / "table.py")).run()
+    edits = {"edited_rows": {0: {"qty": 5}}, "added_rows": [], "deleted_rows": []}
+    at.session_state["table_editor"] = edits  # this user's unsaved edit
+    at.run()
+    Table.get().rows = [Row(item="apples", qty=3), Row(item="figs", qty=2)]  # another saves
+    at.run()
+    assert at.warning  # told, and the edit is still there
+    assert at.session_state["table_editor"]["edited_rows"] == {0: {"qty": 5}}
+    save = next(b for b in at.button if b.label == "Save")
+    save.click().run()
+    assert Table.get().rows == [Row(item="apples", qty=5), Row(item="pears", qty=1)]
+    at.session_state["table_editor"] = {
+        "edited_rows": {1: {"qty": -1}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.run()
+    next(b for b in at.button if b.label == "Save").click().run()
+    assert [e.value for e in at.error] == [
+        "Not saved: row 1, qty: Input should be greater than or equal to 0"
+    ]
+    assert Table.get().rows == [Row(item="apples", qty=5), Row(item="pears", qty=1)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import re
 import sys
 import threading
@@ -183,3 +184,52 @@ async def test_the_naive_write_back_pattern_is_reported_once_naming_the_helper(
     logs = "".join(r.log.read_text() for r in servers.servers if r.log is not None)
     assert "Knob.level has been written" in logs
     assert "st.slider(..., **state.widget('level'))" in logs
+
+
+ALL = str(APPS / "all_widgets_page.py")
+
+
+def test_every_kind_of_widget_writes_and_follows_its_field() -> None:
+    at = AppTest.from_file(ALL).run()
+    assert not at.exception
+    at.select_slider[0].set_value("L").run()
+    at.radio[0].set_value("blue").run()
+    at.selectbox[0].set_value("square").run()
+    at.number_input[0].set_value(4).run()
+    at.text_area[0].input("hello").run()
+    at.date_input[0].set_value(datetime.date(2026, 5, 6)).run()
+    at.time_input[0].set_value(datetime.time(17, 30)).run()
+    at.color_picker[0].set_value("#00ff00").run()
+    at.toggle[0].set_value(True).run()
+    at.pills[0].set_value("pear").run()
+    at.segmented_control[0].set_value("b").run()
+    assert not at.exception
+    from widgets_state import Form  # type: ignore[import-not-found]
+
+    stored = Form.get()
+    assert (stored.size, stored.color, stored.shape, stored.qty, stored.notes) == (
+        "L",
+        "blue",
+        "square",
+        4,
+        "hello",
+    )
+    assert (stored.day, stored.at, stored.paint, stored.on, stored.fruit, stored.mode) == (
+        datetime.date(2026, 5, 6),
+        datetime.time(17, 30),
+        "#00ff00",
+        True,
+        "pear",
+        "b",
+    )
+    stored.update(size="S", color="red", qty=2, day=datetime.date(2027, 1, 1), on=False)
+    stored.update(fruit="apple", mode="a", notes="bye")
+    at.run()
+    assert at.pills[0].value == "apple"
+    assert at.segmented_control[0].value == "a"
+    assert at.text_area[0].value == "bye"
+    assert at.select_slider[0].value == "S"
+    assert at.radio[0].value == "red"
+    assert at.number_input[0].value == 2
+    assert at.date_input[0].value == datetime.date(2027, 1, 1)
+    assert at.toggle[0].value is False

@@ -1,4 +1,5 @@
 import streamlit as st
+from pydantic import ValidationError
 from states import Row, Table
 
 table = Table.get()
@@ -19,8 +20,12 @@ if base != table.rows:
 
 edited = st.data_editor([row.model_dump() for row in base], num_rows="dynamic", key="table_editor")
 if st.button("Save"):
-    # The editor returns dicts: assigning them validates each into a Row.
-    table.rows = edited
-    st.session_state["table_base"] = table.rows
-    st.session_state.pop("table_editor", None)
-    st.rerun()
+    try:
+        table.rows = edited  # the editor returns dicts: each is validated into a Row
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        st.error(f"Not saved: row {error['loc'][1]}, {error['loc'][-1]}: {error['msg']}")
+    else:
+        st.session_state["table_base"] = table.rows
+        st.session_state.pop("table_editor", None)
+        st.rerun()

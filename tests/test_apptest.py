@@ -95,3 +95,40 @@ def test_read_only_values_are_drawn_by_streamlit_and_refuse_edits() -> None:
     assert at.json[0].value == '[{"author": "a", "text": "hi"}, {"author": "b", "text": "yo"}]'
     assert at.error[0].value.startswith("Room.messages is read-only (cannot append to it)")
     assert len(Room.get().messages) == 2
+
+
+PAGE_V1 = """
+import streamlit as st
+from pydantic import BaseModel, Field
+from typed_state import SharedState
+
+class Todo(BaseModel):
+    text: str
+
+class Todos(SharedState):
+    items: list[Todo] = Field(default_factory=list)
+
+todos = Todos.get()
+if "seeded" not in st.session_state:
+    st.session_state["seeded"] = True
+    todos.items = [Todo(text="milk")]
+st.markdown(f"{len(todos.items)} items")
+"""
+
+
+def test_a_schema_change_is_shown_in_the_page_that_caused_it(tmp_path: Path) -> None:
+    import pytest
+
+    page = tmp_path / "todos_page.py"
+    page.write_text(PAGE_V1)
+    at = AppTest.from_file(str(page)).run()
+    assert markdown(at) == ["1 items"]
+    page.write_text(PAGE_V1.replace("    text: str\n", "    text: str\n    prio: int\n"))
+    with pytest.warns(Warning, match="0.prio: Field required"):
+        at.run()
+    assert markdown(at) == ["0 items"]
+    assert any("reset to default: items (0.prio: Field required)" in w.value for w in at.warning)
+    page.write_text(PAGE_V1)
+    at.run()
+    assert markdown(at) == ["1 items"]  # reverted: the item is back
+    assert not at.warning  # shown once, by the run that caused it

@@ -581,6 +581,70 @@ def test_added_field_alone_does_not_warn() -> None:
     assert state.votes == 2
 
 
+_TODOS_V1 = """
+from pydantic import BaseModel, Field
+from typed_state import SharedState
+
+class Todo(BaseModel):
+    text: str
+
+class Board(SharedState):
+    cards: list[Todo] = Field(default_factory=list)
+    votes: int = 0
+"""
+
+
+def test_an_older_class_never_moves_the_schema_back() -> None:
+    old_cls = _define(_BOARD_V1)
+    old = old_cls.get()  # a worker thread took this one before the page was edited
+    new_cls = _define(_BOARD_V1 + "    owner: str = 'ann'\n")
+    new_cls.get().owner = "bob"  # type: ignore[attr-defined]
+    for _ in range(3):  # the thread's get() with the old class, again and again
+        assert old_cls.get().votes == 0
+        assert new_cls.get().owner == "bob"  # type: ignore[attr-defined]
+    old.votes = 4  # an old instance writes to the same values
+    assert new_cls.get().votes == 4
+
+
+def test_every_write_validates_against_the_newest_class() -> None:
+    old = _define(_BOARD_V1).get()
+    with pytest.warns(SchemaChangedWarning):
+        _define(_BOARD_V1.replace('name: str = "board"', "name: int = 7")).get()
+    with pytest.raises(ValidationError, match="valid integer"):
+        old.name = "sprint"  # type: ignore[attr-defined]
+    old.name = "12"  # type: ignore[attr-defined]
+    assert _define(_BOARD_V1.replace('name: str = "board"', "name: int = 7")).get().name == 12
+
+
+def test_a_nested_schema_edit_names_the_real_error_and_a_revert_restores() -> None:
+    v1 = _TODOS_V1
+    v2 = _TODOS_V1.replace("    text: str\n", "    text: str\n    prio: int\n")
+    _define(v1).get().update(cards=[{"text": "milk"}, {"text": "eggs"}], votes=2)
+    with pytest.warns(SchemaChangedWarning) as caught:
+        edited = _define(v2).get()
+    message = str(caught[0].message)
+    assert "reset to default: cards (0.prio: Field required)" in message
+    assert "valid dictionary or instance" not in message
+    assert edited.cards == []  # type: ignore[attr-defined]
+    assert edited.votes == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reverted = _define(v1).get()  # the edit taken back: the todos come back
+    assert [c.text for c in reverted.cards] == ["milk", "eggs"]  # type: ignore[attr-defined]
+
+
+def test_a_write_after_a_reset_drops_the_kept_value() -> None:
+    v2 = _TODOS_V1.replace("    text: str\n", "    text: str\n    prio: int\n")
+    _define(_TODOS_V1).get().cards = [{"text": "milk"}]  # type: ignore[attr-defined]
+    with pytest.warns(SchemaChangedWarning):
+        edited = _define(v2).get()
+    edited.cards = [{"text": "new", "prio": 1}]  # type: ignore[attr-defined]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reverted = _define(_TODOS_V1).get()  # the written value wins over the kept one
+    assert [c.text for c in reverted.cards] == ["new"]  # type: ignore[attr-defined]
+
+
 class _FailingRelease:
     """A field lock whose release raises once it is held (a lost Redis lease)."""
 

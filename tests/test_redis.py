@@ -7,6 +7,7 @@ one process sees of another's writes; real processes where it is about locks.
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -16,9 +17,10 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 import redis
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pytest_redis.executor import RedisExecutor
 
 from typed_state import (
@@ -26,9 +28,11 @@ from typed_state import (
     LockLostError,
     LockTimeoutError,
     ReadOnlyValueError,
+    SchemaChangedWarning,
     SharedState,
     StoredValueWarning,
     no_rerun,
+    testing,
 )
 from typed_state._backends import backend_for
 from typed_state._backends._codec import codec_for
@@ -148,6 +152,46 @@ def test_values_from_redis_are_read_only_in_every_process(other: RedisBackend) -
         board.notes.clear()
     assert board.notes == [Note(text="from b")]
     assert live["notes"] == [Note(text="from b")]
+
+
+class Probe(SharedState):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    temp: float = 20.0
+    series: list[float] = Field(default_factory=lambda: [1.0, 2.0])
+    raw: bytes = b""
+    array: np.ndarray = Field(default_factory=lambda: np.zeros(2))
+
+
+def test_nan_bytes_and_arrays_reach_the_other_process_exactly(other: RedisBackend) -> None:
+    probe = Probe.get()
+    namespace = Probe.__typed_state_namespace__
+    live = other.load(namespace, codec_for(Probe))
+    assert live is not None
+    probe.update(temp=float("nan"), series=[1.0, float("nan"), 3.0], raw=b"\xff\x00")
+    probe.array = np.array([1.5, np.nan])
+    wait_until(lambda: live["raw"] == b"\xff\x00" and len(live["array"]) == 2)
+    wait_until(lambda: not np.isnan(live["array"][0]))
+    assert math.isnan(live["temp"])
+    assert live["series"][0] == 1.0
+    assert math.isnan(live["series"][1])
+    assert np.array_equal(live["array"], np.array([1.5, np.nan]), equal_nan=True)
+    testing.reset()  # a fresh process: everything from Redis
+    again = Probe.get()
+    assert math.isnan(again.temp)
+    assert again.raw == b"\xff\x00"
+
+
+def test_writing_an_equal_value_with_nan_re_runs_nobody(other: RedisBackend) -> None:
+    probe = Probe.get()
+    probe.series = [1.0, float("nan")]
+    namespace = Probe.__typed_state_namespace__
+    other.load(namespace, codec_for(Probe))
+    heard: list[list[str]] = []
+    other.watch(namespace, heard.append)
+    probe.series = [1.0, float("nan")]
+    probe.array = probe.array.copy()
+    time.sleep(0.3)
+    assert heard == []
 
 
 def test_no_rerun_writes_update_others_quietly_and_notify_reaches_them(
@@ -415,3 +459,25 @@ def test_default_app_name_is_the_main_script_folder_and_name(
     settings.cache_clear()
     monkeypatch.setattr(sys, "argv", ["/srv/shop/app.py"])
     assert app_name() == "shop/app"
+
+
+def test_the_schema_moves_only_forward_on_redis(redis_url: str) -> None:
+    from tests.test_model import _BOARD_V1, _define
+
+    old_cls = _define(_BOARD_V1)
+    old_cls.get().votes = 3
+    new_cls = _define(_BOARD_V1 + "    owner: str = 'ann'\n")
+    new_cls.get().owner = "bob"  # type: ignore[attr-defined]
+    assert old_cls.get().votes == 3
+    assert new_cls.get().owner == "bob"  # type: ignore[attr-defined]
+
+
+def test_a_reverted_schema_edit_restores_the_values_on_redis(redis_url: str) -> None:
+    from tests.test_model import _TODOS_V1, _define
+
+    v2 = _TODOS_V1.replace("    text: str\n", "    text: str\n    prio: int\n")
+    _define(_TODOS_V1).get().cards = [{"text": "milk"}]  # type: ignore[attr-defined]
+    with pytest.warns(SchemaChangedWarning, match=r"cards \(0\.prio: Field required\)"):
+        assert _define(v2).get().cards == []  # type: ignore[attr-defined]
+    reverted = _define(_TODOS_V1).get()
+    assert [c.text for c in reverted.cards] == ["milk"]  # type: ignore[attr-defined]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 import threading
 from contextlib import AbstractContextManager, contextmanager
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
 _RESERVED = frozenset(
     {"get", "keys", "drop", "lock", "mutate", "update", "notify", "widget", "key", "state_key"}
 )
+
+_SERIALS = itertools.count(1)
+"""Numbers classes in the order they are defined: the newest definition wins."""
 
 _SLOTS: dict[tuple[str, str], Slot] = {}
 _SLOTS_LOCK = threading.Lock()
@@ -113,6 +117,7 @@ class SharedState(BaseModel):
                 )
             type.__setattr__(cls, name, _FieldAccess(name))
         cls.__typed_state_namespace__ = _namespace_of(cls)
+        type.__setattr__(cls, "__typed_state_serial__", next(_SERIALS))
 
     # -- getting instances -----------------------------------------------------
 

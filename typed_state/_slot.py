@@ -66,6 +66,9 @@ class Slot:
             self.values = existing
         self.instance = _new_instance(cls, self)
         self.keys: dict[str, FieldKey] = {n: (namespace, n) for n in self.values}
+        self.stash: dict[str, Any] = {}
+        """Values a class change reset or removed, kept until the field is written:
+        reverting the class brings them back."""
         engine().name(namespace, self.title)
         backend.watch(namespace, self._changed_elsewhere)
 
@@ -78,20 +81,33 @@ class Slot:
     # -- class changes --------------------------------------------------------------
 
     def adopt(self, cls: type[SharedState]) -> SharedState:
-        """The instance to hand out for ``cls``, following a change of class."""
+        """The instance to hand out for ``cls``, following a change of class.
+
+        Only a newer definition of the class changes the schema: an older one
+        (held by a thread the app started before the class was edited) gets a
+        view of the same values, and its writes validate against the newest.
+        """
         instance = self.instance
         if type(instance) is cls:
             return instance
         with self._class_lock:
-            if type(self.instance) is not cls:
-                if _fingerprint(cls) != _fingerprint(self.cls):
-                    self._migrate(cls)
-                self.cls = cls
-                self.instance = _new_instance(cls, self)
+            if type(self.instance) is cls:
+                return self.instance
+            if _serial(cls) < _serial(self.cls):
+                return _new_instance(cls, self)
+            if _fingerprint(cls) != _fingerprint(self.cls):
+                self._migrate(cls)
+            self.cls = cls
+            self.instance = _new_instance(cls, self)
             return self.instance
 
     def _migrate(self, cls: type[SharedState]) -> None:
-        """Carry the values over to a changed class: keep what validates."""
+        """Carry the values over to a changed class: keep what validates.
+
+        A value that no longer validates is reset to its default and kept
+        aside (as is a removed field's), so that reverting the class brings it
+        back, until the field is written.
+        """
         old_names = sorted(self.values)
         with self.locked(sorted(set(old_names) | set(cls.model_fields))):
             old = dict(self.values)
@@ -100,19 +116,34 @@ class Slot:
             shadow = cls.model_construct(**fresh)
             new: dict[str, Any] = {}
             reset: list[str] = []
+            restored: list[str] = []
             reasons: list[str] = []
             for name in cls.model_fields:
-                if name not in old:
+                candidates = [self.stash[name]] if name in self.stash else []
+                if name in old:
+                    candidates.append(old[name])
+                problem = None
+                for candidate in candidates:
+                    try:
+                        value = _validate_one(cls, shadow, name, candidate)
+                    except ValidationError as exc:
+                        problem = problem or _reason(exc)
+                        continue
+                    new[name] = codec.freeze(name, value)
+                    if name in self.stash and candidate is self.stash[name]:
+                        del self.stash[name]
+                        restored.append(name)
+                    break
+                else:
                     new[name] = fresh[name]
-                    continue
-                try:
-                    new[name] = codec.freeze(name, _validate_one(cls, shadow, name, old[name]))
-                except ValidationError as exc:
-                    new[name] = fresh[name]
-                    reset.append(name)
-                    reasons.append(f"{name} ({exc.errors()[0]['msg']})")
+                    if problem is not None and name in old:
+                        self.stash.setdefault(name, old[name])
+                        reset.append(name)
+                        reasons.append(f"{name} ({problem})")
             removed = [n for n in old if n not in cls.model_fields]
-            added = [n for n in cls.model_fields if n not in old]
+            for name in removed:
+                self.stash[name] = old[name]
+            added = [n for n in cls.model_fields if n not in old and n not in restored]
             self.backend.replace(self.namespace, new, codec)
             self.keys = {n: (self.namespace, n) for n in new}
         title = f"{cls.__name__}" + ("" if self.key is None else f"[{self.key!r}]")
@@ -124,15 +155,19 @@ class Slot:
                 parts.append("removed: " + ", ".join(removed))
             if added:
                 parts.append("added: " + ", ".join(added))
-            warnings.warn(
-                f"typed_state: the fields of {title} changed; kept what still "
-                f"validates; {'; '.join(parts)}",
-                SchemaChangedWarning,
-                stacklevel=4,
+            if restored:
+                parts.append("restored: " + ", ".join(restored))
+            message = (
+                f"typed_state: the fields of {title} changed; kept what still validates; "
+                f"{'; '.join(parts)}. The old values are kept aside until the fields are "
+                "written: reverting the class brings them back."
             )
-        elif added:
-            _LOGGER.info("typed_state: %s gained fields: %s", title, ", ".join(added))
-        changed = [(self.namespace, n) for n in (*reset, *removed, *added)]
+            warnings.warn(message, SchemaChangedWarning, stacklevel=4)
+            # The developer looks at the page, not the terminal.
+            _streamlit.warn_in_page(message)
+        elif added or restored:
+            _LOGGER.info("typed_state: %s gained fields: %s", title, ", ".join([*added, *restored]))
+        changed = [(self.namespace, n) for n in (*reset, *removed, *added, *restored)]
         if changed:
             engine().changed(changed, _streamlit.current_run())
 
@@ -140,11 +175,14 @@ class Slot:
 
     def read(self, name: str) -> Any:
         """A field's value, binding the current session (or fragment) to it."""
+        key = self.keys.get(name)
+        if key is None:  # an older class's field, gone from the newest
+            raise FieldNameError(self.cls.__name__, name, self.cls.model_fields)
         run = _streamlit.current_run()
         if run is not None:
             # Bind before reading: a write in between leaves the binding stale,
             # so the session is re-run rather than left showing the old value.
-            engine().bind(run, self.keys[name])
+            engine().bind(run, key)
         return self.values[name]
 
     def touch(self) -> None:
@@ -202,6 +240,7 @@ class Slot:
         counts as a change when it has no read-only form (it may have been
         changed in place: a DataFrame, say).
         """
+        cls = self.cls  # the newest definition, whoever writes (an old instance too)
         self.check_fields(cls, list(updates))
         with self.locked(list(updates), timeout):
             if self.dropped:
@@ -228,6 +267,8 @@ class Slot:
             if not changed:
                 return
             self.backend.save(self.namespace, changed, codec, quiet=no_rerun.active)
+            for name in changed:
+                self.stash.pop(name, None)
             if not no_rerun.active:
                 engine().changed([self.keys[n] for n in changed], _streamlit.current_run())
 
@@ -276,16 +317,11 @@ def _validate_one(cls: type[BaseModel], shadow: BaseModel, name: str, value: Any
     try:
         cls.__pydantic_validator__.validate_assignment(shadow, name, value)
     except ValidationError:
-        plain = _foreign_models_to_dicts(value, cls)
+        plain = _foreign_models_to_dicts(value)
         if plain is value:
             raise
-        try:
-            cls.__pydantic_validator__.validate_assignment(shadow, name, plain)
-        except ValidationError:
-            pass
-        else:
-            return shadow.__dict__[name]
-        raise
+        # Models of an earlier class, as dicts: this error is the one that says why.
+        cls.__pydantic_validator__.validate_assignment(shadow, name, plain)
     return shadow.__dict__[name]
 
 
@@ -296,16 +332,13 @@ def _validate_many(
     merged = {**values, **updates}
     token = _VALIDATING.set(True)
     try:
-        result = cls.model_validate(merged)
-    except ValidationError:
-        plain = {k: _foreign_models_to_dicts(v, cls) for k, v in merged.items()}
         try:
-            result = cls.model_validate(plain)
+            result = cls.model_validate(merged)
         except ValidationError:
-            pass
-        else:
-            return {name: result.__dict__[name] for name in updates}
-        raise
+            plain = {k: _foreign_models_to_dicts(v) for k, v in merged.items()}
+            if all(plain[k] is merged[k] for k in merged):
+                raise
+            result = cls.model_validate(plain)
     finally:
         _VALIDATING.reset(token)
     return {name: result.__dict__[name] for name in updates}
@@ -348,7 +381,7 @@ def _revalidate_models(value: Any) -> Any:
     return value
 
 
-def _foreign_models_to_dicts(value: Any, owner: type[BaseModel]) -> Any:
+def _foreign_models_to_dicts(value: Any) -> Any:
     """Turn nested models into dicts, so that a re-defined class accepts them.
 
     A page script that defines ``class Message(BaseModel)`` defines a new
@@ -359,16 +392,29 @@ def _foreign_models_to_dicts(value: Any, owner: type[BaseModel]) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump()
     if isinstance(value, list | tuple | set | frozenset):
-        items = [_foreign_models_to_dicts(v, owner) for v in value]
+        items = [_foreign_models_to_dicts(v) for v in value]
         if all(a is b for a, b in zip(items, value, strict=True)):
             return value
         return type(value)(items) if not isinstance(value, list) else items
     if isinstance(value, dict):
-        converted = {k: _foreign_models_to_dicts(v, owner) for k, v in value.items()}
+        converted = {k: _foreign_models_to_dicts(v) for k, v in value.items()}
         if all(converted[k] is value[k] for k in value):
             return value
         return converted
     return value
+
+
+def _reason(exc: ValidationError) -> str:
+    """The first error of ``exc``, with where inside the field it is: ``0.prio: Field required``."""
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"][1:])
+    return f"{where}: {error['msg']}" if where else str(error["msg"])
+
+
+def _serial(cls: type[BaseModel]) -> int:
+    """Order of definition: a class defined later (an edit of the page) is newer."""
+    serial: int = cls.__dict__.get("__typed_state_serial__", 0)
+    return serial
 
 
 def _fingerprint(cls: type[BaseModel]) -> str:

@@ -24,6 +24,7 @@ import asyncio
 import threading
 from typing import TYPE_CHECKING, Any
 
+import streamlit as st
 from streamlit import config as _st_config
 from streamlit.proto.ClientState_pb2 import ClientState
 from streamlit.runtime.runtime import Runtime
@@ -237,10 +238,15 @@ def sessions() -> Sessions | None:
     return Sessions(runtime, loop)
 
 
+def warn_in_page(message: str) -> None:
+    """Show ``message`` as a warning in the page of the current script run, if any."""
+    if current_run() is None:
+        return
+    st.warning(message, icon="⚠️")
+
+
 def secrets_section(name: str) -> dict[str, Any]:
     """The ``[name]`` table of Streamlit's secrets.toml, empty when there is none."""
-    import streamlit as st
-
     try:
         section = st.secrets.get(name)
     except Exception:  # no secrets file at all: Streamlit raises rather than returning

@@ -1,22 +1,45 @@
 """Fields as JSON, through Pydantic: how values leave the process (never pickle).
 
-A value read back is validated against the field's declared type in JSON mode,
-so data from the store can never run code, and data that no longer fits (a
-replica with another schema, a corrupt key) is caught where it is read.  Values
-come out frozen (read-only, see :mod:`typed_state._readonly`), as every stored
-value is.
+A value read back is validated against the field's declared type, so data from
+the store can never run code, and data that no longer fits (a replica with
+another schema, a corrupt key) is caught where it is read.  Values come out
+frozen (read-only, see :mod:`typed_state._readonly`), as every stored value is.
+
+Every value round-trips exactly, whatever it holds: Pydantic turns it into
+Python data (models into dicts), which is written as JSON with NaN and
+infinities as the constants ``NaN``/``Infinity`` (Pydantic's default JSON makes
+them ``null``, which no float field accepts back).  Two kinds of value need a
+tag, because JSON cannot tell them from a string or an object:
+
+- ``bytes`` anywhere in the value: ``{"__typed_state__": "bytes", "b64": ...}``;
+- numpy arrays (``.npy`` format, no pickle) and pandas DataFrames and Series
+  (Parquet, which Streamlit's own dependency pyarrow writes), for fields
+  declared with ``arbitrary_types_allowed``.
+
+The tags are only looked for in fields whose schema can hold such values, so
+other fields pay nothing for them.  Any other arbitrary type cannot be stored
+outside the process: :meth:`FieldCodec.check_storable` says so, naming the
+field, when the class first meets such a store.
 """
 
 from __future__ import annotations
 
+import base64
+import importlib
+import io
+import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import TypeAdapter
+import pydantic_core
+from pydantic import ConfigDict, PydanticUserError, TypeAdapter
 
+from typed_state._errors import ConfigurationError
 from typed_state._readonly import Origin, freeze
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
+
+_TAG = "__typed_state__"
 
 
 class FieldCodec:
@@ -25,6 +48,7 @@ class FieldCodec:
     def __init__(self, cls: type[BaseModel]) -> None:
         self.cls = cls
         self._adapters: dict[str, TypeAdapter[Any]] = {}
+        self._tagged: dict[str, bool] = {}
         self._origins = {name: Origin(cls.__name__, name) for name in cls.model_fields}
 
     @property
@@ -38,15 +62,50 @@ class FieldCodec:
             # The FieldInfo carries the constraints (ge=0, max_length...); the
             # type is only known at run time, hence no static type form.
             form: Any = Annotated[info.annotation, info]
-            adapter = self._adapters[name] = TypeAdapter(form)
+            config = ConfigDict(
+                arbitrary_types_allowed=bool(self.cls.model_config.get("arbitrary_types_allowed"))
+            )
+            try:
+                adapter = TypeAdapter(form, config=config)
+            except PydanticUserError:  # a model type: its own config applies
+                adapter = TypeAdapter(form)
+            self._adapters[name] = adapter
+            self._tagged[name] = _holds(adapter.core_schema, ("bytes", "is-instance", "any"))
         return adapter
 
+    def check_storable(self, backend: str) -> None:
+        """Raise :class:`ConfigurationError` for a field ``backend`` cannot store.
+
+        Called when a class first meets a store outside the process: an
+        arbitrary type with no JSON form (neither numpy nor pandas) fails here,
+        naming the field, rather than on some later write.
+        """
+        for name in self.cls.model_fields:
+            for kind in _instance_types(self._adapter(name).core_schema):
+                if not _taggable(kind):
+                    raise ConfigurationError(
+                        f"{self.cls.__name__}.{name} is declared as {kind.__qualname__}, which "
+                        f"the {backend} backend cannot store: it stores JSON, and knows "
+                        "numpy arrays and pandas DataFrames and Series besides. Use a "
+                        "JSON-able type (a Pydantic model, lists, dicts...) or the memory "
+                        "backend for this class (StateConfig(typed_state_url='memory://'))."
+                    )
+
     def encode(self, name: str, value: Any) -> bytes:
-        return self._adapter(name).dump_json(value)
+        """The JSON of a field's value (exact: see the module's docstring)."""
+        adapter = self._adapter(name)
+        data = adapter.dump_python(value, mode="python")
+        if self._tagged[name]:
+            data = _tag(data)
+        return pydantic_core.to_json(data, inf_nan_mode="constants")
 
     def decode(self, name: str, raw: bytes | str) -> Any:
         """The (frozen) value of ``raw``; raises ``pydantic.ValidationError`` if it does not fit."""
-        return self.freeze(name, self._adapter(name).validate_json(raw))
+        adapter = self._adapter(name)
+        if self._tagged[name]:
+            data = _untag(pydantic_core.from_json(raw, allow_inf_nan=True))
+            return self.freeze(name, adapter.validate_python(data))
+        return self.freeze(name, adapter.validate_json(raw))
 
     def default(self, name: str) -> Any:
         """A field's default value, frozen."""
@@ -64,3 +123,89 @@ def codec_for(cls: type[BaseModel]) -> FieldCodec:
         codec = FieldCodec(cls)
         type.__setattr__(cls, "__typed_state_codec__", codec)
     return codec
+
+
+# -- the schema -------------------------------------------------------------------------
+
+
+def _walk(schema: Any) -> Any:
+    """Every dict in a core schema (nested models, definitions, unions...)."""
+    stack = [schema]
+    seen: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            yield node
+            stack.extend(node.values())
+        elif isinstance(node, list | tuple):
+            stack.extend(node)
+
+
+def _holds(schema: Any, kinds: tuple[str, ...]) -> bool:
+    return any(node.get("type") in kinds for node in _walk(schema))
+
+
+def _taggable(kind: type) -> bool:
+    """Whether instances of ``kind`` have a tagged JSON form (numpy, pandas)."""
+    numpy = sys.modules.get("numpy")
+    pandas = sys.modules.get("pandas")
+    return (numpy is not None and issubclass(kind, numpy.ndarray)) or (
+        pandas is not None and issubclass(kind, pandas.DataFrame | pandas.Series)
+    )
+
+
+def _instance_types(schema: Any) -> list[type]:
+    return [
+        node["cls"]
+        for node in _walk(schema)
+        if node.get("type") == "is-instance" and isinstance(node.get("cls"), type)
+    ]
+
+
+# -- tags ---------------------------------------------------------------------------------
+
+
+def _tag(data: Any) -> Any:
+    """``data`` with bytes, arrays and frames replaced by tagged JSON objects."""
+    if isinstance(data, dict):
+        return {k: _tag(v) for k, v in data.items()}
+    if isinstance(data, list | tuple | set | frozenset):
+        return [_tag(v) for v in data]
+    if isinstance(data, bytes | bytearray):
+        return {_TAG: "bytes", "b64": base64.b64encode(data).decode()}
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and isinstance(data, numpy.ndarray):
+        buffer = io.BytesIO()
+        numpy.save(buffer, data, allow_pickle=False)
+        return {_TAG: "ndarray", "b64": base64.b64encode(buffer.getvalue()).decode()}
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and isinstance(data, pandas.DataFrame | pandas.Series):
+        kind = "series" if isinstance(data, pandas.Series) else "dataframe"
+        frame = data.to_frame() if isinstance(data, pandas.Series) else data
+        parquet = frame.to_parquet()
+        return {_TAG: kind, "b64": base64.b64encode(parquet).decode()}
+    return data
+
+
+def _untag(data: Any) -> Any:
+    """The inverse of :func:`_tag`, on data parsed from JSON."""
+    if isinstance(data, list):
+        return [_untag(v) for v in data]
+    if not isinstance(data, dict):
+        return data
+    kind = data.get(_TAG)
+    if kind is None:
+        return {k: _untag(v) for k, v in data.items()}
+    raw = base64.b64decode(data["b64"])
+    if kind == "bytes":
+        return raw
+    if kind == "ndarray":
+        import numpy
+
+        return numpy.load(io.BytesIO(raw), allow_pickle=False)
+    pandas = importlib.import_module("pandas")  # untyped: no pandas-stubs needed
+    frame = pandas.read_parquet(io.BytesIO(raw))
+    return frame.iloc[:, 0] if kind == "series" else frame

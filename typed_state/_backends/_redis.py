@@ -34,6 +34,7 @@ from pydantic import ValidationError
 from redis.exceptions import LockError, LockNotOwnedError, RedisError
 
 from typed_state._backends._base import Backend, FieldLock
+from typed_state._change import differs
 from typed_state._errors import BackendError, LockLostError, StoredValueWarning
 
 if TYPE_CHECKING:
@@ -155,6 +156,7 @@ class RedisBackend(Backend):
             return default
 
     def _attach(self, namespace: str, codec: FieldCodec) -> _Namespace:
+        codec.check_storable("Redis")
         with self._mutex:
             ns = self._namespaces.get(namespace)
             if ns is None:
@@ -409,7 +411,8 @@ class RedisBackend(Backend):
                 continue
             decoded = self._decode(ns, namespace, name, value)
             ns.field_versions[name] = version
-            if ns.live.get(name) != decoded or type(ns.live.get(name)) is not type(decoded):
+            old = ns.live.get(name)
+            if differs(old, decoded) or type(old) is not type(decoded):
                 ns.live[name] = decoded
                 changed.append(name)
         if force:

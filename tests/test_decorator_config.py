@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from typed_state import ConfigurationError, DefinitionError, SharedState, StateConfig, shared_state
-from typed_state._config import settings
+from typed_state._backends import backend_for
+from typed_state._config import app_name, settings
 
 
 class Board(SharedState):
@@ -63,3 +66,48 @@ def test_a_class_may_name_its_own_backend() -> None:
 
     with pytest.raises(ConfigurationError, match="nope://x"):
         Elsewhere.get()
+
+
+def test_the_public_api_is_exactly_this_and_reports_typed_state_as_its_module() -> None:
+    import typed_state
+
+    assert typed_state.__all__ == [
+        "BackendError",
+        "ConfigurationError",
+        "DefinitionError",
+        "FieldNameError",
+        "LockLostError",
+        "LockTimeoutError",
+        "ReadOnlyValueError",
+        "SchemaChangedWarning",
+        "SharedState",
+        "StateConfig",
+        "StateDroppedError",
+        "StoredValueWarning",
+        "TypedStateError",
+        "WidgetBinding",
+        "no_rerun",
+        "shared_state",
+    ]
+    for name in typed_state.__all__:
+        member = getattr(typed_state, name)
+        if isinstance(member, type) or name == "shared_state":
+            assert member.__module__ == "typed_state", name
+    assert repr(typed_state.FieldNameError) == "<class 'typed_state.FieldNameError'>"
+
+
+# Settings that need no Redis running (they were skipped with the Redis tests).
+
+
+def test_unsupported_scheme_is_a_clear_error() -> None:
+    with pytest.raises(ConfigurationError, match="supported schemes"):
+        backend_for("mongodb://x")
+
+
+def test_default_app_name_is_the_main_script_folder_and_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("TYPED_STATE_APP", raising=False)
+    settings.cache_clear()
+    monkeypatch.setattr(sys, "argv", ["/srv/shop/app.py"])
+    assert app_name() == "shop/app"

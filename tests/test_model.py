@@ -110,7 +110,7 @@ def test_a_field_without_default_is_refused_at_class_creation() -> None:
 
 def test_a_field_named_like_a_method_is_refused() -> None:
     with (
-        pytest.raises(DefinitionError, match="'lock' is taken"),
+        pytest.raises(DefinitionError, match="'lock' is reserved by SharedState"),
         warnings.catch_warnings(),
     ):
         warnings.simplefilter("ignore")  # Pydantic's own "shadows an attribute"
@@ -126,8 +126,6 @@ def test_unknown_attribute_is_a_field_name_error() -> None:
         match="Chat has no field 'cout'; its fields are: count, messages, title",
     ):
         state.cout = 3
-    with pytest.raises(AttributeError):
-        _ = state.cout  # type: ignore[attr-defined]
 
 
 def test_pydantic_methods_see_the_shared_values() -> None:
@@ -332,16 +330,18 @@ def test_no_rerun_is_per_thread() -> None:
 
     def hold() -> None:
         with no_rerun:
+            seen.append(no_rerun.active)
             inside.set()
             release.wait(5)
+        seen.append(no_rerun.active)
 
     thread = threading.Thread(target=hold)
     thread.start()
     inside.wait(5)
-    seen.append(no_rerun.active)
+    seen.append(no_rerun.active)  # this thread, while the other holds it
     release.set()
     thread.join()
-    assert seen == [False]
+    assert seen == [True, False, False]
 
 
 def test_notify_checks_field_names() -> None:

@@ -95,4 +95,3 @@ def test_attribute_checks_need_no_plugin(without_plugin: Findings) -> None:
 
 def test_states_module_is_clean(with_plugin: Findings) -> None:
     assert with_plugin.get("states.py", []) == []
-    assert with_plugin.get("__init__.py", []) == []

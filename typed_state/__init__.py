@@ -50,3 +50,11 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+# Tracebacks and docs show the public path (typed_state.FieldNameError), not the
+# private module a name is defined in.
+for _name in __all__:
+    _public = globals()[_name]
+    if isinstance(_public, type) or (callable(_public) and hasattr(_public, "__qualname__")):
+        _public.__module__ = __name__
+del _name, _public

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from typed_state import _streamlit
+from typed_state._config import settings
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -483,7 +484,5 @@ def engine() -> Engine:
     if _ENGINE is None:
         with _ENGINE_LOCK:
             if _ENGINE is None:
-                from typed_state._config import settings
-
                 _ENGINE = Engine(min_interval=settings().min_rerun_interval)
     return _ENGINE

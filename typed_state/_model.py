@@ -16,6 +16,7 @@ from typed_state import _widgets
 from typed_state._backends import backend_for
 from typed_state._config import settings
 from typed_state._errors import DefinitionError, FieldNameError
+from typed_state._once import get_or_create
 from typed_state._slot import _VALIDATING, DEFAULT_LOCK_TIMEOUT, Slot
 
 if TYPE_CHECKING:
@@ -106,8 +107,9 @@ class SharedState(BaseModel):
         for name, info in cls.model_fields.items():
             if name in _RESERVED:
                 raise DefinitionError(
-                    f"{cls.__name__}.{name}: the name {name!r} is taken by a "
-                    "SharedState method; rename the field"
+                    f"{cls.__name__}.{name}: the name {name!r} is reserved by SharedState "
+                    f"(its methods and parameters: {', '.join(sorted(_RESERVED))}); "
+                    "rename the field"
                 )
             if info.is_required():
                 raise DefinitionError(
@@ -330,13 +332,9 @@ def _slot_for(cls: type[SharedState], key: str | None) -> Slot:
     url = _url_of(cls)
     base = cls.__typed_state_namespace__
     namespace = base if key is None else f"{base}[{key}]"
-    slot = _SLOTS.get((url, namespace))
-    if slot is None:
-        with _SLOTS_LOCK:
-            slot = _SLOTS.get((url, namespace))
-            if slot is None:
-                slot = _SLOTS[(url, namespace)] = Slot(cls, namespace, key, backend_for(url))
-    return slot
+    return get_or_create(
+        _SLOTS, (url, namespace), _SLOTS_LOCK, lambda: Slot(cls, namespace, key, backend_for(url))
+    )
 
 
 def reset_slots() -> None:

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, SupportsIndex
 from pydantic import BaseModel
 
 from typed_state._errors import ReadOnlyValueError
+from typed_state._once import get_or_create
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -246,24 +247,23 @@ def _frozen_class(cls: type[BaseModel]) -> type[BaseModel]:
     is the parent, which is what Pydantic's ``==`` compares, so a frozen model
     equals a plain one.
     """
-    frozen = _FROZEN_CLASSES.get(cls)
-    if frozen is not None:
-        return frozen
-    with _FROZEN_CLASSES_LOCK:
-        frozen = _FROZEN_CLASSES.get(cls)
-        if frozen is None:
-            metadata = dict(cls.__pydantic_generic_metadata__)
-            metadata["origin"] = metadata.get("origin") or cls
-            namespace = {
-                "__slots__": ("_ts_origin",),
-                "__module__": cls.__module__,
-                "__qualname__": cls.__qualname__,
-                "__doc__": cls.__doc__,
-                "__pydantic_generic_metadata__": metadata,
-                "__hash__": cls.__hash__,
-            }
-            frozen = ABCMeta.__new__(type(cls), cls.__name__, (_FrozenModel, cls), namespace)
-            _FROZEN_CLASSES[cls] = frozen
+    return get_or_create(_FROZEN_CLASSES, cls, _FROZEN_CLASSES_LOCK, lambda: _make_frozen(cls))
+
+
+def _make_frozen(cls: type[BaseModel]) -> type[BaseModel]:
+    metadata = dict(cls.__pydantic_generic_metadata__)
+    metadata["origin"] = metadata.get("origin") or cls
+    namespace = {
+        "__slots__": ("_ts_origin",),
+        "__module__": cls.__module__,
+        "__qualname__": cls.__qualname__,
+        "__doc__": cls.__doc__,
+        "__pydantic_generic_metadata__": metadata,
+        "__hash__": cls.__hash__,
+    }
+    frozen: type[BaseModel] = ABCMeta.__new__(
+        type(cls), cls.__name__, (_FrozenModel, cls), namespace
+    )
     return frozen
 
 

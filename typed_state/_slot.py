@@ -65,7 +65,7 @@ class Slot:
         else:
             self.values = existing
         self.instance = _new_instance(cls, self)
-        self.keys: dict[str, FieldKey] = {n: (namespace, n) for n in self.values}
+        self.field_keys: dict[str, FieldKey] = {n: (namespace, n) for n in self.values}
         self.stash: dict[str, Any] = {}
         """Values a class change reset or removed, kept until the field is written:
         reverting the class brings them back."""
@@ -75,8 +75,7 @@ class Slot:
     @property
     def title(self) -> str:
         """How error messages name this state: ``Chat`` or ``Chat['room-1']``."""
-        name = self.cls.__name__
-        return name if self.key is None else f"{name}[{self.key!r}]"
+        return _title(self.cls, self.key)
 
     # -- class changes --------------------------------------------------------------
 
@@ -145,8 +144,8 @@ class Slot:
                 self.stash[name] = old[name]
             added = [n for n in cls.model_fields if n not in old and n not in restored]
             self.backend.replace(self.namespace, new, codec)
-            self.keys = {n: (self.namespace, n) for n in new}
-        title = f"{cls.__name__}" + ("" if self.key is None else f"[{self.key!r}]")
+            self.field_keys = {n: (self.namespace, n) for n in new}
+        title = _title(cls, self.key)
         if reset or removed:
             parts = []
             if reset:
@@ -175,7 +174,7 @@ class Slot:
 
     def read(self, name: str) -> Any:
         """A field's value, binding the current session (or fragment) to it."""
-        key = self.keys.get(name)
+        key = self.field_keys.get(name)
         if key is None:  # an older class's field, gone from the newest
             raise FieldNameError(self.cls.__name__, name, self.cls.model_fields)
         run = _streamlit.current_run()
@@ -270,18 +269,20 @@ class Slot:
             for name in changed:
                 self.stash.pop(name, None)
             if not no_rerun.active:
-                engine().changed([self.keys[n] for n in changed], _streamlit.current_run())
+                engine().changed([self.field_keys[n] for n in changed], _streamlit.current_run())
 
     def _changed_elsewhere(self, names: list[str]) -> None:
         """Another process wrote these fields: re-run this process's readers."""
-        keys = [self.keys[name] for name in names if name in self.keys]
+        keys = [self.field_keys[name] for name in names if name in self.field_keys]
         if keys:
             engine().changed(keys, None)
 
     def notify(self, cls: type[BaseModel], names: Sequence[str]) -> None:
         """Re-run the sessions bound to ``names`` (not the caller's own)."""
         self.check_fields(cls, names)
-        engine().changed([self.keys[n] for n in names], _streamlit.current_run(), catch_up=False)
+        engine().changed(
+            [self.field_keys[n] for n in names], _streamlit.current_run(), catch_up=False
+        )
         self.backend.announce(self.namespace, list(names))
 
     def drop(self) -> None:
@@ -289,7 +290,7 @@ class Slot:
         with self.locked(list(self.values)):
             self.dropped = True
             self.backend.delete(self.namespace)
-        engine().changed(list(self.keys.values()), _streamlit.current_run())
+        engine().changed(list(self.field_keys.values()), _streamlit.current_run())
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -402,6 +403,10 @@ def _foreign_models_to_dicts(value: Any) -> Any:
             return value
         return converted
     return value
+
+
+def _title(cls: type[BaseModel], key: str | None) -> str:
+    return cls.__name__ if key is None else f"{cls.__name__}[{key!r}]"
 
 
 def _reason(exc: ValidationError) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typed_state._backends import reset_backends
 from typed_state._config import settings
 from typed_state._engine import RerunRecord, engine, use_engine
-from typed_state._model import reset_slots
+from typed_state._model import SharedState, reset_slots
 
 __all__ = ["RerunRecord", "readers", "reruns", "reset"]
 
@@ -43,8 +43,6 @@ def reruns() -> list[RerunRecord]:
 
 def readers(state: object, field: str) -> set[str]:
     """The session ids bound to ``state``'s ``field`` by their latest runs."""
-    from typed_state._model import SharedState
-
     if not isinstance(state, SharedState):
         raise TypeError(f"expected a SharedState instance, got {type(state).__name__}")
     slot = state._slot()

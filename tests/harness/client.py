@@ -123,12 +123,6 @@ class StreamlitClient:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reader
 
-    async def __aenter__(self) -> StreamlitClient:
-        return await self.connect()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
     # -- asking for runs ---------------------------------------------------------------
 
     async def rerun(self, *, page_script_hash: str | None = None, fragment_id: str = "") -> None:
@@ -214,10 +208,6 @@ class StreamlitClient:
 
     def texts(self) -> list[str]:
         return [_text(e) for _, e in sorted(self.screen.items()) if _text(e)]
-
-    @property
-    def last_run(self) -> Run:
-        return self.runs[-1]
 
     @property
     def busy(self) -> bool:

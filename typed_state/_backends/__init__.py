@@ -7,7 +7,9 @@ from urllib.parse import urlsplit
 
 from typed_state._backends._base import Backend, FieldLock
 from typed_state._backends._memory import MemoryBackend
+from typed_state._config import app_name, settings
 from typed_state._errors import ConfigurationError
+from typed_state._once import get_or_create
 
 __all__ = ["Backend", "FieldLock", "backend_for", "reset_backends"]
 
@@ -17,14 +19,7 @@ _LOCK = threading.Lock()
 
 def backend_for(url: str) -> Backend:
     """The process-wide backend for ``url``, created on first use."""
-    backend = _BACKENDS.get(url)
-    if backend is not None:
-        return backend
-    with _LOCK:
-        backend = _BACKENDS.get(url)
-        if backend is None:
-            backend = _BACKENDS[url] = _create(url)
-    return backend
+    return get_or_create(_BACKENDS, url, _LOCK, lambda: _create(url))
 
 
 def _create(url: str) -> Backend:
@@ -39,8 +34,6 @@ def _create(url: str) -> Backend:
                 f"the typed_state URL {url.split('@')[-1]!r} needs redis-py: "
                 "pip install 'streamlit-typed-state[redis]'"
             ) from exc
-        from typed_state._config import app_name, settings
-
         return RedisBackend(url, app_name(), lock_lease=settings().lock_lease)
     raise ConfigurationError(
         f"unsupported typed_state URL {url!r}: the supported schemes are 'memory://', "

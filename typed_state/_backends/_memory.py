@@ -6,6 +6,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from typed_state._backends._base import Backend, FieldLock
+from typed_state._once import get_or_create
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -61,12 +62,7 @@ class MemoryBackend(Backend):
         live.update(values)
 
     def lock(self, namespace: str, field: str) -> FieldLock:
-        key = (namespace, field)
-        lock = self._locks.get(key)
-        if lock is None:
-            with self._mutex:
-                lock = self._locks.setdefault(key, _Lock())
-        return lock
+        return get_or_create(self._locks, (namespace, field), self._mutex, _Lock)
 
     def namespaces(self, prefix: str) -> list[str]:
         return sorted(ns for ns in list(self._data) if ns.startswith(prefix))

@@ -35,7 +35,13 @@ from redis.exceptions import LockError, LockNotOwnedError, RedisError
 
 from typed_state._backends._base import Backend, FieldLock
 from typed_state._change import differs
-from typed_state._errors import BackendError, LockLostError, StoredValueWarning
+from typed_state._errors import (
+    BackendError,
+    ConfigurationError,
+    LockLostError,
+    StoredValueWarning,
+)
+from typed_state._once import get_or_create
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -107,8 +113,6 @@ class RedisBackend(Backend):
                 url, socket_connect_timeout=2.0, socket_timeout=5.0, health_check_interval=30
             )
         except ValueError as exc:
-            from typed_state._errors import ConfigurationError
-
             raise ConfigurationError(f"invalid Redis URL {_safe_url(url)!r}: {exc}") from exc
         self._namespaces: dict[str, _Namespace] = {}
         self._locks: dict[tuple[str, str], _RedisFieldLock] = {}
@@ -199,17 +203,21 @@ class RedisBackend(Backend):
         self._fill(ns, namespace, stored)
         return ns.live
 
+    def _read(self, namespace: str, names: list[str]) -> tuple[int, list[bytes | str | None]]:
+        """The stored JSON of these fields, and the namespace's version read with them."""
+        raw = self._client.hmget(self._key(namespace), [*names, _VERSION])
+        return int(raw[-1] or 0), list(raw[:-1])
+
     def refresh(self, namespace: str, names: list[str]) -> None:
         """Read these fields from Redis into the cache (their locks are held)."""
         ns = self._namespaces.get(namespace)
         if ns is None:
             return
         try:
-            raw = self._client.hmget(self._key(namespace), [*names, _VERSION])
+            version, raw = self._read(namespace, names)
         except RedisError as exc:
             raise self._failed(f"read {namespace}", exc) from exc
-        version = int(raw[-1] or 0)
-        for name, value in zip(names, raw[:-1], strict=True):
+        for name, value in zip(names, raw, strict=True):
             if name in ns.live:
                 ns.live[name] = self._decode(ns, namespace, name, value)
                 ns.field_versions[name] = max(version, ns.field_versions.get(name, 0))
@@ -287,12 +295,12 @@ class RedisBackend(Backend):
         return sorted(key.decode()[start:] for key in keys)
 
     def lock(self, namespace: str, field: str) -> FieldLock:
-        key = (namespace, field)
-        lock = self._locks.get(key)
-        if lock is None:
-            with self._mutex:
-                lock = self._locks.setdefault(key, _RedisFieldLock(self, namespace, field))
-        return lock
+        return get_or_create(
+            self._locks,
+            (namespace, field),
+            self._mutex,
+            lambda: _RedisFieldLock(self, namespace, field),
+        )
 
     # -- lease renewal ----------------------------------------------------------------
 
@@ -402,10 +410,9 @@ class RedisBackend(Backend):
         names = [n for n in names if n in ns.live]
         if not names:
             return
-        raw = self._client.hmget(self._key(namespace), [*names, _VERSION])
-        version = int(raw[-1] or 0)
+        version, raw = self._read(namespace, names)
         changed = []
-        for name, value in zip(names, raw[:-1], strict=True):
+        for name, value in zip(names, raw, strict=True):
             # A value this process wrote (or locked and read) at a later version wins.
             if version < ns.field_versions.get(name, 0):
                 continue

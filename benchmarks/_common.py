@@ -32,9 +32,11 @@ FLOOR = "floor"
 CONFIGS: dict[str, dict[str, str]] = {
     "default config": {},
     "runner.postScriptGC=false": {"STREAMLIT_RUNNER_POST_SCRIPT_GC": "false"},
+    "default config, TYPED_STATE_GC_FREEZE=1": {"TYPED_STATE_GC_FREEZE": "1"},
 }
 """Streamlit ends every run, fragment runs too, with gc.collect(2) (runner.postScriptGC):
-tens of ms holding the GIL, which serializes re-runs whatever the library."""
+tens of ms holding the GIL, which serializes re-runs whatever the library.  The third
+config is typed_state's opt-in gc_freeze; it changes nothing for the other libraries."""
 
 LABELS = {
     TYPED_STATE: "typed_state",

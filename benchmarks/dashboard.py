@@ -1,4 +1,4 @@
-"""Benchmark 3, fragment dashboard: the value sits in an st.fragment of a ~200 ms page.
+"""Benchmark 3, fragment dashboard: the value sits in an st.fragment of a ~200 ms CPU page.
 
 10 readers; one session clicks "bump".  typed_state re-runs only the fragment
 that read the value; streamlit-server-state re-runs the whole page.
@@ -72,14 +72,19 @@ async def run(quick: bool) -> Report:
             )
         ours, theirs = median(figures[TYPED_STATE][0]), median(figures[SERVER_STATE][0])
         rows.append([config, "ratio", ratio(ours, theirs), ""])
+        # The issue's goals: 0.2x under the default config, 0.1x otherwise.
+        bound = 0.2 if config == "default config" else 0.1
         goals.append(
             (
-                f"{config}: <= 0.1x streamlit-server-state's fan-out latency "
+                f"{config}: <= {bound}x streamlit-server-state's fan-out latency "
                 f"({ratio(ours, theirs)})",
-                ours <= 0.1 * theirs,
+                ours <= bound * theirs,
             )
         )
-    notes = [f"{trials} bumps, {READERS} readers; the page sleeps 200 ms outside the fragment."]
+    notes = [
+        f"{trials} bumps, {READERS} readers; the page does 200 ms of CPU work outside the "
+        "fragment (not a sleep, which would release the GIL)."
+    ]
     header = [
         "Streamlit config",
         "library",

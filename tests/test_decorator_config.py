@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
+import streamlit as st
+from streamlit import config
 
 from typed_state import ConfigurationError, DefinitionError, SharedState, StateConfig, shared_state
 from typed_state._backends import backend_for
@@ -111,3 +114,33 @@ def test_default_app_name_is_the_main_script_folder_and_name(
     settings.cache_clear()
     monkeypatch.setattr(sys, "argv", ["/srv/shop/app.py"])
     assert app_name() == "shop/app"
+
+
+def test_settings_come_from_secrets_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('[typed_state]\nmin_rerun_interval = 0.5\napp = "shop"\n')
+    before = config.get_option("secrets.files")
+    config.set_option("secrets.files", [str(secrets)])
+    st.secrets._reset()  # Streamlit caches what it parsed
+    try:
+        settings.cache_clear()
+        assert settings().min_rerun_interval == 0.5
+        assert settings().app == "shop"
+        monkeypatch.setenv("TYPED_STATE_APP", "from-env")  # the environment wins
+        settings.cache_clear()
+        assert settings().app == "from-env"
+    finally:
+        config.set_option("secrets.files", before)
+        st.secrets._reset()
+        settings.cache_clear()
+
+
+def test_no_secrets_file_is_no_error_and_defaults_hold(tmp_path: Path) -> None:
+    before = config.get_option("secrets.files")
+    config.set_option("secrets.files", [str(tmp_path / "missing.toml")])
+    try:
+        settings.cache_clear()
+        assert settings().min_rerun_interval == 0.1
+    finally:
+        config.set_option("secrets.files", before)
+        settings.cache_clear()

@@ -5,7 +5,9 @@
 shortest time between two pushed re-runs of one session, in seconds;
 ``TYPED_STATE_APP`` / ``[typed_state] app`` name the app in a shared store and
 ``TYPED_STATE_LOCK_LEASE`` / ``[typed_state] lock_lease`` bound how long a Redis
-lock outlives a holder that never releases it.
+lock outlives a holder that never releases it; ``TYPED_STATE_GC_FREEZE=1`` /
+``[typed_state] gc_freeze = true`` takes the start-up heap out of Streamlit's
+per-run garbage collections.
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ class Settings(BaseModel):
     by default the main script's folder and name, e.g. ``examples/app``."""
     lock_lease: float = Field(60.0, gt=0.0)
     """Seconds a Redis field lock lasts if its holder never releases it."""
+    gc_freeze: bool = False
+    """Freeze the heap after the first run (``gc.freeze()``), out of Streamlit's
+    per-run collections: opt-in, see :mod:`typed_state._gc`."""
 
 
 @cache

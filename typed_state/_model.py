@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import sys
 import threading
@@ -16,6 +17,7 @@ from typed_state import _widgets
 from typed_state._backends import backend_for
 from typed_state._config import settings
 from typed_state._errors import DefinitionError, FieldNameError
+from typed_state._gc import maybe_freeze
 from typed_state._once import get_or_create
 from typed_state._slot import _VALIDATING, DEFAULT_LOCK_TIMEOUT, Slot
 
@@ -135,6 +137,7 @@ class SharedState(BaseModel):
         slot = _slot_for(cls, key)
         instance = slot.adopt(cls)
         slot.touch()
+        maybe_freeze()
         return instance  # type: ignore[return-value]  # adopt() returns a cls instance
 
     @classmethod
@@ -302,11 +305,13 @@ def _namespace_of(cls: type[SharedState]) -> str:
     return f"{module}.{cls.__qualname__}"
 
 
+@functools.cache
 def _page_path(filename: str) -> str:
     """A page script's path relative to the main script's folder, when it is inside it.
 
     Replicas installed at different paths then agree on the namespace, which
-    names the values in a shared store.
+    names the values in a shared store.  Cached: a page script declaring its
+    class runs this on every run, and ``resolve()`` asks the filesystem.
     """
     path = Path(filename).resolve()
     if sys.argv and sys.argv[0]:

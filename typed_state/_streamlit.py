@@ -21,6 +21,7 @@ Streamlit upgrade that moves an internal is one place to fix.  What is used:
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -246,7 +247,14 @@ def warn_in_page(message: str) -> None:
 
 
 def secrets_section(name: str) -> dict[str, Any]:
-    """The ``[name]`` table of Streamlit's secrets.toml, empty when there is none."""
+    """The ``[name]`` table of Streamlit's secrets.toml, empty when there is none.
+
+    ``st.secrets`` is read only when a secrets file exists: reading it starts a
+    watcher that polls the files for the server's lifetime.
+    """
+    files = _st_config.get_option("secrets.files") or []
+    if not in_app_test() and not any(os.path.exists(path) for path in files):
+        return {}
     try:
         section = st.secrets.get(name)
     except Exception:  # no secrets file at all: Streamlit raises rather than returning

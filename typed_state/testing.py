@@ -15,6 +15,7 @@ would have pushed::
 
 from __future__ import annotations
 
+from typed_state import _gc
 from typed_state._backends import reset_backends
 from typed_state._config import settings
 from typed_state._engine import RerunRecord, engine, use_engine
@@ -29,6 +30,7 @@ def reset() -> None:
     reset_backends()
     use_engine(None)
     settings.cache_clear()
+    _gc.reset()
 
 
 def reruns() -> list[RerunRecord]:

@@ -354,32 +354,22 @@ def _revalidate_models(value: Any) -> Any:
     of a validated write and cannot have changed: they are kept, so re-assigning
     a big list with one new item re-checks only that item.
     """
-    if type(value) in ATOMIC or isinstance(value, Frozen):
-        return value
-    if isinstance(value, BaseModel):
-        fields = {k: _revalidate_models(v) for k, v in value.__dict__.items()}
-        if value.__pydantic_extra__:
-            fields.update(value.__pydantic_extra__)
-        token = _VALIDATING.set(True)
-        try:
-            fresh = type(value).model_validate(fields, by_name=True)
-        finally:
-            _VALIDATING.reset(token)
-        object.__setattr__(fresh, "__pydantic_fields_set__", set(value.__pydantic_fields_set__))
-        if value.__pydantic_private__:
-            object.__setattr__(fresh, "__pydantic_private__", dict(value.__pydantic_private__))
-        return fresh
-    if isinstance(value, list | tuple | set | frozenset):
-        items = [_revalidate_models(v) for v in value]
-        if all(a is b for a, b in zip(items, value, strict=True)):
-            return value
-        return items if isinstance(value, list) else type(value)(items)
-    if isinstance(value, dict):
-        converted = {k: _revalidate_models(v) for k, v in value.items()}
-        if all(converted[k] is value[k] for k in value):
-            return value
-        return converted
-    return value
+    return _map_models(value, _revalidated, skip_frozen=True)
+
+
+def _revalidated(model: BaseModel) -> BaseModel:
+    fields = {k: _revalidate_models(v) for k, v in model.__dict__.items()}
+    if model.__pydantic_extra__:
+        fields.update(model.__pydantic_extra__)
+    token = _VALIDATING.set(True)
+    try:
+        fresh = type(model).model_validate(fields, by_name=True)
+    finally:
+        _VALIDATING.reset(token)
+    object.__setattr__(fresh, "__pydantic_fields_set__", set(model.__pydantic_fields_set__))
+    if model.__pydantic_private__:
+        object.__setattr__(fresh, "__pydantic_private__", dict(model.__pydantic_private__))
+    return fresh
 
 
 def _foreign_models_to_dicts(value: Any) -> Any:
@@ -390,15 +380,23 @@ def _foreign_models_to_dicts(value: Any) -> Any:
     an earlier class, which Pydantic rejects.  Returns ``value`` itself when
     there was nothing to convert.
     """
+    return _map_models(value, lambda model: model.model_dump(), skip_frozen=False)
+
+
+def _map_models(value: Any, convert: Any, *, skip_frozen: bool) -> Any:
+    """``value`` with ``convert(model)`` for each model in it, containers rebuilt
+    only where something changed (``value`` itself when nothing did)."""
+    if type(value) in ATOMIC or (skip_frozen and isinstance(value, Frozen)):
+        return value
     if isinstance(value, BaseModel):
-        return value.model_dump()
+        return convert(value)
     if isinstance(value, list | tuple | set | frozenset):
-        items = [_foreign_models_to_dicts(v) for v in value]
+        items = [_map_models(v, convert, skip_frozen=skip_frozen) for v in value]
         if all(a is b for a, b in zip(items, value, strict=True)):
             return value
-        return type(value)(items) if not isinstance(value, list) else items
+        return items if isinstance(value, list) else type(value)(items)
     if isinstance(value, dict):
-        converted = {k: _foreign_models_to_dicts(v) for k, v in value.items()}
+        converted = {k: _map_models(v, convert, skip_frozen=skip_frozen) for k, v in value.items()}
         if all(converted[k] is value[k] for k in value):
             return value
         return converted

@@ -9,6 +9,7 @@ pages = [
     st.Page("pages/slider.py", title="Shared slider", icon="🎚️"),
     st.Page("pages/todos.py", title="Todo list", icon="✅"),
     st.Page("pages/table.py", title="Shared table", icon="📋"),
+    st.Page("pages/editor.py", title="Shared document", icon="📝"),
     st.Page("pages/chat.py", title="Chat", icon="💬"),
     st.Page("pages/rooms.py", title="Chat rooms", icon="🚪"),
     st.Page("pages/worker.py", title="Worker progress", icon="⚙️"),

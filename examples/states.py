@@ -34,6 +34,12 @@ class TodoList(SharedState):
     items: list[str] = Field(default_factory=list)
 
 
+class Document(SharedState):
+    """A text several people edit; a save is refused if somebody saved meanwhile."""
+
+    text: str = Field("Write here.", max_length=20_000)
+
+
 class Row(BaseModel):
     item: str = Field(min_length=1, max_length=40)
     qty: int = Field(1, ge=0)

@@ -79,11 +79,14 @@ def test_the_public_api_is_exactly_this_and_reports_typed_state_as_its_module() 
         "ConfigurationError",
         "DefinitionError",
         "FieldNameError",
+        "InvalidKeyError",
+        "KeyNotAllowedError",
         "LockLostError",
         "LockTimeoutError",
         "ReadOnlyValueError",
         "SchemaChangedWarning",
         "SharedState",
+        "StaleWriteError",
         "StateConfig",
         "StateDroppedError",
         "StoredValueWarning",
@@ -144,3 +147,16 @@ def test_no_secrets_file_is_no_error_and_defaults_hold(tmp_path: Path) -> None:
     finally:
         config.set_option("secrets.files", before)
         settings.cache_clear()
+
+
+def test_a_redis_url_without_redis_py_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "redis" else real(name, *a)
+    )
+    with pytest.raises(ConfigurationError, match=r"needs redis-py: pip install"):
+        backend_for("redis://127.0.0.1:1/0")

@@ -6,7 +6,7 @@ import sys
 import threading
 import types
 import warnings
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
@@ -15,11 +15,14 @@ from tests.fakes import FakeSession, FakeSessions
 from typed_state import (
     DefinitionError,
     FieldNameError,
+    InvalidKeyError,
+    KeyNotAllowedError,
     LockLostError,
     LockTimeoutError,
     SchemaChangedWarning,
     SharedState,
     StateDroppedError,
+    TypedStateError,
     _engine,
     _slot,
     no_rerun,
@@ -503,10 +506,48 @@ def test_drop_reruns_the_readers(harness: Harness) -> None:
     assert harness.reruns("reader") == [None]
 
 
-@pytest.mark.parametrize("key", ["", 3])
-def test_bad_keys_are_refused(key: Any) -> None:
-    with pytest.raises(TypeError, match="non-empty str"):
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("", "a key cannot be empty"),
+        (3, "a key is a str, not int"),
+        ("x" * 201, "a key has at most 200 characters"),
+        ("tab\there", "a key has no control characters"),
+        ("new\nline", "a key has no control characters"),
+    ],
+)
+def test_bad_keys_are_refused_with_a_message_a_page_can_show(key: Any, reason: str) -> None:
+    with pytest.raises(InvalidKeyError, match=reason) as caught:
         Chat.get(key=key)
+    assert isinstance(caught.value, ValueError)
+    assert isinstance(caught.value, TypedStateError)
+    assert "is not a valid Chat key" in str(caught.value)
+    assert Chat.keys() == []
+
+
+def test_a_key_of_200_printable_characters_is_fine() -> None:
+    Chat.get(key="é" * 199 + " ").count = 1
+    assert len(Chat.keys()) == 1
+
+
+class Private(SharedState):
+    count: int = 0
+    invited: ClassVar[set[str]] = {"team"}
+
+    @classmethod
+    def allow_key(cls, key: str) -> bool:
+        return key in cls.invited
+
+
+def test_allow_key_refines_the_rule() -> None:
+    Private.get(key="team").count = 1
+    with pytest.raises(KeyNotAllowedError, match="Private 'others' is not open to you") as caught:
+        Private.get(key="others")
+    assert isinstance(caught.value, PermissionError)
+    assert (caught.value.state, caught.value.key) == ("Private", "others")
+    with pytest.raises(KeyNotAllowedError):
+        Private.drop("others")
+    assert Private.keys() == ["team"]
 
 
 # -- classes re-defined while the server runs ------------------------------------------

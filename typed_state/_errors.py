@@ -10,6 +10,9 @@ and friends keep working::
     ├── LockTimeoutError       (TimeoutError)  a field lock was not acquired in time
     ├── ConfigurationError     (ValueError)    a backend URL or setting is not usable
     ├── StateDroppedError      (LookupError)   a write to a key removed by ``drop()``
+    ├── StaleWriteError                        a conditional write found newer versions
+    ├── InvalidKeyError        (ValueError)    a family key that is not a short printable text
+    ├── KeyNotAllowedError     (PermissionError) a key the class's ``allow_key`` refuses
     ├── ReadOnlyValueError     (TypeError)     an in-place change of a value read from a state
     ├── LockLostError                          a lock's lease ran out while it was held
     └── BackendError           (ConnectionError) the store failed to read or write
@@ -175,3 +178,50 @@ class StateDroppedError(TypedStateError, LookupError):
         super().__init__(message)
         self.state = state
         self.key = key
+
+
+class InvalidKeyError(TypedStateError, ValueError):
+    """A family key that is not a non-empty printable ``str`` of at most 200 characters.
+
+    Keys often come from the URL (``?room=...``): anyone can type any key.
+    ``key`` is the key refused; the message is meant to be shown in the page.
+    """
+
+    def __init__(self, state: str, key: object, reason: str) -> None:
+        super().__init__(f"{key!r} is not a valid {state} key: {reason}")
+        self.state = state
+        self.key = key
+
+
+class KeyNotAllowedError(TypedStateError, PermissionError):
+    """A family key that the class's ``allow_key(key)`` classmethod refused.
+
+    ``state`` and ``key`` say which; the message is meant to be shown in the page.
+    """
+
+    def __init__(self, state: str, key: str) -> None:
+        super().__init__(f"{state} {key!r} is not open to you")
+        self.state = state
+        self.key = key
+
+
+class StaleWriteError(TypedStateError):
+    """A conditional write (``update(..., if_versions=...)``) found a field changed.
+
+    Somebody stored a change of a field since the version the writer expected,
+    so nothing was stored: reload and merge, or write again without the
+    condition to overwrite.  ``state`` names the state and ``conflicts`` maps
+    each stale field to ``(expected, found)`` versions.
+    """
+
+    def __init__(self, state: str, conflicts: dict[str, tuple[int, int]]) -> None:
+        detail = ", ".join(
+            f"{state}.{name} is at version {found}, not {expected}"
+            for name, (expected, found) in sorted(conflicts.items())
+        )
+        super().__init__(
+            f"nothing was stored: somebody changed it meanwhile ({detail}); "
+            "reload the value, or write without if_versions to overwrite"
+        )
+        self.state = state
+        self.conflicts = conflicts

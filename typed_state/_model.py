@@ -16,7 +16,12 @@ from pydantic import BaseModel, ConfigDict
 from typed_state import _widgets
 from typed_state._backends import backend_for
 from typed_state._config import settings
-from typed_state._errors import DefinitionError, FieldNameError
+from typed_state._errors import (
+    DefinitionError,
+    FieldNameError,
+    InvalidKeyError,
+    KeyNotAllowedError,
+)
 from typed_state._gc import maybe_freeze
 from typed_state._once import get_or_create
 from typed_state._slot import _VALIDATING, DEFAULT_LOCK_TIMEOUT, Slot
@@ -27,7 +32,21 @@ if TYPE_CHECKING:
     from typed_state._widgets import WidgetBinding
 
 _RESERVED = frozenset(
-    {"get", "keys", "drop", "lock", "mutate", "update", "notify", "widget", "key", "state_key"}
+    {
+        "allow_key",
+        "drop",
+        "get",
+        "if_versions",
+        "key",
+        "keys",
+        "lock",
+        "mutate",
+        "notify",
+        "state_key",
+        "update",
+        "version",
+        "widget",
+    }
 )
 
 _SERIALS = itertools.count(1)
@@ -141,6 +160,22 @@ class SharedState(BaseModel):
         return instance  # type: ignore[return-value]  # adopt() returns a cls instance
 
     @classmethod
+    def allow_key(cls, key: str) -> bool:
+        """Whether this session may use ``key`` of the family; override to restrict.
+
+        Called by ``get(key=)`` and ``drop(key)`` after the default rule (a
+        non-empty printable ``str`` of at most 200 characters); returning False
+        raises :class:`KeyNotAllowedError`.  Without an override a key is a
+        shared secret at best: anyone who types it in the URL gets it::
+
+            class Room(SharedState):
+                @classmethod
+                def allow_key(cls, key: str) -> bool:
+                    return st.user.email in Invites.get().members.get(key, [])
+        """
+        return True
+
+    @classmethod
     def keys(cls) -> list[str]:
         """The keys of this class's family that hold values, sorted.
 
@@ -159,7 +194,7 @@ class SharedState(BaseModel):
 
         Its readers re-run; a later ``get(key)`` starts again from the defaults.
         """
-        _check_key(key)
+        _check_key(cls, key)
         url = _url_of(cls)
         namespace = f"{cls.__typed_state_namespace__}[{key}]"
         with _SLOTS_LOCK:
@@ -205,14 +240,37 @@ class SharedState(BaseModel):
             yield draft
             slot.assign(type(self), {field: draft}, timeout)
 
-    def update(self, *, timeout: float = DEFAULT_LOCK_TIMEOUT, **values: Any) -> None:
+    def update(
+        self,
+        *,
+        timeout: float = DEFAULT_LOCK_TIMEOUT,
+        if_versions: Mapping[str, int] | None = None,
+        **values: Any,
+    ) -> None:
         """Assign several fields at once: validated together, all or nothing.
 
-        ::
+        With ``if_versions`` (field -> version, from :meth:`version`), nothing is
+        stored unless every field named is still at that version, checked under
+        the fields' locks and, with Redis, atomically with the write; otherwise
+        :class:`StaleWriteError` says which fields moved on::
 
             state.update(count=0, messages=[])
+            seen = doc.version("text")            # when the user started editing
+            doc.update(text=edited, if_versions={"text": seen})
         """
-        self._slot().assign(type(self), values, timeout)
+        self._slot().assign(type(self), values, timeout, if_versions)
+
+    def version(self, field: str) -> int:
+        """How many changes of ``field`` were stored: 0 until its first write.
+
+        The same in every process under Redis, kept where the store persists.
+        Reading it binds the session like reading the field.  Pass it back to
+        ``update(..., if_versions={field: version})`` for a write that fails
+        if somebody else wrote meanwhile.
+        """
+        slot = self._slot()
+        slot.check_fields(type(self), (field,))
+        return slot.version(field)
 
     def widget(self, field: str, *, key: str | None = None) -> WidgetBinding:
         """Keyword arguments that bind a Streamlit widget to ``field``.
@@ -326,14 +384,28 @@ def _url_of(cls: type[SharedState]) -> str:
     return str(url) if url else settings().url
 
 
-def _check_key(key: str) -> None:
-    if not isinstance(key, str) or not key:
-        raise TypeError(f"a state key must be a non-empty str, not {key!r}")
+MAX_KEY_LENGTH = 200
+
+
+def _check_key(cls: type[SharedState], key: str) -> None:
+    """The default rule for keys, then the class's own ``allow_key``."""
+    if not isinstance(key, str):
+        raise InvalidKeyError(cls.__name__, key, f"a key is a str, not {type(key).__name__}")
+    if not key:
+        raise InvalidKeyError(cls.__name__, key, "a key cannot be empty")
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidKeyError(
+            cls.__name__, key[:20] + "...", f"a key has at most {MAX_KEY_LENGTH} characters"
+        )
+    if not key.isprintable():
+        raise InvalidKeyError(cls.__name__, key, "a key has no control characters")
+    if not cls.allow_key(key):
+        raise KeyNotAllowedError(cls.__name__, key)
 
 
 def _slot_for(cls: type[SharedState], key: str | None) -> Slot:
     if key is not None:
-        _check_key(key)
+        _check_key(cls, key)
     url = _url_of(cls)
     base = cls.__typed_state_namespace__
     namespace = base if key is None else f"{base}[{key}]"

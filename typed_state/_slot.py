@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from typed_state import _streamlit
+from typed_state._backends._base import StaleVersions
 from typed_state._backends._codec import codec_for
 from typed_state._change import differs, no_rerun, reassigned_in_place
 from typed_state._engine import FieldKey, engine
@@ -25,6 +26,7 @@ from typed_state._errors import (
     FieldNameError,
     LockTimeoutError,
     SchemaChangedWarning,
+    StaleWriteError,
     StateDroppedError,
 )
 from typed_state._readonly import ATOMIC, Frozen
@@ -184,6 +186,11 @@ class Slot:
             engine().bind(run, key)
         return self.values[name]
 
+    def version(self, name: str) -> int:
+        """How many changes of the field were stored; binds like a read of it."""
+        self.read(name)
+        return self.backend.version(self.namespace, name)
+
     def touch(self) -> None:
         """Note that the current run uses this state (a ``get()``)."""
         run = _streamlit.current_run()
@@ -231,6 +238,7 @@ class Slot:
         cls: type[SharedState],
         updates: Mapping[str, Any],
         timeout: float = DEFAULT_LOCK_TIMEOUT,
+        if_versions: Mapping[str, int] | None = None,
     ) -> None:
         """Validate and store ``updates`` under their locks; push the changes.
 
@@ -240,8 +248,9 @@ class Slot:
         changed in place: a DataFrame, say).
         """
         cls = self.cls  # the newest definition, whoever writes (an old instance too)
-        self.check_fields(cls, list(updates))
-        with self.locked(list(updates), timeout):
+        expect = dict(if_versions or {})
+        self.check_fields(cls, [*updates, *expect])
+        with self.locked([*updates, *expect], timeout):
             if self.dropped:
                 again = "get()" if self.key is None else f"get(key={self.key!r})"
                 raise StateDroppedError(
@@ -250,6 +259,13 @@ class Slot:
                     key=self.key,
                 )
             values = self.values
+            if expect:
+                # Under the locks (which, under Redis, re-read the fields): a
+                # stale condition fails even when the write would change nothing.
+                found = {name: self.backend.version(self.namespace, name) for name in expect}
+                stale = {n: (expect[n], found[n]) for n in expect if found[n] != expect[n]}
+                if stale:
+                    raise StaleWriteError(self.title, stale)
             checked = {name: _revalidate_models(value) for name, value in updates.items()}
             if len(checked) == 1:
                 ((name, value),) = checked.items()
@@ -265,7 +281,14 @@ class Slot:
                     changed[name] = codec.freeze(name, new)
             if not changed:
                 return
-            self.backend.save(self.namespace, changed, codec, quiet=no_rerun.active)
+            try:
+                self.backend.save(
+                    self.namespace, changed, codec, quiet=no_rerun.active, expect=expect or None
+                )
+            except StaleVersions as exc:
+                raise StaleWriteError(
+                    self.title, {n: (expect[n], v) for n, v in exc.found.items()}
+                ) from None
             for name in changed:
                 self.stash.pop(name, None)
             if not no_rerun.active:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from mypy.errorcodes import ErrorCode
 from mypy.messages import best_matches, format_string_list
-from mypy.nodes import ARG_NAMED_OPT, ARG_STAR2, TypeInfo, Var
+from mypy.nodes import ARG_NAMED_OPT, ARG_STAR2, DictExpr, TypeInfo, Var
 from mypy.plugin import MethodContext, MethodSigContext, Plugin
 from mypy.typeops import try_getting_str_literals
 from mypy.types import CallableType, Instance, ProperType, Type, get_proper_type
@@ -59,8 +59,10 @@ class TypedStatePlugin(Plugin):
 
     def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
         method = self._shared_state_method(fullname)
-        if method in ("lock", "notify", "widget"):
+        if method in ("lock", "notify", "widget", "version"):
             return _check_names
+        if method == "update":
+            return _check_if_versions
         if method == "mutate":
             return _mutate
         return None
@@ -68,7 +70,7 @@ class TypedStatePlugin(Plugin):
     def _shared_state_method(self, fullname: str) -> str | None:
         """``"lock"`` for ``"app.Counter.lock"`` when Counter is a SharedState."""
         owner, _, method = fullname.rpartition(".")
-        if method not in ("lock", "mutate", "notify", "update", "widget"):
+        if method not in ("lock", "mutate", "notify", "update", "widget", "version"):
             return None
         symbol = self.lookup_fully_qualified(owner)
         if symbol is None or not isinstance(symbol.node, TypeInfo):
@@ -138,6 +140,20 @@ def _mutate(ctx: MethodContext) -> Type:
         return ctx.default_return_type
     # The block gets a copy of the field's value: type it as the field.
     return manager.copy_modified(args=[fields[names[0]], *manager.args[1:]])
+
+
+def _check_if_versions(ctx: MethodContext) -> Type:
+    """The keys of ``update(..., if_versions={...})`` are field names."""
+    fields = _fields(get_proper_type(ctx.type))
+    if fields is None:
+        return ctx.default_return_type
+    for names, exprs in zip(ctx.arg_names, ctx.args, strict=True):
+        for name, expr in zip(names, exprs, strict=True):
+            if name == "if_versions" and isinstance(expr, DictExpr):
+                keys = [key for key, _ in expr.items if key is not None]
+                types = [ctx.api.get_expression_type(key) for key in keys]
+                _named_fields(ctx._replace(args=[keys], arg_types=[types]), fields)
+    return ctx.default_return_type
 
 
 def _update_signature(ctx: MethodSigContext) -> CallableType:

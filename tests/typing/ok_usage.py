@@ -39,6 +39,10 @@ level = st.slider("Count", 0, 10, **chat.widget("count"))
 reveal_type(level)  # N: Revealed type is "int"
 st.text_input("Title", **Room.get(key="r2").widget("topic", key="topic-2"))
 
+seen = chat.version("count")
+reveal_type(seen)  # N: Revealed type is "int"
+chat.update(count=2, if_versions={"count": seen, "title": 0})
+
 name = "count" if count else "title"
 with chat.lock(name):  # a name mypy cannot know is not checked
     pass

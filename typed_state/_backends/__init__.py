@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 from urllib.parse import urlsplit
 
@@ -27,13 +28,14 @@ def _create(url: str) -> Backend:
     if scheme == "memory":
         return MemoryBackend()
     if scheme in ("redis", "rediss", "unix"):
-        try:
-            from typed_state._backends._redis import RedisBackend
-        except ImportError as exc:
+        if importlib.util.find_spec("redis") is None:
+            # Only redis-py's absence: an ImportError of our own must show as itself.
             raise ConfigurationError(
                 f"the typed_state URL {url.split('@')[-1]!r} needs redis-py: "
                 "pip install 'streamlit-typed-state[redis]'"
-            ) from exc
+            )
+        from typed_state._backends._redis import RedisBackend  # redis-py is optional
+
         return RedisBackend(url, app_name(), lock_lease=settings().lock_lease)
     raise ConfigurationError(
         f"unsupported typed_state URL {url!r}: the supported schemes are 'memory://', "

@@ -19,6 +19,14 @@ if TYPE_CHECKING:
     from typed_state._backends._codec import FieldCodec
 
 
+class StaleVersions(Exception):
+    """A conditional write found fields at other versions than expected; nothing stored."""
+
+    def __init__(self, found: dict[str, int]) -> None:
+        super().__init__(found)
+        self.found = found
+
+
 class FieldLock(Protocol):
     """A re-entrant lock on one field of one state instance."""
 
@@ -50,16 +58,29 @@ class Backend(ABC):
 
     @abstractmethod
     def save(
-        self, namespace: str, values: Mapping[str, Any], codec: FieldCodec, *, quiet: bool = False
+        self,
+        namespace: str,
+        values: Mapping[str, Any],
+        codec: FieldCodec,
+        *,
+        quiet: bool = False,
+        expect: Mapping[str, int] | None = None,
     ) -> None:
         """Store these fields of ``namespace`` (the caller holds their locks).
 
-        Other processes sharing the store hear of the change unless ``quiet``
-        (a write under ``no_rerun``).
+        Each stored field's version goes up by one.  Other processes sharing the
+        store hear of the change unless ``quiet`` (a write under ``no_rerun``).
+        With ``expect`` (field -> version), nothing is stored unless every field
+        named is still at that version, checked atomically with the write:
+        :class:`StaleVersions` says what was found.
 
         Raises :class:`~typed_state.BackendError` when they could not be stored;
         the live values are then unchanged.
         """
+
+    @abstractmethod
+    def version(self, namespace: str, name: str) -> int:
+        """How many changes of the field were stored (0 for a field never written)."""
 
     @abstractmethod
     def replace(self, namespace: str, values: Mapping[str, Any], codec: FieldCodec) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from typed_state._backends._base import Backend, FieldLock
+from typed_state._backends._base import Backend, FieldLock, StaleVersions
 from typed_state._once import get_or_create
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ class MemoryBackend(Backend):
 
     def __init__(self) -> None:
         self._data: dict[str, dict[str, Any]] = {}
+        self._versions: dict[str, dict[str, int]] = {}
         self._locks: dict[tuple[str, str], _Lock] = {}
         self._mutex = threading.Lock()
 
@@ -50,9 +51,26 @@ class MemoryBackend(Backend):
             return live
 
     def save(
-        self, namespace: str, values: Mapping[str, Any], codec: FieldCodec, *, quiet: bool = False
+        self,
+        namespace: str,
+        values: Mapping[str, Any],
+        codec: FieldCodec,
+        *,
+        quiet: bool = False,
+        expect: Mapping[str, int] | None = None,
     ) -> None:
+        versions = self._versions.setdefault(namespace, {})
+        if expect:
+            # The caller holds the locks of the fields expected: no write can come between.
+            found = {name: versions.get(name, 0) for name in expect}
+            if found != dict(expect):
+                raise StaleVersions(found)
         self._data[namespace].update(values)
+        for name in values:
+            versions[name] = versions.get(name, 0) + 1
+
+    def version(self, namespace: str, name: str) -> int:
+        return self._versions.get(namespace, {}).get(name, 0)
 
     def replace(self, namespace: str, values: Mapping[str, Any], codec: FieldCodec) -> None:
         live = self._data[namespace]
@@ -69,4 +87,5 @@ class MemoryBackend(Backend):
 
     def delete(self, namespace: str) -> bool:
         with self._mutex:
+            self._versions.pop(namespace, None)
             return self._data.pop(namespace, None) is not None

@@ -33,7 +33,7 @@ import redis
 from pydantic import ValidationError
 from redis.exceptions import LockError, LockNotOwnedError, RedisError
 
-from typed_state._backends._base import Backend, FieldLock
+from typed_state._backends._base import Backend, FieldLock, StaleVersions
 from typed_state._change import differs
 from typed_state._errors import (
     BackendError,
@@ -52,22 +52,43 @@ _LOGGER = logging.getLogger("typed_state")
 _VERSION = "__v__"
 """The hash field counting writes to a namespace (fields cannot start with "_")."""
 _FENCED_WRITE = """
-local n = tonumber(ARGV[1])
-for i = 1, n do
-  if redis.call('get', KEYS[i + 1]) ~= ARGV[i + 3] then return -i end
+local locks, checks = tonumber(ARGV[1]), tonumber(ARGV[2])
+for i = 1, locks do
+  if redis.call('get', KEYS[i + 1]) ~= ARGV[4 + i] then return {-1, i} end
 end
+local stale = {-2}
+for i = 1, checks do
+  local name = ARGV[4 + locks + 2 * i - 1]
+  local found = tonumber(redis.call('hget', KEYS[1], '__c__:' .. name) or '0')
+  if found ~= tonumber(ARGV[4 + locks + 2 * i]) then
+    stale[#stale + 1] = name
+    stale[#stale + 1] = found
+  end
+end
+if #stale > 1 then return stale end
+local result = {0, 0}
 local pairs = {}
-for i = n + 4, #ARGV do pairs[#pairs + 1] = ARGV[i] end
+for i = 5 + locks + 2 * checks, #ARGV, 2 do
+  pairs[#pairs + 1] = ARGV[i]
+  pairs[#pairs + 1] = ARGV[i + 1]
+  result[#result + 1] = redis.call('hincrby', KEYS[1], '__c__:' .. ARGV[i], 1)
+end
 redis.call('hset', KEYS[1], unpack(pairs))
-local version = redis.call('hincrby', KEYS[1], '__v__', 1)
-redis.call('publish', ARGV[2], ARGV[3])
-return version
+result[2] = redis.call('hincrby', KEYS[1], '__v__', 1)
+redis.call('publish', ARGV[3], ARGV[4])
+return result
 """
-"""Store fields only while every lock named still holds this holder's token.
+"""Store fields only while every lock named still holds this holder's token, and
+(for a conditional write) every field checked is still at the version expected.
 
-KEYS: the state hash, then the lock keys.  ARGV: the number of locks, the
-channel, the change message, the tokens, then field/value pairs.  Returns the
-new version, or -i when the i-th lock is no longer held (nothing stored)."""
+KEYS: the state hash, then the lock keys.  ARGV: the number of locks, the number
+of checks, the channel, the change message, the tokens, (field, version) pairs to
+check, then (field, value) pairs to store.  Returns ``{0, namespace version,
+field versions...}``; ``{-1, i}`` when the i-th lock is no longer held, ``{-2,
+field, version found, ...}`` when checks failed (nothing stored either way)."""
+
+_CHANGES = "__c__:"
+"""Prefix of the hash fields counting each field's stored changes (its version)."""
 
 _RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
 """Seconds between attempts to reach Redis again after losing it (the last repeats)."""
@@ -84,13 +105,15 @@ def _safe_url(url: str) -> str:
 class _Namespace:
     """What this process knows of one namespace: live values and their versions."""
 
-    __slots__ = ("callbacks", "codec", "field_versions", "live")
+    __slots__ = ("callbacks", "changes", "codec", "field_versions", "live")
 
     def __init__(self, codec: FieldCodec) -> None:
         self.codec = codec
         self.live: dict[str, Any] = {}
         self.field_versions: dict[str, int] = {}
         """Per field, the namespace version its cached value was read or written at."""
+        self.changes: dict[str, int] = {}
+        """Per field, how many changes were stored (``state.version(field)``)."""
         self.callbacks: list[Callable[[list[str]], None]] = []
 
 
@@ -174,6 +197,7 @@ class RedisBackend(Backend):
         for name in ns.codec.names:
             ns.live[name] = self._decode(ns, namespace, name, stored.get(name.encode()))
             ns.field_versions[name] = version
+            ns.changes[name] = int(stored.get(f"{_CHANGES}{name}".encode(), b"0"))
 
     def load(self, namespace: str, codec: FieldCodec) -> dict[str, Any] | None:
         ns = self._attach(namespace, codec)
@@ -203,10 +227,16 @@ class RedisBackend(Backend):
         self._fill(ns, namespace, stored)
         return ns.live
 
-    def _read(self, namespace: str, names: list[str]) -> tuple[int, list[bytes | str | None]]:
-        """The stored JSON of these fields, and the namespace's version read with them."""
-        raw = self._client.hmget(self._key(namespace), [*names, _VERSION])
-        return int(raw[-1] or 0), list(raw[:-1])
+    def _read(
+        self, ns: _Namespace, namespace: str, names: list[str]
+    ) -> tuple[int, list[bytes | str | None]]:
+        """The stored JSON of these fields and the namespace's version read with them;
+        their change counts go to ``ns.changes``."""
+        fields = [*names, _VERSION, *(f"{_CHANGES}{name}" for name in names)]
+        raw = self._client.hmget(self._key(namespace), fields)
+        for name, count in zip(names, raw[len(names) + 1 :], strict=True):
+            ns.changes[name] = int(count or 0)
+        return int(raw[len(names)] or 0), list(raw[: len(names)])
 
     def refresh(self, namespace: str, names: list[str]) -> None:
         """Read these fields from Redis into the cache (their locks are held)."""
@@ -214,7 +244,7 @@ class RedisBackend(Backend):
         if ns is None:
             return
         try:
-            version, raw = self._read(namespace, names)
+            version, raw = self._read(ns, namespace, names)
         except RedisError as exc:
             raise self._failed(f"read {namespace}", exc) from exc
         for name, value in zip(names, raw, strict=True):
@@ -224,8 +254,18 @@ class RedisBackend(Backend):
 
     # -- writing -----------------------------------------------------------------------
 
+    def version(self, namespace: str, name: str) -> int:
+        ns = self._namespaces.get(namespace)
+        return 0 if ns is None else ns.changes.get(name, 0)
+
     def save(
-        self, namespace: str, values: Mapping[str, Any], codec: FieldCodec, *, quiet: bool = False
+        self,
+        namespace: str,
+        values: Mapping[str, Any],
+        codec: FieldCodec,
+        *,
+        quiet: bool = False,
+        expect: Mapping[str, int] | None = None,
     ) -> None:
         ns = self._namespaces[namespace]
         encoded = {name: codec.encode(name, value) for name, value in values.items()}
@@ -238,20 +278,31 @@ class RedisBackend(Backend):
             for name in sorted(values)
             if (lock := self._locks.get((namespace, name))) is not None and lock.held_here()
         ]
-        args: list[Any] = [len(held), self._channel, message]
+        checks = dict(expect or {})
+        args: list[Any] = [len(held), len(checks), self._channel, message]
         args += [lock.token for lock in held]
+        for name, expected in checks.items():
+            args += [name, expected]
         for name, raw in encoded.items():
             args += [name, raw]
         try:
-            version = int(self._fenced_write(keys=[key, *(lock.name for lock in held)], args=args))
+            result = self._fenced_write(keys=[key, *(lock.name for lock in held)], args=args)
         except RedisError as exc:
             raise self._failed(f"store {namespace} {sorted(values)}", exc) from exc
-        if version < 0:
-            raise held[-version - 1].lost()
+        code = int(result[0])
+        if code == -1:
+            raise held[int(result[1]) - 1].lost()
+        if code == -2:
+            found = result[1:]
+            raise StaleVersions(
+                {found[i].decode(): int(found[i + 1]) for i in range(0, len(found), 2)}
+            )
+        version = int(result[1])
         # Stored: only now does this process show it.
-        for name, value in values.items():
+        for (name, value), changes in zip(values.items(), result[2:], strict=True):
             ns.live[name] = value
             ns.field_versions[name] = version
+            ns.changes[name] = int(changes)
 
     def replace(self, namespace: str, values: Mapping[str, Any], codec: FieldCodec) -> None:
         # The class changed in this process only: other replicas may still run
@@ -410,7 +461,7 @@ class RedisBackend(Backend):
         names = [n for n in names if n in ns.live]
         if not names:
             return
-        version, raw = self._read(namespace, names)
+        version, raw = self._read(ns, namespace, names)
         changed = []
         for name, value in zip(names, raw, strict=True):
             # A value this process wrote (or locked and read) at a later version wins.

@@ -1,0 +1,143 @@
+"""Field versions and conditional writes, on memory and on Redis (two processes)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pydantic import Field
+
+from tests.test_model import Harness
+from typed_state import SharedState, StaleWriteError, TypedStateError, testing
+from typed_state._backends._codec import codec_for
+from typed_state._backends._redis import RedisBackend
+from typed_state._config import settings
+
+
+class Doc(SharedState):
+    text: str = ""
+    title: str = Field("untitled", max_length=20)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    if request.param == "redis":
+        redis_proc = request.getfixturevalue("redis_proc")
+        url = f"redis://{redis_proc.host}:{redis_proc.port}/0"
+        monkeypatch.setenv("TYPED_STATE_URL", url)
+        monkeypatch.setenv("TYPED_STATE_APP", "versions")
+        settings.cache_clear()
+        yield url
+        testing.reset()
+        import redis
+
+        redis.Redis.from_url(url).flushall()
+        return
+    yield "memory://"
+
+
+def test_a_version_counts_stored_changes(store: str) -> None:
+    doc = Doc.get()
+    assert doc.version("text") == 0
+    doc.text = "a"
+    doc.text = "a"  # no change, no new version
+    doc.update(text="b", title="t")
+    assert (doc.version("text"), doc.version("title")) == (2, 1)
+    with pytest.raises(ValueError, match="at most 20"):
+        doc.title = "x" * 30
+    assert doc.version("title") == 1
+
+
+def test_a_conditional_write_stores_when_nobody_wrote_meanwhile(store: str) -> None:
+    doc = Doc.get()
+    seen = doc.version("text")
+    doc.update(text="mine", if_versions={"text": seen})
+    assert doc.text == "mine"
+    assert doc.version("text") == seen + 1
+
+
+def test_a_stale_conditional_write_stores_nothing_and_says_what_moved(store: str) -> None:
+    doc = Doc.get()
+    seen = doc.version("text")
+    doc.text = "theirs"  # somebody saved meanwhile
+    with pytest.raises(StaleWriteError) as caught:
+        doc.update(text="mine", title="new", if_versions={"text": seen})
+    error = caught.value
+    assert isinstance(error, TypedStateError)
+    assert error.conflicts == {"text": (seen, seen + 1)}
+    assert f"Doc.text is at version {seen + 1}, not {seen}" in str(error)
+    assert (doc.text, doc.title) == ("theirs", "untitled")  # all or nothing
+    # The condition may name a field the write does not touch.
+    with pytest.raises(StaleWriteError):
+        doc.update(title="new", if_versions={"text": seen})
+    # Even a write that would change nothing fails on a stale condition.
+    with pytest.raises(StaleWriteError):
+        doc.update(text="theirs", if_versions={"text": seen})
+
+
+def test_two_editors_racing_exactly_one_wins(store: str) -> None:
+    doc = Doc.get()
+    seen = doc.version("text")
+    results: list[Any] = []
+    start = threading.Barrier(2)
+
+    def save(text: str) -> None:
+        start.wait()
+        try:
+            doc.update(text=text, if_versions={"text": seen})
+            results.append(text)
+        except StaleWriteError:
+            results.append("stale")
+
+    threads = [threading.Thread(target=save, args=(t,)) for t in ("ann", "bob")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(results) in (["ann", "stale"], ["bob", "stale"])
+    assert doc.text in ("ann", "bob")
+    assert doc.version("text") == seen + 1
+
+
+def test_reading_a_version_binds_like_the_field(
+    store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness = Harness(monkeypatch)
+    doc = Doc.get()
+    harness.as_session("reader")
+    doc.version("text")
+    harness.outside()
+    doc.text = "changed"
+    assert harness.reruns("reader") == [None]
+
+
+@pytest.mark.redis
+def test_versions_are_the_same_in_every_process_and_checked_in_redis(redis_proc: Any) -> None:
+    url = f"redis://{redis_proc.host}:{redis_proc.port}/0"
+    one, two = RedisBackend(url, "versions-x"), RedisBackend(url, "versions-x")
+    namespace = Doc.__typed_state_namespace__
+    codec = codec_for(Doc)
+    try:
+        for backend in (one, two):
+            backend.create(namespace, {"text": "", "title": "untitled"}, codec)
+        one.save(namespace, {"text": "a"}, codec)
+        one.save(namespace, {"text": "b"}, codec)
+        two.refresh(namespace, ["text"])
+        assert one.version(namespace, "text") == two.version(namespace, "text") == 2
+        # Checked by the script in Redis itself, not only by this process's cache.
+        from typed_state._backends._base import StaleVersions
+
+        with pytest.raises(StaleVersions) as caught:
+            two.save(namespace, {"text": "c"}, codec, expect={"text": 1})
+        assert caught.value.found == {"text": 2}
+        two.save(namespace, {"text": "c"}, codec, expect={"text": 2})
+        one.refresh(namespace, ["text"])
+        assert one.version(namespace, "text") == 3
+    finally:
+        one.close()
+        two.close()
+        import redis
+
+        redis.Redis.from_url(url).flushall()

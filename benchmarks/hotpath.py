@@ -17,9 +17,9 @@ from benchmarks._common import (
     median,
     ratio,
     server,
-    sessions,
     table,
 )
+from tests.harness import StreamlitClient
 
 DICT = "dict"
 LIBS = (TYPED_STATE, SERVER_STATE, DICT)
@@ -30,16 +30,21 @@ KINDS = ("reads", "writes", "reads_one", "reads_big")
 
 async def measure(lib: str, n: int) -> dict[str, float]:
     with server("hotpath.py", lib, BENCH_HOT_N=str(n)) as running:
-        async with sessions(running, 1) as (client,):
+        # The first run is the measurement: longer than a connect waits for.
+        client = await StreamlitClient(running.ws_url).connect(run=False)
+        try:
+            await client.rerun()
             await client.wait_for(
                 lambda: sum("/s=" in t for t in client.texts()) == len(KINDS) and not client.busy,
-                120,
+                180,
             )
             figures = {}
             for text in client.texts():
                 match = re.fullmatch(r"(\w+)/s=(\d+)", text)
                 if match:
                     figures[match.group(1)] = float(match.group(2))
+        finally:
+            await client.close()
     return figures
 
 

@@ -41,9 +41,14 @@ def differs(old: Any, new: Any) -> bool:
     except Exception:
         return not _arrays_equal(old, new)
     if type(equal) is bool:
-        # Unequal is rare for an unchanged value: only then look for NaNs.
-        return not equal and not _equal_with_nan(old, new)
+        # Unequal is rare for an unchanged value: only then look for NaNs, and
+        # only in values that can hold one.
+        return not equal and (type(new) in _NO_NAN or not _equal_with_nan(old, new))
     return not _arrays_equal(old, new)
+
+
+_NO_NAN = frozenset({int, str, bool, bytes, type(None)})
+"""Exact types whose values never hold a NaN (the common field values)."""
 
 
 def _equal_with_nan(a: Any, b: Any) -> bool:

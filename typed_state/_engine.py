@@ -242,10 +242,6 @@ class Engine:
                     self._note_run(subs, writer.marker)
                     echo = subs.pushed_run is writer.marker
                     catching_up = catch_up and subs.catchup_run is not writer.marker
-            if catching_up:
-                sessions = self._get_sessions()
-                # Under AppTest each run is the test's: nothing to catch up with.
-                catching_up = sessions is not None
             for key in keys:
                 self._versions[key] = self._versions.get(key, 0) + 1
                 self._count_echo(key, echo)
@@ -254,6 +250,11 @@ class Engine:
                     if subs is None:
                         continue
                     if session_id == writer_id:
+                        if catching_up and not subs.dirty and sessions is None:
+                            # Looked up once, and only when needed: writes are a hot path.
+                            sessions = self._get_sessions()
+                            # Under AppTest each run is the test's: nothing to catch up with.
+                            catching_up = sessions is not None
                         if not catching_up:
                             continue
                         subs.self_written = True

@@ -248,9 +248,10 @@ class Slot:
         changed in place: a DataFrame, say).
         """
         cls = self.cls  # the newest definition, whoever writes (an old instance too)
-        expect = dict(if_versions or {})
-        self.check_fields(cls, [*updates, *expect])
-        with self.locked([*updates, *expect], timeout):
+        expect = dict(if_versions) if if_versions else {}
+        names = [*updates, *expect] if expect else list(updates)
+        self.check_fields(cls, names)
+        with self.locked(names, timeout):
             if self.dropped:
                 again = "get()" if self.key is None else f"get(key={self.key!r})"
                 raise StateDroppedError(
@@ -266,7 +267,10 @@ class Slot:
                 stale = {n: (expect[n], found[n]) for n in expect if found[n] != expect[n]}
                 if stale:
                     raise StaleWriteError(self.title, stale)
-            checked = {name: _revalidate_models(value) for name, value in updates.items()}
+            checked = {
+                name: value if type(value) in ATOMIC else _revalidate_models(value)
+                for name, value in updates.items()
+            }
             if len(checked) == 1:
                 ((name, value),) = checked.items()
                 shadow = cls.model_construct(**values)
@@ -289,8 +293,9 @@ class Slot:
                 raise StaleWriteError(
                     self.title, {n: (expect[n], v) for n, v in exc.found.items()}
                 ) from None
-            for name in changed:
-                self.stash.pop(name, None)
+            if self.stash:
+                for name in changed:
+                    self.stash.pop(name, None)
             if not no_rerun.active:
                 engine().changed([self.field_keys[n] for n in changed], _streamlit.current_run())
 

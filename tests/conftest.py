@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from typed_state import testing
+from typed_state._config import settings
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -16,3 +17,21 @@ def _fresh_state() -> Iterator[None]:
     testing.reset()
     yield
     testing.reset()
+
+
+@pytest.fixture
+def redis_url(redis_proc: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A clean Redis (pytest-redis's, one per test session) selected through
+    TYPED_STATE_URL, app name "tests"; emptied after the test."""
+    url = f"redis://{redis_proc.host}:{redis_proc.port}/0"
+    monkeypatch.setenv("TYPED_STATE_URL", url)
+    monkeypatch.setenv("TYPED_STATE_APP", "tests")
+    settings.cache_clear()
+    yield url
+    testing.reset()
+    if redis_proc.running():
+        import redis
+
+        client = redis.Redis.from_url(url)
+        client.flushall()
+        client.close()

@@ -19,7 +19,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,7 +28,6 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from typed_state import ReadOnlyValueError, SharedState, testing
-from typed_state._config import settings as ts_settings
 
 EXAMPLES = int(os.environ.get("TYPED_STATE_HYPOTHESIS_EXAMPLES", "20"))
 PROPERTY = settings(
@@ -166,9 +164,9 @@ def test_sequential_programs_replay_exactly_in_memory(program: list[tuple[Any, .
 @PROPERTY
 @given(program=operations)
 def test_sequential_programs_replay_exactly_on_redis(
-    redis_env: str, program: list[tuple[Any, ...]]
+    redis_url: str, program: list[tuple[Any, ...]]
 ) -> None:
-    _fresh(redis_env)
+    _fresh(redis_url)
     _run_sequential(program)
 
 
@@ -260,9 +258,9 @@ def test_concurrent_threads_lose_nothing_and_store_nothing_invalid(
 )
 @given(programs=st.lists(concurrent_ops, min_size=2, max_size=2))
 def test_two_processes_on_redis_lose_nothing_and_store_nothing_invalid(
-    redis_env: str, tmp_path_factory: pytest.TempPathFactory, programs: list[list[Any]]
+    redis_url: str, tmp_path_factory: pytest.TempPathFactory, programs: list[list[Any]]
 ) -> None:
-    _fresh(redis_env)
+    _fresh(redis_url)
     folder = tmp_path_factory.mktemp("procs")
     (folder / "tally_state.py").write_text(
         "from pydantic import Field\nfrom typed_state import SharedState\n\n\n"
@@ -299,16 +297,6 @@ def test_two_processes_on_redis_lose_nothing_and_store_nothing_invalid(
     done = [json.loads(out) for out in outputs]
     testing.reset()  # read what Redis holds, not this process's cache
     _check_concurrent(Tally.get(), done)
-
-
-@pytest.fixture
-def redis_env(redis_proc: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    url = f"redis://{redis_proc.host}:{redis_proc.port}/0"
-    monkeypatch.setenv("TYPED_STATE_URL", url)
-    monkeypatch.setenv("TYPED_STATE_APP", "properties")
-    ts_settings.cache_clear()
-    yield url
-    _fresh(url)
 
 
 def _fresh(url: str) -> None:

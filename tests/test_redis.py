@@ -36,7 +36,6 @@ from typed_state import (
 )
 from typed_state._backends._codec import codec_for
 from typed_state._backends._redis import RedisBackend
-from typed_state._config import settings
 from typed_state._engine import engine
 
 pytestmark = pytest.mark.redis
@@ -54,19 +53,6 @@ class Board(SharedState):
 
 
 NS = Board.__typed_state_namespace__
-
-
-@pytest.fixture
-def redis_url(redis_proc: RedisExecutor, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A clean Redis for the test, selected through TYPED_STATE_URL."""
-    url = f"redis://{redis_proc.host}:{redis_proc.port}/0"
-    monkeypatch.setenv("TYPED_STATE_URL", url)
-    monkeypatch.setenv("TYPED_STATE_APP", "tests")
-    settings.cache_clear()
-    yield url
-    settings.cache_clear()
-    if redis_proc.running():
-        redis.Redis.from_url(url).flushall()
 
 
 @pytest.fixture

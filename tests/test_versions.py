@@ -10,10 +10,9 @@ import pytest
 from pydantic import Field
 
 from tests.test_model import Harness
-from typed_state import SharedState, StaleWriteError, TypedStateError, testing
+from typed_state import SharedState, StaleWriteError, TypedStateError
 from typed_state._backends._codec import codec_for
 from typed_state._backends._redis import RedisBackend
-from typed_state._config import settings
 
 
 class Doc(SharedState):
@@ -22,18 +21,9 @@ class Doc(SharedState):
 
 
 @pytest.fixture(params=["memory", "redis"])
-def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def store(request: pytest.FixtureRequest) -> Iterator[str]:
     if request.param == "redis":
-        redis_proc = request.getfixturevalue("redis_proc")
-        url = f"redis://{redis_proc.host}:{redis_proc.port}/0"
-        monkeypatch.setenv("TYPED_STATE_URL", url)
-        monkeypatch.setenv("TYPED_STATE_APP", "versions")
-        settings.cache_clear()
-        yield url
-        testing.reset()
-        import redis
-
-        redis.Redis.from_url(url).flushall()
+        yield request.getfixturevalue("redis_url")
         return
     yield "memory://"
 

@@ -103,7 +103,7 @@ def _is_script_thread() -> bool:
 def current_run() -> Run | None:
     """The script run of the calling thread, or None in a thread of its own."""
     ctx = get_script_run_ctx(suppress_warning=True)
-    if ctx is None or not _is_script_thread():
+    if ctx is None:
         return None
     try:
         fragment_id = ThreadState.get().fragment_id
@@ -112,7 +112,8 @@ def current_run() -> Run | None:
     marker = ctx.cursors
     in_callback = not ctx.has_script_started
     last: Run | None = getattr(_LAST_RUN, "run", None)
-    # The cached Run holds the marker, so an identical marker is the same run.
+    # The cached Run holds the marker, so an identical marker is the same run
+    # (and only a script thread ever caches one: the hot path skips the check).
     if (
         last is not None
         and last.marker is marker
@@ -120,6 +121,8 @@ def current_run() -> Run | None:
         and last.in_callback == in_callback
     ):
         return last
+    if not _is_script_thread():
+        return None
     run = Run(
         session_id=ctx.session_id,
         marker=marker,

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from typed_state import SharedState
+from typed_state import SharedState, StateConfig
 
 
 class Counter(SharedState):
@@ -60,7 +60,12 @@ class Message(BaseModel):
 
 
 class Chat(SharedState):
-    """A chat; ``Chat.get()`` is the lobby, ``Chat.get(key=name)`` a room."""
+    """A chat; ``Chat.get()`` is the lobby, ``Chat.get(key=name)`` a room.
+
+    Rooms nobody has used for a week go, and the 100 most recently used stay.
+    """
+
+    model_config = StateConfig(typed_state_ttl=7 * 24 * 3600, typed_state_max_keys=100)
 
     messages: list[Message] = Field(default_factory=list)
 

@@ -484,12 +484,23 @@ def test_keyed_family_members_are_independent(harness: Harness) -> None:
 def test_keys_and_drop() -> None:
     Chat.get()
     Chat.get(key="b").count = 1
-    Chat.get(key="a")
+    Chat.get(key="a").count = 2
     assert Chat.keys() == ["a", "b"]
     assert Chat.drop("b") is True
     assert Chat.drop("b") is False
     assert Chat.keys() == ["a"]
     assert Chat.get(key="b").count == 0
+
+
+def test_reading_a_member_stores_nothing() -> None:
+    looking = Chat.get(key="justlooking")
+    assert looking.count == 0
+    assert looking.messages == []
+    assert Chat.keys() == []
+    assert Chat.drop("justlooking") is False
+    looking = Chat.get(key="justlooking")
+    looking.count = 1
+    assert Chat.keys() == ["justlooking"]
 
 
 def test_write_through_a_dropped_instance_is_refused() -> None:

@@ -94,7 +94,7 @@ def test_another_process_sees_writes_and_is_told_which_fields(other: RedisBacken
     live = other.load(NS, codec_for(Board))
     assert live is not None
     heard: list[list[str]] = []
-    other.watch(NS, heard.append)
+    other.watch(NS, lambda names, dropped: heard.append(names))
     board.count = 5
     with board.mutate("notes") as notes:
         notes.append(Note(text="x"))
@@ -171,7 +171,7 @@ def test_writing_an_equal_value_with_nan_re_runs_nobody(other: RedisBackend) -> 
     namespace = Probe.__typed_state_namespace__
     other.load(namespace, codec_for(Probe))
     heard: list[list[str]] = []
-    other.watch(namespace, heard.append)
+    other.watch(namespace, lambda names, dropped: heard.append(names))
     probe.series = [1.0, float("nan")]
     probe.array = probe.array.copy()
     time.sleep(0.3)
@@ -185,7 +185,7 @@ def test_no_rerun_writes_update_others_quietly_and_notify_reaches_them(
     live = other.load(NS, codec_for(Board))
     assert live is not None
     heard: list[list[str]] = []
-    other.watch(NS, heard.append)
+    other.watch(NS, lambda names, dropped: heard.append(names))
     with no_rerun:
         board.count = 7
     wait_until(lambda: live["count"] == 7)
@@ -361,9 +361,16 @@ def test_keys_and_drop_work_across_processes(other: RedisBackend) -> None:
     live = other.load(namespace, codec_for(Board))
     assert live is not None
     assert live["count"] == 2
+    heard: list[tuple[list[str], bool]] = []
+    other.watch(namespace, lambda names, dropped: heard.append((names, dropped)))
+    members: list[str] = []
+    other.watch_members(NS, lambda: members.append("changed"))
     assert Board.drop("b")
-    wait_until(lambda: live["count"] == 0)
+    wait_until(lambda: bool(heard))
+    assert heard == [(codec_for(Board).names, True)]
+    assert members == ["changed"]
     assert Board.keys() == ["a[1]"]
+    assert other.load(namespace, codec_for(Board)) is None
 
 
 def test_unreachable_redis_is_a_clear_error_and_recovers(

@@ -273,6 +273,30 @@ async def test_write_to_one_room_pushes_only_its_readers(server: Servers) -> Non
         await client.close()
 
 
+async def test_members_come_and_go_and_lobbies_follow(server: Servers) -> None:
+    key = f"m{uuid.uuid4().hex[:6]}"
+    lobby = await open_client(server, "lobby")
+    looker = await open_client(server, "members", room=key)
+    dropper = await open_client(server, "members", room=key)
+    assert f"|{key}|" not in "|" + lobby.texts()[0][7:-1] + "|"  # reading created nothing
+    await looker.click("say")  # the first write creates the member
+    await lobby.wait_for_text(key)
+    await dropper.wait_for_text("room=1")
+    runs_before = len(dropper.runs)
+    await dropper.click("drop")  # dropped in the page body, after "say" took its instance
+    await looker.wait_for_text("room=0")
+    await lobby.wait_for(lambda: not lobby.busy and key not in lobby.texts()[0])
+    # The dropping session is re-run too: its "say" now holds the fresh member...
+    await dropper.wait_for(lambda: len(dropper.runs) >= runs_before + 2 and not dropper.busy)
+    assert pushed(dropper)[-1]
+    await dropper.click("say")
+    await dropper.wait_for_text("room=1")
+    await looker.wait_for_text("room=1")
+    assert not any("StateDroppedError" in text for text in dropper.texts() + looker.texts())
+    for client in (lobby, looker, dropper):
+        await client.close()
+
+
 async def test_closed_sessions_are_not_run_and_not_leaked(server: Servers) -> None:
     a = await open_client(server, "count", on=0)
     await a.click("inc")  # flushes away the sessions earlier tests closed

@@ -33,10 +33,18 @@ class StateConfig(ConfigDict, total=False):
         class Audit(SharedState):
             model_config = StateConfig(typed_state_url="redis://audit-host:6379/0")
             entries: list[str] = []
+
+        class Room(SharedState):  # Room.get(key=...): rooms nobody visits for a day go
+            model_config = StateConfig(typed_state_ttl=86_400, typed_state_max_keys=1_000)
     """
 
     typed_state_url: str
     """The backend of this class, instead of the process-wide ``TYPED_STATE_URL``."""
+    typed_state_ttl: float
+    """For a family (``get(key=...)``): seconds after which a member nobody used
+    (read with ``get`` or written) is deleted; one that a live session shows never is."""
+    typed_state_max_keys: int
+    """For a family: past this many members, the least recently used one is deleted."""
 
 
 class Settings(BaseModel):

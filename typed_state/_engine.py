@@ -455,6 +455,24 @@ class Engine:
                     found.add(session_id)
             return found
 
+    def read_namespaces(self) -> set[str]:
+        """The namespaces some live session's latest run read a field of.
+
+        Sessions that closed are forgotten on the way.  Without a server (under
+        AppTest) every session bound is taken to be live.
+        """
+        sessions = self._get_sessions()
+        with self._lock:
+            if sessions is not None:
+                for session_id in [s for s in self._sessions if sessions.get(s) is None]:
+                    self._forget_locked(session_id)
+            found: set[str] = set()
+            for subs in self._sessions.values():
+                found.update(namespace for namespace, _ in subs.main)
+                for reads in subs.fragments.values():
+                    found.update(namespace for namespace, _ in reads)
+            return found
+
     def tracked_sessions(self) -> int:
         """How many sessions the engine holds subscriptions for."""
         with self._lock:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import itertools
 import sys
-import threading
 from contextlib import AbstractContextManager, contextmanager
 from copy import deepcopy
 from pathlib import Path
@@ -13,9 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict
 
-from typed_state import _widgets
-from typed_state._backends import backend_for
-from typed_state._config import settings
+from typed_state import _members, _widgets
 from typed_state._errors import (
     DefinitionError,
     FieldNameError,
@@ -23,7 +20,6 @@ from typed_state._errors import (
     KeyNotAllowedError,
 )
 from typed_state._gc import maybe_freeze
-from typed_state._once import get_or_create
 from typed_state._slot import _VALIDATING, DEFAULT_LOCK_TIMEOUT, Slot
 
 if TYPE_CHECKING:
@@ -51,9 +47,6 @@ _RESERVED = frozenset(
 
 _SERIALS = itertools.count(1)
 """Numbers classes in the order they are defined: the newest definition wins."""
-
-_SLOTS: dict[tuple[str, str], Slot] = {}
-_SLOTS_LOCK = threading.Lock()
 
 
 class _FieldAccess:
@@ -139,6 +132,7 @@ class SharedState(BaseModel):
                     "the state exists before anybody writes to it"
                 )
             type.__setattr__(cls, name, _FieldAccess(name))
+        _check_lifecycle(cls)
         cls.__typed_state_namespace__ = _namespace_of(cls)
         type.__setattr__(cls, "__typed_state_serial__", next(_SERIALS))
 
@@ -153,7 +147,9 @@ class SharedState(BaseModel):
             state = Chat.get()               # the one Chat of the server
             room = Chat.get(key="general")   # one room of a family of Chats
         """
-        slot = _slot_for(cls, key)
+        if key is not None:
+            _check_key(cls, key)
+        slot = _members.slot_for(cls, key)
         instance = slot.adopt(cls)
         slot.touch()
         maybe_freeze()
@@ -179,30 +175,28 @@ class SharedState(BaseModel):
     def keys(cls) -> list[str]:
         """The keys of this class's family that hold values, sorted.
 
-        ::
+        A member exists from its first write: ``get(key=...)`` alone stores
+        nothing.  Reading the keys binds the session like a field: a page
+        listing them re-runs when a member is created or deleted (in any
+        process sharing the store)::
 
             for room in Chat.keys():
-                st.page_link(...)
+                st.page_link("pages/chat.py", label=room, query_params={"room": room})
         """
-        prefix = cls.__typed_state_namespace__ + "["
-        backend = backend_for(_url_of(cls))
-        return [ns[len(prefix) : -1] for ns in backend.namespaces(prefix)]
+        return _members.keys(cls)
 
     @classmethod
     def drop(cls, key: str) -> bool:
-        """Remove one member of the family; False if it held nothing.
+        """Delete one member of the family; False if it held nothing.
 
-        Its readers re-run; a later ``get(key)`` starts again from the defaults.
+        Its readers re-run, the dropping session too, and a later
+        ``get(key=...)`` starts again from the defaults.  A write through an
+        instance of the dropped member raises :class:`StateDroppedError`
+        (whose message gives the ``get`` to call) rather than bringing the
+        member back behind whoever dropped it.
         """
         _check_key(cls, key)
-        url = _url_of(cls)
-        namespace = f"{cls.__typed_state_namespace__}[{key}]"
-        with _SLOTS_LOCK:
-            slot = _SLOTS.pop((url, namespace), None)
-        if slot is not None:
-            slot.drop()
-            return True
-        return backend_for(url).delete(namespace)
+        return _members.drop(cls, key)
 
     # -- field operations --------------------------------------------------------
 
@@ -379,11 +373,6 @@ def _page_path(filename: str) -> str:
     return path.as_posix()
 
 
-def _url_of(cls: type[SharedState]) -> str:
-    url = cls.model_config.get("typed_state_url")
-    return str(url) if url else settings().url
-
-
 MAX_KEY_LENGTH = 200
 
 
@@ -403,18 +392,26 @@ def _check_key(cls: type[SharedState], key: str) -> None:
         raise KeyNotAllowedError(cls.__name__, key)
 
 
-def _slot_for(cls: type[SharedState], key: str | None) -> Slot:
-    if key is not None:
-        _check_key(cls, key)
-    url = _url_of(cls)
-    base = cls.__typed_state_namespace__
-    namespace = base if key is None else f"{base}[{key}]"
-    return get_or_create(
-        _SLOTS, (url, namespace), _SLOTS_LOCK, lambda: Slot(cls, namespace, key, backend_for(url))
-    )
+def _check_lifecycle(cls: type[SharedState]) -> None:
+    """``typed_state_ttl`` and ``typed_state_max_keys``, checked when the class is made."""
+    config = cls.model_config
+    ttl = config.get("typed_state_ttl")
+    if ttl is not None and (
+        isinstance(ttl, bool) or not isinstance(ttl, int | float) or not ttl > 0
+    ):
+        raise DefinitionError(
+            f"{cls.__name__}: typed_state_ttl is a number of seconds above 0, not {ttl!r}"
+        )
+    max_keys = config.get("typed_state_max_keys")
+    if max_keys is not None and (
+        isinstance(max_keys, bool) or not isinstance(max_keys, int) or max_keys < 1
+    ):
+        raise DefinitionError(
+            f"{cls.__name__}: typed_state_max_keys is a whole number of members, at least 1, "
+            f"not {max_keys!r}"
+        )
 
 
 def reset_slots() -> None:
-    """Forget every slot (tests)."""
-    with _SLOTS_LOCK:
-        _SLOTS.clear()
+    """Forget every state instance and family (tests)."""
+    _members.reset()

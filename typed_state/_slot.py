@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from typed_state._backends import Backend
     from typed_state._backends._codec import FieldCodec
+    from typed_state._members import Family
     from typed_state._model import SharedState
 
 _LOGGER = logging.getLogger("typed_state")
@@ -52,17 +53,30 @@ class Slot:
     """The run-time home of one state instance (one class and key)."""
 
     def __init__(
-        self, cls: type[SharedState], namespace: str, key: str | None, backend: Backend
+        self,
+        cls: type[SharedState],
+        namespace: str,
+        key: str | None,
+        backend: Backend,
+        family: Family | None = None,
     ) -> None:
         self.namespace = namespace
         self.key = key
         self.backend = backend
+        self.family = family
         self.cls = cls
         self.dropped = False
+        """Deleted (``drop()``, expiry, another process): writes through it are refused."""
         self._class_lock = threading.Lock()
         codec = codec_for(cls)
         existing = backend.load(namespace, codec)
-        if existing is None or any(name not in existing for name in cls.model_fields):
+        if existing is None and key is not None:
+            # A member exists from its first write: reading one stores nothing
+            # (nobody grows the store by typing keys in the URL).
+            self.values = backend.attach(namespace, _defaults(cls, codec), codec)
+        elif existing is None or any(name not in existing for name in cls.model_fields):
+            # The one instance of a class is stored at once: every process then
+            # shows the same defaults, even those a default_factory makes.
             self.values = backend.create(namespace, _defaults(cls, codec), codec)
         else:
             self.values = existing
@@ -286,7 +300,7 @@ class Slot:
             if not changed:
                 return
             try:
-                self.backend.save(
+                created = self.backend.save(
                     self.namespace, changed, codec, quiet=no_rerun.active, expect=expect or None
                 )
             except StaleVersions as exc:
@@ -296,14 +310,26 @@ class Slot:
             if self.stash:
                 for name in changed:
                     self.stash.pop(name, None)
-            if not no_rerun.active:
-                engine().changed([self.field_keys[n] for n in changed], _streamlit.current_run())
+        run = _streamlit.current_run()
+        if not no_rerun.active:
+            engine().changed([self.field_keys[n] for n in changed], run)
+        if created and self.family is not None:
+            self.family.created(run)
 
-    def _changed_elsewhere(self, names: list[str]) -> None:
-        """Another process wrote these fields: re-run this process's readers."""
+    def _changed_elsewhere(self, names: list[str], dropped: bool) -> None:
+        """Another process wrote these fields, or deleted the state: re-run this
+        process's readers."""
+        if dropped:
+            self.deleted_elsewhere()
+            return
         keys = [self.field_keys[name] for name in names if name in self.field_keys]
         if keys:
             engine().changed(keys, None)
+
+    def deleted_elsewhere(self) -> None:
+        """The stored values were deleted by expiry or another process: this slot is done."""
+        self.dropped = True
+        engine().changed(list(self.field_keys.values()), None)
 
     def notify(self, cls: type[BaseModel], names: Sequence[str]) -> None:
         """Re-run the sessions bound to ``names`` (not the caller's own)."""
@@ -313,12 +339,18 @@ class Slot:
         )
         self.backend.announce(self.namespace, list(names))
 
-    def drop(self) -> None:
-        """Delete the stored values; readers re-run and start from defaults."""
+    def drop(self) -> bool:
+        """Delete the stored values; False if nothing was stored.
+
+        Every reader re-runs, the dropping session too (a page that keeps the
+        instance in a widget's callback arguments gets the fresh member), and
+        starts from the defaults.
+        """
         with self.locked(list(self.values)):
             self.dropped = True
-            self.backend.delete(self.namespace)
-        engine().changed(list(self.field_keys.values()), _streamlit.current_run())
+            deleted = self.backend.delete(self.namespace)
+        engine().changed(list(self.field_keys.values()), None)
+        return deleted
 
 
 # -- helpers ---------------------------------------------------------------------------

@@ -150,6 +150,20 @@ elif mode == "log":
         with state.mutate("log") as log:
             log.append("added")
     st.markdown(f"log={len(state.log)}")
+elif mode == "members":  # a member that is created by a write and dropped from a page
+    key = st.query_params["room"]
+    room = Room.get(key=key)
+
+    def say(target: Room) -> None:
+        with target.lock("count"):
+            target.count += 1
+
+    st.button("say", on_click=say, args=(room,))  # a callback holding this run's instance
+    st.markdown(f"room={room.count}")
+    if st.button("drop"):
+        Room.drop(key)
+elif mode == "lobby":
+    st.markdown("rooms=[" + "|".join(Room.keys()) + "]")
 elif mode == "storm":
     st.markdown(f"storm={state.storm}")
 elif mode == "stats":

@@ -11,10 +11,10 @@ writes through :meth:`Backend.watch`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Collection, Mapping
 
     from typed_state._backends._codec import FieldCodec
 
@@ -25,6 +25,16 @@ class StaleVersions(Exception):
     def __init__(self, found: dict[str, int]) -> None:
         super().__init__(found)
         self.found = found
+
+
+def family_of(namespace: str) -> str | None:
+    """The family a member's namespace belongs to (``mod.Chat`` for ``mod.Chat[r1]``).
+
+    A namespace is a class's module and qualified name, which hold no ``[``,
+    then, for a member of a family, ``[key]``.
+    """
+    family, bracket, _ = namespace.partition("[")
+    return family if bracket else None
 
 
 class FieldLock(Protocol):
@@ -40,15 +50,30 @@ class FieldLock(Protocol):
 
 
 class Backend(ABC):
-    """Storage for the values of shared states."""
+    """Storage for the values of shared states.
+
+    A namespace holds nothing in the store until its first write: reading a
+    member of a family (``Room.get(key=...)``) shows the defaults and stores
+    nothing, so nobody grows the store by typing keys in the URL.
+    """
+
+    shared: ClassVar[bool] = False
+    """Whether other processes share the store (and so cannot see this one's readers)."""
 
     @abstractmethod
     def load(self, namespace: str, codec: FieldCodec) -> dict[str, Any] | None:
-        """The live values of ``namespace``, None if it was never stored.
+        """The live values of ``namespace``, None if nothing is stored for it.
 
         The returned dict is the backend's own: the model reads from it on
         every field read and must not change it except through :meth:`save`.
         """
+
+    @abstractmethod
+    def attach(
+        self, namespace: str, values: Mapping[str, Any], codec: FieldCodec
+    ) -> dict[str, Any]:
+        """Live values for a namespace that holds nothing yet: ``values`` (the
+        defaults), stored with the first :meth:`save`."""
 
     @abstractmethod
     def create(
@@ -65,10 +90,13 @@ class Backend(ABC):
         *,
         quiet: bool = False,
         expect: Mapping[str, int] | None = None,
-    ) -> None:
+    ) -> bool:
         """Store these fields of ``namespace`` (the caller holds their locks).
 
-        Each stored field's version goes up by one.  Other processes sharing the
+        Returns True when this write created the namespace in the store (its
+        first write: the other live values are stored with it).  A member's
+        write also counts as a use of it (:meth:`mark_used`).  Each stored
+        field's version goes up by one.  Other processes sharing the
         store hear of the change unless ``quiet`` (a write under ``no_rerun``).
         With ``expect`` (field -> version), nothing is stored unless every field
         named is still at that version, checked atomically with the write:
@@ -98,14 +126,35 @@ class Backend(ABC):
     def delete(self, namespace: str) -> bool:
         """Remove a namespace; False if it did not exist."""
 
+    @abstractmethod
+    def mark_used(self, namespace: str, when: float) -> None:
+        """Note that a member of a family was used at ``when`` (nothing if it is not stored)."""
+
+    @abstractmethod
+    def expire(
+        self,
+        family: str,
+        *,
+        idle_since: float | None,
+        max_keys: int | None,
+        keep: Collection[str],
+    ) -> list[str]:
+        """Delete the members of ``family`` last used before ``idle_since``
+        (except those in ``keep``), then the least recently used ones beyond
+        ``max_keys``; return the namespaces deleted."""
+
     def announce(self, namespace: str, names: list[str]) -> None:  # noqa: B027
         """Tell other processes to re-run the readers of these fields (``notify()``)."""
 
-    def watch(self, namespace: str, callback: Callable[[list[str]], None]) -> None:  # noqa: B027
-        """Call ``callback(field names)`` when another process changed fields of ``namespace``.
+    def watch(self, namespace: str, callback: Callable[[list[str], bool], None]) -> None:  # noqa: B027
+        """Call ``callback(field names, dropped)`` when another process changed fields
+        of ``namespace`` (``dropped``: it deleted the namespace).
 
         A store private to this process has no other writers: nothing to do.
         """
+
+    def watch_members(self, family: str, callback: Callable[[], None]) -> None:  # noqa: B027
+        """Call ``callback()`` when another process created or deleted a member of ``family``."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release what the backend holds (connections, threads)."""

@@ -5,11 +5,12 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from typed_state._backends._base import Backend, FieldLock, StaleVersions
+from typed_state import _clock
+from typed_state._backends._base import Backend, FieldLock, StaleVersions, family_of
 from typed_state._once import get_or_create
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Collection, Mapping
 
     from typed_state._backends._codec import FieldCodec
 
@@ -33,21 +34,35 @@ class MemoryBackend(Backend):
     """Values kept as Python objects in this process."""
 
     def __init__(self) -> None:
-        self._data: dict[str, dict[str, Any]] = {}
+        self._live: dict[str, dict[str, Any]] = {}
+        """Every namespace in use, stored or not: the dicts instances read from."""
+        self._stored: set[str] = set()
         self._versions: dict[str, dict[str, int]] = {}
+        self._used: dict[str, dict[str, float]] = {}
+        """Per family, each stored member's last use."""
         self._locks: dict[tuple[str, str], _Lock] = {}
         self._mutex = threading.Lock()
 
     def load(self, namespace: str, codec: FieldCodec) -> dict[str, Any] | None:
-        return self._data.get(namespace)
+        return self._live.get(namespace) if namespace in self._stored else None
+
+    def attach(
+        self, namespace: str, values: Mapping[str, Any], codec: FieldCodec
+    ) -> dict[str, Any]:
+        with self._mutex:
+            live = self._live.get(namespace)
+            if live is None:
+                live = self._live[namespace] = dict(values)
+            return live
 
     def create(
         self, namespace: str, values: Mapping[str, Any], codec: FieldCodec
     ) -> dict[str, Any]:
         with self._mutex:
-            live = self._data.setdefault(namespace, {})
+            live = self._live.setdefault(namespace, {})
             for name, value in values.items():
                 live.setdefault(name, value)
+            self._stored.add(namespace)
             return live
 
     def save(
@@ -58,22 +73,29 @@ class MemoryBackend(Backend):
         *,
         quiet: bool = False,
         expect: Mapping[str, int] | None = None,
-    ) -> None:
+    ) -> bool:
         versions = self._versions.setdefault(namespace, {})
         if expect:
             # The caller holds the locks of the fields expected: no write can come between.
             found = {name: versions.get(name, 0) for name in expect}
             if found != dict(expect):
                 raise StaleVersions(found)
-        self._data[namespace].update(values)
+        with self._mutex:
+            created = namespace not in self._stored
+            self._stored.add(namespace)
+            self._live[namespace].update(values)
+            family = family_of(namespace)
+            if family is not None:
+                self._used.setdefault(family, {})[namespace] = _clock.now()
         for name in values:
             versions[name] = versions.get(name, 0) + 1
+        return created
 
     def version(self, namespace: str, name: str) -> int:
         return self._versions.get(namespace, {}).get(name, 0)
 
     def replace(self, namespace: str, values: Mapping[str, Any], codec: FieldCodec) -> None:
-        live = self._data[namespace]
+        live = self._live[namespace]
         # Keep the same dict: instances of the previous class read from it too.
         for name in [n for n in live if n not in values]:
             del live[name]
@@ -83,9 +105,42 @@ class MemoryBackend(Backend):
         return get_or_create(self._locks, (namespace, field), self._mutex, _Lock)
 
     def namespaces(self, prefix: str) -> list[str]:
-        return sorted(ns for ns in list(self._data) if ns.startswith(prefix))
+        return sorted(ns for ns in list(self._stored) if ns.startswith(prefix))
 
     def delete(self, namespace: str) -> bool:
         with self._mutex:
+            self._live.pop(namespace, None)
             self._versions.pop(namespace, None)
-            return self._data.pop(namespace, None) is not None
+            family = family_of(namespace)
+            if family is not None:
+                self._used.get(family, {}).pop(namespace, None)
+            if namespace not in self._stored:
+                return False
+            self._stored.discard(namespace)
+            return True
+
+    def mark_used(self, namespace: str, when: float) -> None:
+        family = family_of(namespace)
+        with self._mutex:
+            if family is not None and namespace in self._stored:
+                used = self._used.setdefault(family, {})
+                used[namespace] = max(when, used.get(namespace, when))
+
+    def expire(
+        self,
+        family: str,
+        *,
+        idle_since: float | None,
+        max_keys: int | None,
+        keep: Collection[str],
+    ) -> list[str]:
+        with self._mutex:
+            used = dict(self._used.get(family, {}))
+        doomed = []
+        if idle_since is not None:
+            doomed = [ns for ns, when in used.items() if when < idle_since and ns not in keep]
+            for namespace in doomed:
+                del used[namespace]
+        if max_keys is not None and len(used) > max_keys:
+            doomed += sorted(used, key=used.__getitem__)[: len(used) - max_keys]
+        return [namespace for namespace in doomed if self.delete(namespace)]

@@ -4,6 +4,8 @@ Layout, under ``typed_state:<app>:`` so that apps and classes never collide:
 
 - ``state:<namespace>``: a hash, one JSON value per field (through Pydantic,
   never pickle) and ``__v__``, a counter bumped by every write;
+- ``used:<family>``: a sorted set of a family's members by last use (wall
+  time), for expiry by ``typed_state_ttl`` and ``typed_state_max_keys``;
 - ``lock:<namespace>:<field>``: a redis-py :class:`~redis.lock.Lock` per field,
   a lease that a background thread renews while its holder works, and that
   fences writes: a write under a lock is one Lua script that stores only if the
@@ -33,7 +35,8 @@ import redis
 from pydantic import ValidationError
 from redis.exceptions import LockError, LockNotOwnedError, RedisError
 
-from typed_state._backends._base import Backend, FieldLock, StaleVersions
+from typed_state import _clock
+from typed_state._backends._base import Backend, FieldLock, StaleVersions, family_of
 from typed_state._change import differs
 from typed_state._errors import (
     BackendError,
@@ -44,7 +47,7 @@ from typed_state._errors import (
 from typed_state._once import get_or_create
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Collection, Mapping
 
     from typed_state._backends._codec import FieldCodec
 
@@ -52,40 +55,84 @@ _LOGGER = logging.getLogger("typed_state")
 _VERSION = "__v__"
 """The hash field counting writes to a namespace (fields cannot start with "_")."""
 _FENCED_WRITE = """
-local locks, checks = tonumber(ARGV[1]), tonumber(ARGV[2])
-for i = 1, locks do
-  if redis.call('get', KEYS[i + 1]) ~= ARGV[4 + i] then return {-1, i} end
+local nlocks, nchecks, nfills = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+for i = 1, nlocks do
+  if redis.call('get', KEYS[i + 2]) ~= ARGV[8 + i] then return {-1, i} end
 end
+local at = 8 + nlocks
 local stale = {-2}
-for i = 1, checks do
-  local name = ARGV[4 + locks + 2 * i - 1]
+for i = 1, nchecks do
+  local name = ARGV[at + 2 * i - 1]
   local found = tonumber(redis.call('hget', KEYS[1], '__c__:' .. name) or '0')
-  if found ~= tonumber(ARGV[4 + locks + 2 * i]) then
+  if found ~= tonumber(ARGV[at + 2 * i]) then
     stale[#stale + 1] = name
     stale[#stale + 1] = found
   end
 end
 if #stale > 1 then return stale end
-local result = {0, 0}
+at = at + 2 * nchecks
+local created = redis.call('exists', KEYS[1]) == 0
+if created then
+  for i = at + 1, at + 2 * nfills, 2 do
+    redis.call('hset', KEYS[1], ARGV[i], ARGV[i + 1])
+  end
+end
+at = at + 2 * nfills
+local result = {0, 0, created and 1 or 0}
 local pairs = {}
-for i = 5 + locks + 2 * checks, #ARGV, 2 do
+for i = at + 1, #ARGV, 2 do
   pairs[#pairs + 1] = ARGV[i]
   pairs[#pairs + 1] = ARGV[i + 1]
   result[#result + 1] = redis.call('hincrby', KEYS[1], '__c__:' .. ARGV[i], 1)
 end
 redis.call('hset', KEYS[1], unpack(pairs))
 result[2] = redis.call('hincrby', KEYS[1], '__v__', 1)
-redis.call('publish', ARGV[3], ARGV[4])
+if ARGV[7] ~= '' then redis.call('zadd', KEYS[2], ARGV[8], ARGV[7]) end
+redis.call('publish', ARGV[4], created and ARGV[6] or ARGV[5])
 return result
 """
 """Store fields only while every lock named still holds this holder's token, and
 (for a conditional write) every field checked is still at the version expected.
 
-KEYS: the state hash, then the lock keys.  ARGV: the number of locks, the number
-of checks, the channel, the change message, the tokens, (field, version) pairs to
-check, then (field, value) pairs to store.  Returns ``{0, namespace version,
-field versions...}``; ``{-1, i}`` when the i-th lock is no longer held, ``{-2,
-field, version found, ...}`` when checks failed (nothing stored either way)."""
+KEYS: the state hash, the family's last-use sorted set, then the lock keys.
+ARGV: the numbers of locks, checks and fills, the channel, the change message,
+the message for a write that creates the namespace, the member to note as used
+('' for none) and the time, then the tokens, (field, version) pairs to check,
+(field, value) pairs stored only if the hash does not exist yet (the other
+fields of a member's first write), and the (field, value) pairs to store.
+Returns ``{0, namespace version, created, field versions...}``; ``{-1, i}`` when
+the i-th lock is no longer held, ``{-2, field, version found, ...}`` when checks
+failed (nothing stored either way)."""
+
+_EXPIRE = """
+local keep = {}
+for i = 6, #ARGV do keep[ARGV[i]] = true end
+local dropped = {}
+local function drop(namespace)
+  redis.call('del', ARGV[3] .. namespace)
+  redis.call('zrem', KEYS[1], namespace)
+  redis.call('publish', ARGV[4], cjson.encode({o = ARGV[5], n = namespace, f = {}, d = 1}))
+  dropped[#dropped + 1] = namespace
+end
+if ARGV[1] ~= '' then
+  for _, namespace in ipairs(redis.call('zrangebyscore', KEYS[1], '-inf', '(' .. ARGV[1])) do
+    if not keep[namespace] then drop(namespace) end
+  end
+end
+if ARGV[2] ~= '' then
+  local excess = redis.call('zcard', KEYS[1]) - tonumber(ARGV[2])
+  if excess > 0 then
+    for _, namespace in ipairs(redis.call('zrange', KEYS[1], 0, excess - 1)) do drop(namespace) end
+  end
+end
+return dropped
+"""
+"""Delete a family's idle members, then its least recently used beyond a count.
+
+KEYS: the family's last-use sorted set.  ARGV: the idle cutoff ('' for none),
+the most members kept ('' for no limit), the state hash prefix, the channel,
+this process's origin, then the members never to expire by idleness (read in the calling process;
+other processes keep theirs used)."""
 
 _CHANGES = "__c__:"
 """Prefix of the hash fields counting each field's stored changes (its version)."""
@@ -105,20 +152,24 @@ def _safe_url(url: str) -> str:
 class _Namespace:
     """What this process knows of one namespace: live values and their versions."""
 
-    __slots__ = ("callbacks", "changes", "codec", "field_versions", "live")
+    __slots__ = ("callbacks", "changes", "codec", "field_versions", "live", "stored")
 
     def __init__(self, codec: FieldCodec) -> None:
         self.codec = codec
+        self.stored = False
+        """Whether the hash exists in Redis, as far as this process knows."""
         self.live: dict[str, Any] = {}
         self.field_versions: dict[str, int] = {}
         """Per field, the namespace version its cached value was read or written at."""
         self.changes: dict[str, int] = {}
         """Per field, how many changes were stored (``state.version(field)``)."""
-        self.callbacks: list[Callable[[list[str]], None]] = []
+        self.callbacks: list[Callable[[list[str], bool], None]] = []
 
 
 class RedisBackend(Backend):
     """Values in Redis, cached in this process and kept fresh over pub/sub."""
+
+    shared = True
 
     def __init__(
         self, url: str, app: str, *, lock_lease: float = 60.0, renew_locks: bool = True
@@ -138,6 +189,7 @@ class RedisBackend(Backend):
         except ValueError as exc:
             raise ConfigurationError(f"invalid Redis URL {_safe_url(url)!r}: {exc}") from exc
         self._namespaces: dict[str, _Namespace] = {}
+        self._member_watchers: dict[str, list[Callable[[], None]]] = {}
         self._locks: dict[tuple[str, str], _RedisFieldLock] = {}
         self._mutex = threading.Lock()
         self._stop = threading.Event()
@@ -145,6 +197,7 @@ class RedisBackend(Backend):
         self._held: set[_RedisFieldLock] = set()
         self._renewer: threading.Thread | None = None
         self._fenced_write = self._client.register_script(_FENCED_WRITE)
+        self._expire = self._client.register_script(_EXPIRE)
 
     # -- errors ------------------------------------------------------------------------
 
@@ -159,6 +212,9 @@ class RedisBackend(Backend):
 
     def _key(self, namespace: str) -> str:
         return f"{self._prefix}state:{namespace}"
+
+    def _used_key(self, family: str) -> str:
+        return f"{self._prefix}used:{family}"
 
     # -- reading -----------------------------------------------------------------------
 
@@ -193,6 +249,7 @@ class RedisBackend(Backend):
         return ns
 
     def _fill(self, ns: _Namespace, namespace: str, stored: Mapping[Any, Any]) -> None:
+        ns.stored = True
         version = int(stored.get(_VERSION.encode(), b"0"))
         for name in ns.codec.names:
             ns.live[name] = self._decode(ns, namespace, name, stored.get(name.encode()))
@@ -205,9 +262,24 @@ class RedisBackend(Backend):
             stored = self._client.hgetall(self._key(namespace))
         except RedisError as exc:
             raise self._failed(f"load {namespace}", exc) from exc
-        if not stored or any(name.encode() not in stored for name in codec.names):
+        if not stored:
             return None
+        if any(name.encode() not in stored for name in codec.names):
+            # Fields the class gained: stored now, so every process agrees on them.
+            defaults = {name: codec.default(name) for name in codec.names}
+            return self.create(namespace, defaults, codec)
         self._fill(ns, namespace, stored)
+        return ns.live
+
+    def attach(
+        self, namespace: str, values: Mapping[str, Any], codec: FieldCodec
+    ) -> dict[str, Any]:
+        ns = self._attach(namespace, codec)
+        ns.stored = False
+        for name, value in values.items():
+            ns.live[name] = value
+            ns.field_versions[name] = 0
+            ns.changes[name] = 0
         return ns.live
 
     def create(
@@ -266,29 +338,42 @@ class RedisBackend(Backend):
         *,
         quiet: bool = False,
         expect: Mapping[str, int] | None = None,
-    ) -> None:
+    ) -> bool:
         ns = self._namespaces[namespace]
         encoded = {name: codec.encode(name, value) for name, value in values.items()}
-        message = self._message(namespace, sorted(values), q=quiet)
+        # A member's first write stores its other fields too (their defaults
+        # here), unless another process created it meanwhile.
+        fills = (
+            {}
+            if ns.stored
+            else {n: codec.encode(n, v) for n, v in ns.live.items() if n not in values}
+        )
+        names = sorted(values)
         key = self._key(namespace)
+        family = family_of(namespace)
         # Fenced by the locks this thread holds on these fields (all of them, on
         # every write typed_state makes).
         held = [
             lock
-            for name in sorted(values)
+            for name in names
             if (lock := self._locks.get((namespace, name))) is not None and lock.held_here()
         ]
         checks = dict(expect or {})
-        args: list[Any] = [len(held), len(checks), self._channel, message]
+        args: list[Any] = [len(held), len(checks), len(fills), self._channel]
+        args += [self._message(namespace, names, q=quiet)]
+        args += [self._message(namespace, names, q=quiet, c=True)]
+        args += [namespace if family is not None else "", _clock.now()]
         args += [lock.token for lock in held]
         for name, expected in checks.items():
             args += [name, expected]
-        for name, raw in encoded.items():
-            args += [name, raw]
+        for pairs in (fills, encoded):
+            for name, raw in pairs.items():
+                args += [name, raw]
+        used = self._used_key(family if family is not None else namespace)
         try:
-            result = self._fenced_write(keys=[key, *(lock.name for lock in held)], args=args)
+            result = self._fenced_write(keys=[key, used, *(lock.name for lock in held)], args=args)
         except RedisError as exc:
-            raise self._failed(f"store {namespace} {sorted(values)}", exc) from exc
+            raise self._failed(f"store {namespace} {names}", exc) from exc
         code = int(result[0])
         if code == -1:
             raise held[int(result[1]) - 1].lost()
@@ -297,12 +382,14 @@ class RedisBackend(Backend):
             raise StaleVersions(
                 {found[i].decode(): int(found[i + 1]) for i in range(0, len(found), 2)}
             )
-        version = int(result[1])
+        version, created = int(result[1]), bool(result[2])
         # Stored: only now does this process show it.
-        for (name, value), changes in zip(values.items(), result[2:], strict=True):
+        ns.stored = True
+        for (name, value), changes in zip(values.items(), result[3:], strict=True):
             ns.live[name] = value
             ns.field_versions[name] = version
             ns.changes[name] = int(changes)
+        return created
 
     def replace(self, namespace: str, values: Mapping[str, Any], codec: FieldCodec) -> None:
         # The class changed in this process only: other replicas may still run
@@ -325,9 +412,12 @@ class RedisBackend(Backend):
 
     def delete(self, namespace: str) -> bool:
         message = self._message(namespace, [], d=True)
+        family = family_of(namespace)
         try:
             with self._client.pipeline(transaction=True) as pipe:
                 pipe.delete(self._key(namespace))
+                if family is not None:
+                    pipe.zrem(self._used_key(family), namespace)
                 pipe.publish(self._channel, message)
                 deleted = bool(pipe.execute()[0])
         except RedisError as exc:
@@ -335,6 +425,50 @@ class RedisBackend(Backend):
         with self._mutex:
             self._namespaces.pop(namespace, None)
         return deleted
+
+    def mark_used(self, namespace: str, when: float) -> None:
+        family = family_of(namespace)
+        if family is None:
+            return
+        try:
+            # xx: a member nobody stored is not one; gt: never back in time.
+            self._client.zadd(self._used_key(family), {namespace: when}, xx=True, gt=True)
+        except RedisError as exc:
+            raise self._failed(f"note the use of {namespace}", exc) from exc
+
+    def expire(
+        self,
+        family: str,
+        *,
+        idle_since: float | None,
+        max_keys: int | None,
+        keep: Collection[str],
+    ) -> list[str]:
+        args: list[Any] = [
+            "" if idle_since is None else repr(idle_since),
+            "" if max_keys is None else max_keys,
+            self._key(""),
+            self._channel,
+            self._origin,
+            *keep,
+        ]
+        try:
+            dropped = self._expire(keys=[self._used_key(family)], args=args)
+        except RedisError as exc:
+            raise self._failed(f"expire members of {family}", exc) from exc
+        names = [raw.decode() for raw in dropped]
+        with self._mutex:
+            for namespace in names:
+                self._namespaces.pop(namespace, None)
+        return names
+
+    def watch_members(self, family: str, callback: Callable[[], None]) -> None:
+        with self._mutex:
+            callbacks = self._member_watchers.setdefault(family, [])
+            if callback not in callbacks:
+                callbacks.append(callback)
+        # A lobby page may list a family's keys in a process that uses none of them.
+        self._start_listener()
 
     def namespaces(self, prefix: str) -> list[str]:
         start = len(self._key(""))
@@ -380,7 +514,7 @@ class RedisBackend(Backend):
             for lock in held:
                 lock.renew()
 
-    def watch(self, namespace: str, callback: Callable[[list[str]], None]) -> None:
+    def watch(self, namespace: str, callback: Callable[[list[str], bool], None]) -> None:
         ns = self._namespaces.get(namespace)
         if ns is not None and callback not in ns.callbacks:
             ns.callbacks.append(callback)
@@ -437,13 +571,22 @@ class RedisBackend(Backend):
             return
         if origin == self._origin:
             return
+        dropped = bool(message.get("d"))
+        if dropped or message.get("c"):
+            family = family_of(namespace)
+            for callback in self._member_watchers.get(family or "", ()):
+                _call(callback)
         ns = self._namespaces.get(namespace)
         if ns is None:
             return  # not used in this process
-        if message.get("d"):
-            # Dropped elsewhere: every field is back to its default.
-            ns.field_versions = dict.fromkeys(ns.field_versions, 0)
-            names = ns.codec.names
+        if dropped:
+            # Deleted elsewhere (drop() or expiry): instances of it are done
+            # with; the next get() starts a fresh member.
+            with self._mutex:
+                self._namespaces.pop(namespace, None)
+            for field_callback in list(ns.callbacks):
+                _call(field_callback, ns.codec.names, True)
+            return
         # q: written under no_rerun (nobody re-runs); x: notify() (re-run even if equal).
         self._fetch(
             namespace, ns, names, quiet=bool(message.get("q")), force=bool(message.get("x"))
@@ -477,14 +620,13 @@ class RedisBackend(Backend):
             changed = names
         if changed and not quiet:
             for callback in list(ns.callbacks):
-                try:
-                    callback(changed)
-                except Exception:
-                    _LOGGER.exception("typed_state: change callback failed")
+                _call(callback, changed, False)
 
     def _resync(self) -> None:
         """After an outage: fill in what Redis lost, then take what it holds."""
         for namespace, ns in list(self._namespaces.items()):
+            if not ns.stored:
+                continue  # a member nobody wrote: nothing to put back
             key = self._key(namespace)
             # A Redis restarted without persistence lost everything: what this
             # process still has comes back (only into fields nobody stored since).
@@ -634,6 +776,14 @@ class _RedisFieldLock:
                 )
             except (RedisError, LockError) as exc:
                 _LOGGER.warning("typed_state: could not renew a Redis lock: %s", exc)
+
+
+def _call(callback: Callable[..., None], *args: Any) -> None:
+    """Call a watcher; its failure is logged, never allowed to end the listener."""
+    try:
+        callback(*args)
+    except Exception:
+        _LOGGER.exception("typed_state: change callback failed")
 
 
 def _glob_escape(text: str) -> str:

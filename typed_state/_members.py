@@ -1,0 +1,240 @@
+"""Which state instances this process holds, and the lives of a family's members.
+
+One :class:`Slot` per backend URL and namespace.  A family (a class used with
+``get(key=...)``) has members that come and go: a member exists in the store
+from its first write, not from a read, so a visitor typing keys in the URL
+grows nothing; ``keys()`` binds the reading session like a field, re-run when a
+member is created or deleted, in this process or another; and, with
+``StateConfig(typed_state_ttl=..., typed_state_max_keys=...)``, idle members and
+the least recently used ones beyond a count are deleted.
+
+A member's last use (a write, or a ``get(key=)``, noted at most every
+:data:`_MARK_EVERY` seconds) is kept in the store, so that every process
+agrees on it; a member that a live session of some process reads is never
+deleted for being idle: this process keeps it from expiring here, and under
+Redis a heartbeat notes the members its sessions read as used.  Expiry runs
+when the family is used (``get(key=)``, ``keys()``), at most every
+:data:`_SWEEP_EVERY` seconds, and right after a write creates a member beyond
+``typed_state_max_keys``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING, cast
+
+from typed_state import _clock, _streamlit
+from typed_state._backends import backend_for
+from typed_state._config import settings
+from typed_state._engine import FieldKey, engine
+from typed_state._slot import Slot
+
+if TYPE_CHECKING:
+    from typed_state._backends import Backend
+    from typed_state._model import SharedState
+    from typed_state._streamlit import Run
+
+_LOGGER = logging.getLogger("typed_state")
+
+KEYS_FIELD = "[keys]"
+"""The engine's field name for a family's list of members (no field has brackets)."""
+
+_MARK_EVERY = 1.0
+"""Seconds between two notes of a member's use by ``get(key=)`` (at most; less with a short ttl)."""
+
+_SWEEP_EVERY = 1.0
+"""Seconds between two expiry sweeps of a family in this process (at most)."""
+
+_SLOTS: dict[tuple[str, str], Slot] = {}
+_FAMILIES: dict[tuple[str, str], Family] = {}
+_LOCK = threading.Lock()
+
+
+def url_of(cls: type[SharedState]) -> str:
+    """The backend URL of ``cls``: its own ``typed_state_url``, else the setting."""
+    url = cls.model_config.get("typed_state_url")
+    return str(url) if url else settings().url
+
+
+def slot_for(cls: type[SharedState], key: str | None) -> Slot:
+    """The slot of ``cls`` (of its member ``key``), made on first use.
+
+    A slot whose member was deleted (``drop()``, expiry, another process) is
+    replaced by a fresh one: the member starts again from its defaults.
+    """
+    url = url_of(cls)
+    base = cls.__typed_state_namespace__
+    family = None if key is None else family_for(cls, url)
+    namespace = base if key is None else f"{base}[{key}]"
+    slot = _SLOTS.get((url, namespace))
+    if slot is None or slot.dropped:
+        with _LOCK:
+            slot = _SLOTS.get((url, namespace))
+            if slot is None or slot.dropped:
+                slot = _SLOTS[(url, namespace)] = Slot(
+                    cls, namespace, key, backend_for(url), family
+                )
+    if family is not None:
+        family.used(slot)
+    return slot
+
+
+def family_for(cls: type[SharedState], url: str) -> Family:
+    """The family of ``cls`` under ``url``, following the newest class's config."""
+    family = _FAMILIES.get((url, cls.__typed_state_namespace__))
+    if family is None:
+        with _LOCK:
+            family = _FAMILIES.get((url, cls.__typed_state_namespace__))
+            if family is None:
+                family = _FAMILIES[(url, cls.__typed_state_namespace__)] = Family(
+                    cls, url, backend_for(url)
+                )
+    family.follow(cls)
+    return family
+
+
+def keys(cls: type[SharedState]) -> list[str]:
+    """The keys of the members of ``cls``'s family; binds the reading run."""
+    family = family_for(cls, url_of(cls))
+    run = _streamlit.current_run()
+    if run is not None:
+        engine().bind(run, family.keys_key)
+    family.maybe_sweep()
+    prefix = family.name + "["
+    return [ns[len(prefix) : -1] for ns in family.backend.namespaces(prefix)]
+
+
+def drop(cls: type[SharedState], key: str) -> bool:
+    """Delete the member ``key`` of ``cls``'s family; False if it held nothing."""
+    url = url_of(cls)
+    family = family_for(cls, url)
+    namespace = f"{family.name}[{key}]"
+    with _LOCK:
+        slot = _SLOTS.pop((url, namespace), None)
+    deleted = slot.drop() if slot is not None else family.backend.delete(namespace)
+    if deleted:
+        family.members_changed(_streamlit.current_run())
+    return deleted
+
+
+def reset() -> None:
+    """Forget every slot and family (tests)."""
+    with _LOCK:
+        for family in _FAMILIES.values():
+            family.close()
+        _FAMILIES.clear()
+        _SLOTS.clear()
+
+
+class Family:
+    """The members of one keyed class under one backend, and their expiry."""
+
+    def __init__(self, cls: type[SharedState], url: str, backend: Backend) -> None:
+        self.name = cls.__typed_state_namespace__
+        self.url = url
+        self.backend = backend
+        self.keys_key: FieldKey = (self.name, KEYS_FIELD)
+        self.ttl: float | None = None
+        self.max_keys: int | None = None
+        self._cls: type[SharedState] | None = None
+        self._marked: dict[str, float] = {}
+        self._next_sweep = float("-inf")
+        self._stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
+        engine().name(self.name, f"{cls.__name__} keys")
+        backend.watch_members(self.name, lambda: self.members_changed(None))
+
+    def follow(self, cls: type[SharedState]) -> None:
+        """Take the lifecycle settings of ``cls`` (a page may re-define its class)."""
+        if cls is self._cls:
+            return
+        self._cls = cls
+        config = cls.model_config
+        # Checked when the class was made (_model._check_lifecycle).
+        self.ttl = cast("float | None", config.get("typed_state_ttl"))
+        self.max_keys = cast("int | None", config.get("typed_state_max_keys"))
+        if self.ttl is not None and self.backend.shared and self._heartbeat is None:
+            self._heartbeat = threading.Thread(
+                target=self._beat, name="typed_state-members", daemon=True
+            )
+            self._heartbeat.start()
+
+    @property
+    def _lifecycle(self) -> bool:
+        return self.ttl is not None or self.max_keys is not None
+
+    def members_changed(self, writer: Run | None) -> None:
+        """A member was created or deleted: re-run the sessions that list the keys."""
+        engine().changed([self.keys_key], writer)
+
+    def created(self, writer: Run | None) -> None:
+        """A write created a member (called by its slot)."""
+        self.members_changed(writer)
+        if self.max_keys is not None:
+            self.sweep()
+
+    def used(self, slot: Slot) -> None:
+        """A ``get(key=)`` of ``slot``'s member: note the use, expire what is due."""
+        if not self._lifecycle:
+            return
+        now = _clock.now()
+        every = _MARK_EVERY if self.ttl is None else min(_MARK_EVERY, self.ttl / 4)
+        if now - self._marked.get(slot.namespace, float("-inf")) >= every:
+            self._marked[slot.namespace] = now
+            self.backend.mark_used(slot.namespace, now)
+        self.maybe_sweep(now)
+
+    def maybe_sweep(self, now: float | None = None) -> None:
+        """Expire members if the last sweep of this process is old enough."""
+        if not self._lifecycle:
+            return
+        now = _clock.now() if now is None else now
+        if now >= self._next_sweep:
+            self.sweep(now)
+
+    def sweep(self, now: float | None = None) -> None:
+        """Delete the idle members and those beyond ``max_keys``; re-run their readers."""
+        now = _clock.now() if now is None else now
+        every = _SWEEP_EVERY if self.ttl is None else min(_SWEEP_EVERY, self.ttl / 4)
+        self._next_sweep = now + every
+        dropped = self.backend.expire(
+            self.name,
+            idle_since=None if self.ttl is None else now - self.ttl,
+            max_keys=self.max_keys,
+            keep=self._read_here(),
+        )
+        for namespace in dropped:
+            self._marked.pop(namespace, None)
+            slot = _SLOTS.get((self.url, namespace))
+            if slot is not None:
+                slot.deleted_elsewhere()
+        if dropped:
+            _LOGGER.info("typed_state: expired %s", ", ".join(dropped))
+            self.members_changed(None)
+
+    def heartbeat(self) -> None:
+        """Note as used the members that live sessions of this process read.
+
+        Under a shared store the other processes cannot see them: without
+        this, a member everybody is looking at but nobody writes would expire.
+        """
+        now = _clock.now()
+        for namespace in self._read_here():
+            self._marked[namespace] = now
+            self.backend.mark_used(namespace, now)
+
+    def _read_here(self) -> set[str]:
+        prefix = self.name + "["
+        return {ns for ns in engine().read_namespaces() if ns.startswith(prefix)}
+
+    def _beat(self) -> None:
+        while not self._stop.wait(max(0.5, min(30.0, (self.ttl or 120.0) / 4))):
+            try:
+                self.heartbeat()
+            except Exception:  # a store that is away for a while: try again next beat
+                _LOGGER.warning("typed_state: could not note members of %s as used", self.name)
+
+    def close(self) -> None:
+        """Stop the heartbeat (tests, shutdown)."""
+        self._stop.set()

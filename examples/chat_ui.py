@@ -19,8 +19,9 @@ def show_chat(chat: Chat, *, where: str) -> None:
     messages()
     if text := st.chat_input("Say something", key=f"input-{where}"):
         try:
-            with chat.mutate("messages") as history:
-                history.append(Message(author=author, text=text))
+            # Validates and sends just this message, however long the chat; the
+            # chat keeps its last 500.
+            chat.append("messages", Message(author=author, text=text), keep_last=500)
         except ValidationError as exc:
             st.error(f"Not sent: {exc.errors()[0]['msg']}")
         else:

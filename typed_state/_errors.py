@@ -92,10 +92,15 @@ class ReadOnlyValueError(TypedStateError, TypeError):
 
     def __init__(self, state: str, field: str, action: str) -> None:
         var = _snake(state)
+        adding = (
+            f'; items at the end of the field\'s own list: {var}.append("{field}", item)'
+            if action in ("append to", "extend")
+            else ""
+        )
         super().__init__(
             f"{state}.{field} is read-only (cannot {action} it): a value read from a "
             f'shared state never changes in place. Edit it with: with {var}.mutate("{field}") '
-            f"as {field}: ..., or assign a new value: {var}.{field} = ..."
+            f"as {field}: ..., or assign a new value: {var}.{field} = ...{adding}"
         )
         self.state = state
         self.field = field

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 _RESERVED = frozenset(
     {
         "allow_key",
+        "append",
+        "del_item",
         "drop",
         "get",
         "if_versions",
@@ -38,6 +40,7 @@ _RESERVED = frozenset(
         "lock",
         "mutate",
         "notify",
+        "set_item",
         "state_key",
         "update",
         "version",
@@ -253,6 +256,52 @@ class SharedState(BaseModel):
             doc.update(text=edited, if_versions={"text": seen})
         """
         self._slot().assign(type(self), values, timeout, if_versions)
+
+    def append(
+        self,
+        field: str,
+        *items: Any,
+        keep_last: int | None = None,
+        timeout: float = DEFAULT_LOCK_TIMEOUT,
+    ) -> None:
+        """Add ``items`` at the end of a list field: one change, one push.
+
+        Validates only the new items (against the list's item type) and the
+        field's ``min_length`` / ``max_length``, under the field's lock, so its
+        cost does not grow with the list; with Redis only the items travel.
+        ``keep_last`` drops the oldest items beyond that many, in the same step::
+
+            chat.append("messages", Message(author="ann", text="hi"), keep_last=500)
+
+        A field with a field validator, or a class with a model validator, has
+        its whole new value validated instead, as an assignment would.
+        """
+        if keep_last is not None and (
+            isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 1
+        ):
+            raise ValueError(f"keep_last is a number of items, at least 1, not {keep_last!r}")
+        self._slot().edit(type(self), field, "append", (items, keep_last), timeout)
+
+    def set_item(
+        self, field: str, key: Any, value: Any, *, timeout: float = DEFAULT_LOCK_TIMEOUT
+    ) -> None:
+        """Set one item of a dict field (``key``) or list field (an int index).
+
+        Validates the key and value only; nothing is stored (and nobody re-run)
+        if the item already equals ``value``::
+
+            scores.set_item("points", "alice", 3)
+        """
+        self._slot().edit(type(self), field, "set_item", (key, value), timeout)
+
+    def del_item(self, field: str, key: Any, *, timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
+        """Remove one item of a dict field (``key``) or list field (an int index).
+
+        Raises ``KeyError`` / ``IndexError`` when there is no such item::
+
+            scores.del_item("points", "alice")
+        """
+        self._slot().edit(type(self), field, "del_item", (key,), timeout)
 
     def version(self, field: str) -> int:
         """How many changes of ``field`` were stored: 0 until its first write.

@@ -317,6 +317,20 @@ def freeze(value: Any, origin: Origin) -> Any:
     return value
 
 
+def frozen_list(items: Iterable[Any], origin: Origin) -> FrozenList:
+    """A read-only list of ``items``, which are frozen already (not walked again)."""
+    value = FrozenList(items)
+    value._ts_origin = origin
+    return value
+
+
+def frozen_dict(items: dict[Any, Any], origin: Origin) -> FrozenDict:
+    """A read-only dict of ``items``, whose values are frozen already."""
+    value = FrozenDict(items)
+    value._ts_origin = origin
+    return value
+
+
 def _freeze_model(model: BaseModel, origin: Origin) -> BaseModel:
     cls = type(model)
     if isinstance(model, _FrozenModel):

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from typed_state import _streamlit
+from typed_state import _items, _streamlit
 from typed_state._backends._base import StaleVersions
 from typed_state._backends._codec import codec_for
 from typed_state._change import differs, no_rerun, reassigned_in_place
@@ -266,13 +266,7 @@ class Slot:
         names = [*updates, *expect] if expect else list(updates)
         self.check_fields(cls, names)
         with self.locked(names, timeout):
-            if self.dropped:
-                again = "get()" if self.key is None else f"get(key={self.key!r})"
-                raise StateDroppedError(
-                    f"{self.title} was dropped; call {cls.__name__}.{again} again",
-                    state=cls.__name__,
-                    key=self.key,
-                )
+            self._refuse_if_dropped()
             values = self.values
             if expect:
                 # Under the locks (which, under Redis, re-read the fields): a
@@ -310,9 +304,78 @@ class Slot:
             if self.stash:
                 for name in changed:
                     self.stash.pop(name, None)
+        self._push(list(changed), created)
+
+    def edit(
+        self,
+        cls: type[SharedState],
+        name: str,
+        operation: str,
+        args: tuple[Any, ...],
+        timeout: float = DEFAULT_LOCK_TIMEOUT,
+    ) -> None:
+        """An item operation (``append``, ``set_item``, ``del_item``) on one field.
+
+        Validates only the new items where the field allows it (see
+        :mod:`typed_state._items`), else the whole new value, as an assignment.
+        """
+        cls = self.cls
+        self.check_fields(cls, (name,))
+        plan = _items.plan_for(cls, name, operation)
+        with self.locked((name,), timeout):
+            self._refuse_if_dropped()
+            old = self.values[name]
+            if not plan.direct:
+                new = _items.edited_plainly(plan, old, operation, args)
+                self.assign(cls, {name: new}, timeout)
+                return
+            origin = codec_for(cls).origin(name)
+            edit: _items.Edit | None
+            if operation == "append":
+                items, keep_last = args
+                items = _revalidate_models(list(items))
+                edit = _items.append(plan, self.title, name, old, items, keep_last, origin)
+            elif operation == "set_item":
+                key, item = args
+                item = _revalidate_models(item)
+                edit = _items.set_item(plan, self.title, name, old, key, item, origin)
+            else:
+                (key,) = args
+                edit = _items.del_item(plan, self.title, name, old, key, origin)
+            if edit is None:
+                return
+            codec = codec_for(cls)
+            if edit.appended is not None:
+                created = self.backend.append(
+                    self.namespace,
+                    name,
+                    edit.appended,
+                    edit.value,
+                    codec,
+                    keep_last=edit.keep_last,
+                    quiet=no_rerun.active,
+                )
+            else:
+                created = self.backend.save(
+                    self.namespace, {name: edit.value}, codec, quiet=no_rerun.active
+                )
+            self.stash.pop(name, None)
+        self._push([name], created)
+
+    def _refuse_if_dropped(self) -> None:
+        if self.dropped:
+            again = "get()" if self.key is None else f"get(key={self.key!r})"
+            raise StateDroppedError(
+                f"{self.title} was dropped; call {self.cls.__name__}.{again} again",
+                state=self.cls.__name__,
+                key=self.key,
+            )
+
+    def _push(self, names: list[str], created: bool) -> None:
+        """Re-run the readers of fields just stored (and a lobby, for a new member)."""
         run = _streamlit.current_run()
         if not no_rerun.active:
-            engine().changed([self.field_keys[n] for n in changed], run)
+            engine().changed([self.field_keys[n] for n in names], run)
         if created and self.family is not None:
             self.family.created(run)
 

@@ -13,8 +13,12 @@ it, mypy reports:
   ``notify()`` and ``widget()``: ``"Counter" has no field "cout"; maybe "count"?``;
 - ``update()`` keyword arguments that are not fields, or of the wrong type,
   checked as if ``update`` were declared with one keyword per field;
-- and it types ``with state.mutate("items") as items`` with the field's type
-  instead of ``Any``.
+- it types ``with state.mutate("items") as items`` with the field's type
+  instead of ``Any``;
+- and it types the items of ``append``, ``set_item`` and ``del_item`` from the
+  field: ``chat.append("messages", "hi")`` is an error when the messages are
+  ``Message``, and ``set_item``'s key and value come from ``dict[K, V]`` (an
+  ``int`` index and the item type for a list).
 
 Attribute access (``state.cout``, ``state.count = "x"``), ``Model.get()`` and
 ``@shared_state`` need no plugin: they are typed by the library's own
@@ -23,6 +27,7 @@ annotations.  Names that are not literal strings are not checked.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from mypy.errorcodes import ErrorCode
@@ -38,6 +43,8 @@ if TYPE_CHECKING:
 __all__ = ["plugin"]
 
 _SHARED_STATE = "typed_state._model.SharedState"
+_ITEM_METHODS = ("append", "set_item", "del_item")
+_METHODS = ("lock", "mutate", "notify", "update", "widget", "version", *_ITEM_METHODS)
 FIELD_NAME = ErrorCode("typed-state-field", "Check field names given as strings", "General")
 """The error code of an unknown field name, for ``# type: ignore[typed-state-field]``."""
 
@@ -53,8 +60,11 @@ class TypedStatePlugin(Plugin):
     def get_method_signature_hook(
         self, fullname: str
     ) -> Callable[[MethodSigContext], CallableType] | None:
-        if self._shared_state_method(fullname) == "update":
+        method = self._shared_state_method(fullname)
+        if method == "update":
             return _update_signature
+        if method in _ITEM_METHODS:
+            return functools.partial(_item_signature, method)
         return None
 
     def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
@@ -65,12 +75,22 @@ class TypedStatePlugin(Plugin):
             return _check_if_versions
         if method == "mutate":
             return _mutate
+        if method in _ITEM_METHODS:
+            return functools.partial(_check_item_field, method)
         return None
 
     def _shared_state_method(self, fullname: str) -> str | None:
         """``"lock"`` for ``"app.Counter.lock"`` when Counter is a SharedState."""
         owner, _, method = fullname.rpartition(".")
-        if method not in ("lock", "mutate", "notify", "update", "widget", "version"):
+        if method not in (
+            "lock",
+            "mutate",
+            "notify",
+            "update",
+            "widget",
+            "version",
+            *_ITEM_METHODS,
+        ):
             return None
         symbol = self.lookup_fully_qualified(owner)
         if symbol is None or not isinstance(symbol.node, TypeInfo):
@@ -170,3 +190,62 @@ def _update_signature(ctx: MethodSigContext) -> CallableType:
         arg_kinds=[signature.arg_kinds[i] for i in keep] + [ARG_NAMED_OPT] * len(fields),
         arg_names=[signature.arg_names[i] for i in keep] + list(fields),
     )
+
+
+def _item_field(ctx: MethodContext | MethodSigContext) -> tuple[str, Instance] | None:
+    """The field named by the first argument of an item method, and its type."""
+    fields = _fields(get_proper_type(ctx.type))
+    if fields is None or not ctx.args or len(ctx.args[0]) != 1:
+        return None
+    expr = ctx.args[0][0]
+    names = try_getting_str_literals(expr, ctx.api.get_expression_type(expr))
+    if not names or len(names) != 1 or names[0] not in fields:
+        return None
+    declared = get_proper_type(fields[names[0]])
+    return (names[0], declared) if isinstance(declared, Instance) else None
+
+
+def _item_signature(method: str, ctx: MethodSigContext) -> CallableType:
+    """``append``'s items, ``set_item``'s key and value, ``del_item``'s key: from the field."""
+    signature = ctx.default_signature
+    found = _item_field(ctx)
+    if found is None:
+        return signature
+    _, declared = found
+    kind = declared.type.fullname
+    if kind == "builtins.list" and declared.args:
+        key: Type = ctx.api.named_generic_type("builtins.int", [])
+        item = declared.args[0]
+    elif kind == "builtins.dict" and len(declared.args) == 2:
+        key, item = declared.args
+    else:
+        return signature
+    if method == "append" and kind != "builtins.list":
+        return signature
+    wanted = {"items": item, "key": key, "value": item}
+    return signature.copy_modified(
+        arg_types=[
+            wanted.get(name or "", typ)
+            for name, typ in zip(signature.arg_names, signature.arg_types, strict=True)
+        ]
+    )
+
+
+def _check_item_field(method: str, ctx: MethodContext) -> Type:
+    """A name that is not a field, or a field that is not a list (a dict), is an error."""
+    fields = _fields(get_proper_type(ctx.type))
+    if fields is None:
+        return ctx.default_return_type
+    known = _named_fields(ctx._replace(args=ctx.args[:1], arg_types=ctx.arg_types[:1]), fields)
+    found = _item_field(ctx)
+    if len(known) == 1 and found is not None:
+        name, declared = found
+        kinds = ("builtins.list",) if method == "append" else ("builtins.list", "builtins.dict")
+        if declared.type.fullname not in kinds:
+            wanted = "a list" if method == "append" else "a list or a dict"
+            ctx.api.fail(
+                f'{method}() needs {wanted} field; "{name}" is "{declared.type.name}"',
+                ctx.context,
+                code=FIELD_NAME,
+            )
+    return ctx.default_return_type

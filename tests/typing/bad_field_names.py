@@ -2,7 +2,7 @@
 
 from typing import Final
 
-from tests.typing.states import Chat, Room
+from tests.typing.states import Chat, Message, Room
 
 chat = Chat.get()
 TITLE: Final = "titel"
@@ -24,3 +24,12 @@ chat.update(cout=1)  # E: Unexpected keyword argument "cout" for "update" of "Ch
 chat.update(count="1")  # E: Argument "count" to "update" of "Chat" has incompatible type "str"; expected "int"  [arg-type]
 with chat.mutate("count") as value:
     value.append(1)  # E: "int" has no attribute "append"  [attr-defined]
+chat.append("messages", "hi")  # E: Argument 2 to "append" of "SharedState" has incompatible type "str"; expected "Message"  [arg-type]
+chat.append("mesages", Message(author="a", text="b"))  # E: "Chat" has no field "mesages"; maybe "messages"?  [typed-state-field]
+chat.append("count", 1)  # E: append() needs a list field; "count" is "int"  [typed-state-field]
+chat.append("scores", 1)  # E: append() needs a list field; "scores" is "dict"  [typed-state-field]
+chat.set_item("scores", "alice", "3")  # E: Argument 3 to "set_item" of "SharedState" has incompatible type "str"; expected "int"  [arg-type]
+chat.set_item("scores", 1, 3)  # E: Argument 2 to "set_item" of "SharedState" has incompatible type "int"; expected "str"  [arg-type]
+chat.set_item("messages", "0", Message(author="a", text="b"))  # E: Argument 2 to "set_item" of "SharedState" has incompatible type "str"; expected "int"  [arg-type]
+chat.del_item("scores", 2)  # E: Argument 2 to "del_item" of "SharedState" has incompatible type "int"; expected "str"  [arg-type]
+chat.del_item("title", 0)  # E: del_item() needs a list or a dict field; "title" is "str"  [typed-state-field]

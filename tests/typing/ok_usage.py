@@ -30,6 +30,12 @@ with chat.mutate("messages") as messages:
 with Room.get(key="r1").mutate("topic") as topic:
     reveal_type(topic)  # N: Revealed type is "str | None"
 
+chat.append("messages", Message(author="ann", text="hi"), keep_last=500)
+chat.append("messages", *[Message(author="bo", text="yo")], timeout=1.0)
+chat.set_item("scores", "alice", 3)
+chat.set_item("messages", -1, Message(author="ann", text="edited"))
+chat.del_item("scores", "alice")
+chat.del_item("messages", 0)
 chat.update(count=0, title="reset", messages=[])
 chat.update(timeout=2.0)
 chat.notify("messages", "count")

@@ -14,6 +14,7 @@ class Chat(SharedState):
     count: int = Field(0, ge=0)
     title: str = "general"
     messages: list[Message] = Field(default_factory=list)
+    scores: dict[str, int] = Field(default_factory=dict)
 
 
 class Room(Chat):

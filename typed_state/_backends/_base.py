@@ -106,6 +106,24 @@ class Backend(ABC):
         the live values are then unchanged.
         """
 
+    def append(
+        self,
+        namespace: str,
+        name: str,
+        items: list[Any],
+        value: Any,
+        codec: FieldCodec,
+        *,
+        keep_last: int | None,
+        quiet: bool = False,
+    ) -> bool:
+        """Store ``value``, the list field's old value with ``items`` appended (and
+        only its last ``keep_last`` kept), as one change; as :meth:`save` otherwise.
+
+        A store that keeps a list as a list sends and stores only the items.
+        """
+        return self.save(namespace, {name: value}, codec, quiet=quiet)
+
     @abstractmethod
     def version(self, namespace: str, name: str) -> int:
         """How many changes of the field were stored (0 for a field never written)."""

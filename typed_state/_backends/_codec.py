@@ -50,6 +50,7 @@ class FieldCodec:
         self._adapters: dict[str, TypeAdapter[Any]] = {}
         self._tagged: dict[str, bool] = {}
         self._origins = {name: Origin(cls.__name__, name) for name in cls.model_fields}
+        self._items_adapters: dict[str, TypeAdapter[Any]] = {}
 
     @property
     def names(self) -> list[str]:
@@ -114,6 +115,42 @@ class FieldCodec:
     def freeze(self, name: str, value: Any) -> Any:
         """``value`` made read-only as a value of field ``name`` (see :func:`freeze`)."""
         return freeze(value, self._origins[name])
+
+    def origin(self, name: str) -> Origin:
+        """What the frozen values of field ``name`` name in their errors."""
+        return self._origins[name]
+
+    def encode_items(self, name: str, items: list[Any]) -> list[bytes]:
+        """The JSON of each item of a list field's value, apart (a store's list)."""
+        data = self._adapter(name).dump_python(items, mode="python")
+        if self._tagged[name]:
+            data = _tag(data)
+        return [pydantic_core.to_json(item, inf_nan_mode="constants") for item in data]
+
+    def decode_items(self, name: str, raws: list[bytes]) -> list[Any]:
+        """The (frozen) items of :meth:`encode_items`; the field's constraints are not
+        checked (these are some of its items, not its value)."""
+        adapter = self._items_adapters.get(name)
+        if adapter is None:
+            self._adapter(name)  # the field's tagging
+            annotation: Any = self.cls.model_fields[name].annotation
+            adapter = self._items_adapters[name] = TypeAdapter(
+                annotation,
+                config=ConfigDict(
+                    arbitrary_types_allowed=bool(
+                        self.cls.model_config.get("arbitrary_types_allowed")
+                    )
+                ),
+            )
+        joined = b"[" + b",".join(raws) + b"]"
+        if self._tagged[name]:
+            values = adapter.validate_python(
+                _untag(pydantic_core.from_json(joined, allow_inf_nan=True))
+            )
+        else:
+            values = adapter.validate_json(joined)
+        origin = self._origins[name]
+        return [freeze(value, origin) for value in values]
 
 
 def codec_for(cls: type[BaseModel]) -> FieldCodec:

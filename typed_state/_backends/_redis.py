@@ -3,7 +3,11 @@
 Layout, under ``typed_state:<app>:`` so that apps and classes never collide:
 
 - ``state:<namespace>``: a hash, one JSON value per field (through Pydantic,
-  never pickle) and ``__v__``, a counter bumped by every write;
+  never pickle), ``__v__``, a counter bumped by every write, and ``__c__:<field>``,
+  each field's change count (its version);
+- ``items:<namespace>:<field>``: a list field that ``append`` was used on keeps
+  its items here, one JSON each (the hash holds ``L``, which no JSON is), so that
+  an append is one RPUSH and its change message carries just the new items;
 - ``used:<family>``: a sorted set of a family's members by last use (wall
   time), for expiry by ``typed_state_ttl`` and ``typed_state_max_keys``;
 - ``lock:<namespace>:<field>``: a redis-py :class:`~redis.lock.Lock` per field,
@@ -45,6 +49,7 @@ from typed_state._errors import (
     StoredValueWarning,
 )
 from typed_state._once import get_or_create
+from typed_state._readonly import frozen_list
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Mapping
@@ -57,9 +62,9 @@ _VERSION = "__v__"
 _FENCED_WRITE = """
 local nlocks, nchecks, nfills = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 for i = 1, nlocks do
-  if redis.call('get', KEYS[i + 2]) ~= ARGV[8 + i] then return {-1, i} end
+  if redis.call('get', KEYS[i + 2]) ~= ARGV[9 + i] then return {-1, i} end
 end
-local at = 8 + nlocks
+local at = 9 + nlocks
 local stale = {-2}
 for i = 1, nchecks do
   local name = ARGV[at + 2 * i - 1]
@@ -84,6 +89,7 @@ for i = at + 1, #ARGV, 2 do
   pairs[#pairs + 1] = ARGV[i]
   pairs[#pairs + 1] = ARGV[i + 1]
   result[#result + 1] = redis.call('hincrby', KEYS[1], '__c__:' .. ARGV[i], 1)
+  redis.call('del', ARGV[9] .. ARGV[i])
 end
 redis.call('hset', KEYS[1], unpack(pairs))
 result[2] = redis.call('hincrby', KEYS[1], '__v__', 1)
@@ -97,7 +103,8 @@ return result
 KEYS: the state hash, the family's last-use sorted set, then the lock keys.
 ARGV: the numbers of locks, checks and fills, the channel, the change message,
 the message for a write that creates the namespace, the member to note as used
-('' for none) and the time, then the tokens, (field, version) pairs to check,
+('' for none), the time and the prefix of the namespace's item lists (a field
+written whole is JSON in the hash again), then the tokens, (field, version) pairs to check,
 (field, value) pairs stored only if the hash does not exist yet (the other
 fields of a member's first write), and the (field, value) pairs to store.
 Returns ``{0, namespace version, created, field versions...}``; ``{-1, i}`` when
@@ -106,9 +113,13 @@ failed (nothing stored either way)."""
 
 _EXPIRE = """
 local keep = {}
-for i = 6, #ARGV do keep[ARGV[i]] = true end
+for i = 7, #ARGV do keep[ARGV[i]] = true end
 local dropped = {}
 local function drop(namespace)
+  local flat = redis.call('hgetall', ARGV[3] .. namespace)
+  for i = 2, #flat, 2 do
+    if flat[i] == 'L' then redis.call('del', ARGV[6] .. namespace .. ':' .. flat[i - 1]) end
+  end
   redis.call('del', ARGV[3] .. namespace)
   redis.call('zrem', KEYS[1], namespace)
   redis.call('publish', ARGV[4], cjson.encode({o = ARGV[5], n = namespace, f = {}, d = 1}))
@@ -131,8 +142,96 @@ return dropped
 
 KEYS: the family's last-use sorted set.  ARGV: the idle cutoff ('' for none),
 the most members kept ('' for no limit), the state hash prefix, the channel,
-this process's origin, then the members never to expire by idleness (read in the calling process;
-other processes keep theirs used)."""
+this process's origin, the item list prefix, then the members never to expire
+by idleness (read in the calling process; other processes keep theirs used)."""
+
+_READ = """
+local flat = {}
+if #ARGV > 1 then
+  local names = {}
+  for i = 2, #ARGV do names[#names + 1] = ARGV[i] end
+  local values = redis.call('hmget', KEYS[1], unpack(names))
+  for i = 1, #names do
+    flat[#flat + 1] = names[i]
+    flat[#flat + 1] = values[i]
+  end
+else
+  flat = redis.call('hgetall', KEYS[1])
+end
+for i = 2, #flat, 2 do
+  if flat[i] == 'L' then flat[i] = redis.call('lrange', ARGV[1] .. flat[i - 1], 0, -1) end
+end
+return flat
+"""
+"""Read hash fields (ARGV[2:], or all) of KEYS[1] and, in the same step, the items of
+those kept as lists (ARGV[1]: the namespace's item list prefix).  Returns (field,
+value) pairs; a value is the JSON, a list of item JSONs, or nil."""
+
+_APPEND = """
+local nlocks, nconvert = tonumber(ARGV[1]), tonumber(ARGV[9])
+for i = 1, nlocks do
+  if redis.call('get', KEYS[3 + i]) ~= ARGV[10 + i] then return {-1, i} end
+end
+if redis.call('exists', KEYS[1]) == 0 then return {-4} end
+local field = ARGV[2]
+local at = 10 + nlocks
+local converted = false
+if redis.call('hget', KEYS[1], field) ~= 'L' then
+  if nconvert < 0 then return {-3} end
+  redis.call('del', KEYS[2])
+  for i = at + 1, at + nconvert, 1000 do
+    redis.call('rpush', KEYS[2], unpack(ARGV, i, math.min(i + 999, at + nconvert)))
+  end
+  redis.call('hset', KEYS[1], field, 'L')
+  converted = true
+  at = at + nconvert
+end
+local items = {}
+for i = at + 1, #ARGV do items[#items + 1] = ARGV[i] end
+if #items > 0 then redis.call('rpush', KEYS[2], unpack(items)) end
+if ARGV[3] ~= '' then redis.call('ltrim', KEYS[2], -tonumber(ARGV[3]), -1) end
+local changes = redis.call('hincrby', KEYS[1], '__c__:' .. field, 1)
+local version = redis.call('hincrby', KEYS[1], '__v__', 1)
+if ARGV[7] ~= '' then redis.call('zadd', KEYS[3], ARGV[8], ARGV[7]) end
+local message = {o = ARGV[5], n = ARGV[6], f = {field}}
+if not converted then
+  message.a = items
+  message.v = version
+  message.c = changes
+  if ARGV[3] ~= '' then message.k = tonumber(ARGV[3]) end
+end
+if ARGV[10] == '1' then message.q = 1 end
+redis.call('publish', ARGV[4], cjson.encode(message))
+return {0, version, changes}
+"""
+"""Append items to a list field kept as a Redis list, fenced like a write.
+
+KEYS: the state hash, the field's item list, the family's last-use set, the lock
+keys.  ARGV: the number of locks, the field, keep_last ('' for all), the channel,
+this process's origin, the namespace, the member to note as used ('' for none),
+the time, the number of items that replace the list first (-1: none sent), quiet
+('1' or ''), then the tokens, those items, and the items to append.
+
+The change message carries the items, the field's new change count and the
+namespace's version: a process whose count is one behind applies them; any
+other fetches the field.  Returns ``{0, namespace version, field version}``;
+``{-1, i}`` when the i-th lock is no longer held, ``{-3}`` when the field is JSON
+in the hash and no items were sent to replace it, ``{-4}`` when the namespace no
+longer exists (nothing stored in any of these)."""
+
+_DELETE = """
+local flat = redis.call('hgetall', KEYS[1])
+for i = 2, #flat, 2 do
+  if flat[i] == 'L' then redis.call('del', ARGV[1] .. flat[i - 1]) end
+end
+local deleted = redis.call('del', KEYS[1])
+redis.call('zrem', KEYS[2], ARGV[2])
+redis.call('publish', ARGV[3], ARGV[4])
+return deleted
+"""
+"""Delete a namespace, its item lists and its last use; publish the message.
+KEYS: the hash, the family's last-use set.  ARGV: the item list prefix, the
+namespace, the channel, the message."""
 
 _CHANGES = "__c__:"
 """Prefix of the hash fields counting each field's stored changes (its version)."""
@@ -198,6 +297,9 @@ class RedisBackend(Backend):
         self._renewer: threading.Thread | None = None
         self._fenced_write = self._client.register_script(_FENCED_WRITE)
         self._expire = self._client.register_script(_EXPIRE)
+        self._read_script = self._client.register_script(_READ)
+        self._append = self._client.register_script(_APPEND)
+        self._delete = self._client.register_script(_DELETE)
 
     # -- errors ------------------------------------------------------------------------
 
@@ -216,12 +318,25 @@ class RedisBackend(Backend):
     def _used_key(self, family: str) -> str:
         return f"{self._prefix}used:{family}"
 
+    def _items_prefix(self, namespace: str) -> str:
+        return f"{self._prefix}items:{namespace}:"
+
+    def _snapshot(self, namespace: str, names: list[str] | None = None) -> dict[bytes, Any]:
+        """Hash fields (``names``, or all) with list fields' items, read in one step."""
+        raw = self._read_script(
+            keys=[self._key(namespace)], args=[self._items_prefix(namespace), *(names or [])]
+        )
+        return {raw[i]: raw[i + 1] for i in range(0, len(raw), 2)}
+
     # -- reading -----------------------------------------------------------------------
 
-    def _decode(self, ns: _Namespace, namespace: str, name: str, raw: bytes | str | None) -> Any:
-        """A stored field's value; its default (with a warning) if it does not validate."""
+    def _decode(self, ns: _Namespace, namespace: str, name: str, raw: Any) -> Any:
+        """A stored field's value (JSON, or a list field's item JSONs); its default
+        (with a warning) if it does not validate."""
         if raw is None:
             return ns.codec.default(name)
+        if isinstance(raw, list):
+            raw = b"[" + b",".join(raw) + b"]"
         try:
             return ns.codec.decode(name, raw)
         except ValidationError as exc:
@@ -259,7 +374,7 @@ class RedisBackend(Backend):
     def load(self, namespace: str, codec: FieldCodec) -> dict[str, Any] | None:
         ns = self._attach(namespace, codec)
         try:
-            stored = self._client.hgetall(self._key(namespace))
+            stored = self._snapshot(namespace)
         except RedisError as exc:
             raise self._failed(f"load {namespace}", exc) from exc
         if not stored:
@@ -292,30 +407,43 @@ class RedisBackend(Backend):
                 for name, value in values.items():
                     # Only the fields missing: another process may have stored them.
                     pipe.hsetnx(key, name, codec.encode(name, value))
-                pipe.hgetall(key)
-                stored = pipe.execute()[-1]
+                pipe.execute()
+            stored = self._snapshot(namespace)
         except RedisError as exc:
             raise self._failed(f"create {namespace}", exc) from exc
         self._fill(ns, namespace, stored)
         return ns.live
 
-    def _read(
-        self, ns: _Namespace, namespace: str, names: list[str]
-    ) -> tuple[int, list[bytes | str | None]]:
-        """The stored JSON of these fields and the namespace's version read with them;
-        their change counts go to ``ns.changes``."""
-        fields = [*names, _VERSION, *(f"{_CHANGES}{name}" for name in names)]
-        raw = self._client.hmget(self._key(namespace), fields)
-        for name, count in zip(names, raw[len(names) + 1 :], strict=True):
-            ns.changes[name] = int(count or 0)
-        return int(raw[len(names)] or 0), list(raw[: len(names)])
+    def _read(self, ns: _Namespace, namespace: str, names: list[str]) -> tuple[int, list[Any]]:
+        """The stored values of these fields (JSON, or item JSONs) and the namespace's
+        version read with them; their change counts go to ``ns.changes``."""
+        counts = [f"{_CHANGES}{name}" for name in names]
+        raw = self._snapshot(namespace, [*names, _VERSION, *counts])
+        for name, count in zip(names, counts, strict=True):
+            ns.changes[name] = int(raw.get(count.encode()) or 0)
+        return int(raw.get(_VERSION.encode()) or 0), [raw.get(n.encode()) for n in names]
 
     def refresh(self, namespace: str, names: list[str]) -> None:
-        """Read these fields from Redis into the cache (their locks are held)."""
+        """Bring these fields up to date in the cache (their locks are held).
+
+        Their change counts are read first: a field this process already holds
+        at its stored count (it hears every change) is not fetched again, so
+        taking the lock of a big list field costs no transfer of the list.
+        """
         ns = self._namespaces.get(namespace)
         if ns is None:
             return
         try:
+            counts = self._client.hmget(
+                self._key(namespace), [f"{_CHANGES}{name}" for name in names]
+            )
+            names = [
+                name
+                for name, count in zip(names, counts, strict=True)
+                if not count or int(count) != ns.changes.get(name)
+            ]
+            if not names:
+                return
             version, raw = self._read(ns, namespace, names)
         except RedisError as exc:
             raise self._failed(f"read {namespace}", exc) from exc
@@ -363,6 +491,7 @@ class RedisBackend(Backend):
         args += [self._message(namespace, names, q=quiet)]
         args += [self._message(namespace, names, q=quiet, c=True)]
         args += [namespace if family is not None else "", _clock.now()]
+        args += [self._items_prefix(namespace)]
         args += [lock.token for lock in held]
         for name, expected in checks.items():
             args += [name, expected]
@@ -391,6 +520,56 @@ class RedisBackend(Backend):
             ns.changes[name] = int(changes)
         return created
 
+    def append(
+        self,
+        namespace: str,
+        name: str,
+        items: list[Any],
+        value: Any,
+        codec: FieldCodec,
+        *,
+        keep_last: int | None,
+        quiet: bool = False,
+    ) -> bool:
+        ns = self._namespaces[namespace]
+        if not ns.stored:
+            return self.save(namespace, {name: value}, codec, quiet=quiet)
+        lock = self._locks.get((namespace, name))
+        held = [lock] if lock is not None and lock.held_here() else []
+        family = family_of(namespace)
+        keys = [
+            self._key(namespace),
+            f"{self._items_prefix(namespace)}{name}",
+            self._used_key(family if family is not None else namespace),
+            *(lock.name for lock in held),
+        ]
+
+        def run(convert: list[bytes] | None, added: list[bytes], keep: int | None) -> Any:
+            args: list[Any] = [len(held), name, "" if keep is None else keep, self._channel]
+            args += [self._origin, namespace, namespace if family is not None else ""]
+            args += [_clock.now(), -1 if convert is None else len(convert), "1" if quiet else ""]
+            args += [lock.token for lock in held]
+            return self._append(keys=keys, args=[*args, *(convert or ()), *added])
+
+        try:
+            result = run(None, codec.encode_items(name, items), keep_last)
+            if int(result[0]) == -3:
+                # The field is JSON in the hash (written whole, or never appended
+                # to): it becomes a list, once, holding the new value.
+                result = run(codec.encode_items(name, list(value)), [], None)
+        except RedisError as exc:
+            raise self._failed(f"append to {namespace} {name}", exc) from exc
+        code = int(result[0])
+        if code == -1:
+            raise held[0].lost()
+        if code == -4:  # deleted meanwhile (drop, expiry): a first write again
+            ns.stored = False
+            return self.save(namespace, {name: value}, codec, quiet=quiet)
+        ns.live[name] = value
+        ns.field_versions[name] = int(result[1])
+        ns.changes[name] = int(result[2])
+        return False
+
     def replace(self, namespace: str, values: Mapping[str, Any], codec: FieldCodec) -> None:
         # The class changed in this process only: other replicas may still run
         # the old one, so nothing is written back; writes store the new values.
@@ -413,13 +592,14 @@ class RedisBackend(Backend):
     def delete(self, namespace: str) -> bool:
         message = self._message(namespace, [], d=True)
         family = family_of(namespace)
+        used = self._used_key(family if family is not None else namespace)
         try:
-            with self._client.pipeline(transaction=True) as pipe:
-                pipe.delete(self._key(namespace))
-                if family is not None:
-                    pipe.zrem(self._used_key(family), namespace)
-                pipe.publish(self._channel, message)
-                deleted = bool(pipe.execute()[0])
+            deleted = bool(
+                self._delete(
+                    keys=[self._key(namespace), used],
+                    args=[self._items_prefix(namespace), namespace, self._channel, message],
+                )
+            )
         except RedisError as exc:
             raise self._failed(f"delete {namespace}", exc) from exc
         with self._mutex:
@@ -450,6 +630,7 @@ class RedisBackend(Backend):
             self._key(""),
             self._channel,
             self._origin,
+            f"{self._prefix}items:",
             *keep,
         ]
         try:
@@ -587,10 +768,42 @@ class RedisBackend(Backend):
             for field_callback in list(ns.callbacks):
                 _call(field_callback, ns.codec.names, True)
             return
+        if "a" in message:
+            self._appended(namespace, ns, message)
+            return
         # q: written under no_rerun (nobody re-runs); x: notify() (re-run even if equal).
         self._fetch(
             namespace, ns, names, quiet=bool(message.get("q")), force=bool(message.get("x"))
         )
+
+    def _appended(self, namespace: str, ns: _Namespace, message: dict[str, Any]) -> None:
+        """Another process appended items: apply them if this process is one change
+        behind on the field, else fetch it (a message was missed)."""
+        (name,) = message["f"]
+        quiet = bool(message.get("q"))
+        if name not in ns.live:
+            return
+        changes = int(message["c"])
+        if ns.changes.get(name) != changes - 1:
+            if ns.changes.get(name, 0) < changes:
+                self._fetch(namespace, ns, [name], quiet=quiet)
+            return
+        try:
+            added = ns.codec.decode_items(name, [item.encode() for item in message["a"]])
+        except ValidationError:
+            self._fetch(namespace, ns, [name], quiet=quiet)  # warns, as any fetch would
+            return
+        value = frozen_list(ns.live[name], ns.codec.origin(name))
+        list.extend(value, added)
+        keep_last = message.get("k")
+        if keep_last is not None and len(value) > keep_last:
+            list.__delitem__(value, slice(0, len(value) - keep_last))
+        ns.live[name] = value
+        ns.changes[name] = changes
+        ns.field_versions[name] = max(int(message["v"]), ns.field_versions.get(name, 0))
+        if not quiet:
+            for callback in list(ns.callbacks):
+                _call(callback, [name], False)
 
     def _fetch(
         self,

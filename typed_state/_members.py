@@ -142,7 +142,6 @@ class Family:
         self._next_sweep = float("-inf")
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
-        engine().name(self.name, f"{cls.__name__} keys")
         backend.watch_members(self.name, lambda: self.members_changed(None))
 
     def follow(self, cls: type[SharedState]) -> None:

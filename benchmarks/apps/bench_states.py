@@ -1,6 +1,6 @@
 """The typed_state side of the benchmark apps: one small class per scenario."""
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from typed_state import SharedState
 
@@ -25,3 +25,12 @@ class Hot(SharedState):
     value: int = 0
     one: list[int] = Field(default_factory=lambda: [0])
     big: list[int] = Field(default_factory=lambda: list(range(10_000)))
+
+
+class Msg(BaseModel):
+    author: str
+    text: str
+
+
+class BigChat(SharedState):
+    messages: list[Msg] = Field(default_factory=list)

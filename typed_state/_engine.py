@@ -382,24 +382,33 @@ class Engine:
             sessions.call_later(_POLL_BUSY, functools.partial(self._flush, session_id))
             return
         with self._lock:
-            self._flush_locked(session_id, view)
+            pushes = self._flush_locked(session_id, view)
+        # Outside the lock: Streamlit's request_rerun starts the session's script
+        # thread, and this thread may lose the GIL to another run's end-of-run
+        # collection meanwhile; holding the lock then would stall every script
+        # thread's first field read behind it (measured: ~20 ms per push at N=1).
+        for fragment_id in pushes:
+            view.rerun(fragment_id)
 
-    def _flush_locked(self, session_id: str, view: SessionView | None) -> None:
+    def _flush_locked(self, session_id: str, view: SessionView | None) -> list[str | None]:
+        """Decide what of the session to re-run (None: the whole page, else fragment
+        ids); without a view (no server) the re-runs are recorded instead."""
+        pushes: list[str | None] = []
         subs = self._sessions.get(session_id)
         if subs is None:
-            return
+            return pushes
         subs.dirty = False
         catch_up, subs.self_written = subs.self_written, False
         versions = self._versions
         if subs.pushed_marker is not None and subs.pushed_marker is subs.last_marker:
             # Our last push ran and read no state: the page no longer shows any.
             self._forget_locked(session_id)
-            return
+            return pushes
         if any(versions.get(k, 0) != v for k, v in subs.main.items()):
-            self._push(subs, session_id, view, None, catch_up)
+            self._push(subs, session_id, view, None, catch_up, pushes)
             subs.pushed_marker = subs.last_marker
             subs.pushed_fragments.clear()
-            return
+            return pushes
         for fid, reads in list(subs.fragments.items()):
             if not any(versions.get(k, 0) != v for k, v in reads.items()):
                 continue
@@ -413,8 +422,9 @@ class Engine:
                 subs.fragment_markers.pop(fid, None)
                 subs.pushed_fragments.pop(fid, None)
                 continue
-            self._push(subs, session_id, view, fid, catch_up)
+            self._push(subs, session_id, view, fid, catch_up, pushes)
             subs.pushed_fragments[fid] = marker
+        return pushes
 
     def _push(
         self,
@@ -423,6 +433,7 @@ class Engine:
         view: SessionView | None,
         fragment_id: str | None,
         catch_up: bool,
+        pushes: list[str | None],
     ) -> None:
         subs.last_push = self._clock()
         subs.push_pending = True
@@ -431,7 +442,7 @@ class Engine:
         if view is None:
             self._recorded.append(RerunRecord(session_id, fragment_id))
         else:
-            view.rerun(fragment_id)
+            pushes.append(fragment_id)
 
     def _sweep(self) -> None:
         sessions = self._get_sessions()

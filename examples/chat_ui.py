@@ -8,6 +8,10 @@ from states import Chat, Message
 def show_chat(chat: Chat, *, where: str) -> None:
     """Messages in a fragment: a new message re-runs only this part of the page."""
     author = st.text_input("Your name", key=f"author-{where}", value="guest")
+    if author.strip():
+        chat.present_as(author.strip()[:100])
+    # Presence binds like a field: this line updates as people come and go.
+    st.caption(f"{chat.presence()} here: {', '.join(chat.present())}")
 
     @st.fragment
     def messages() -> None:

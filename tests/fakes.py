@@ -28,6 +28,7 @@ class Marker:
 class FakeSession:
     session_id: str
     settled: bool = True
+    page: str = ""
     fragments: set[str] = field(default_factory=set)
     reruns: list[str | None] = field(default_factory=list)
     marker: Marker = field(default_factory=Marker)

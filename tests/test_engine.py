@@ -63,7 +63,7 @@ def test_subscriptions_are_those_of_the_latest_run(sessions: FakeSessions, engin
 def test_run_touching_state_without_reading_unbinds(sessions: FakeSessions, engine: Engine) -> None:
     s = sessions.add("s")
     engine.bind(s.run(), A)
-    engine.touch(s.run())  # e.g. the branch that read A is not taken any more
+    engine.touch(s.run(), "ns")  # e.g. the branch that read A is not taken any more
     engine.changed([A], writer=None)
     sessions.pump()
     assert s.reruns == []

@@ -399,3 +399,30 @@ async def test_pushed_run_keeps_the_page_and_its_widget_values(
         assert "level=30" in reader.texts()
         await writer.close()
         await reader.close()
+
+
+@pytest.fixture(scope="module", params=["memory", "redis"])
+def presence_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Servers]:
+    yield from run_servers(request, tmp_path_factory, APPS / "presence_pages.py")
+
+
+async def test_presence_follows_tabs_and_pages(presence_server: Servers) -> None:
+    names = ("ann", "bob", "cy")
+    clients = [
+        await StreamlitClient(presence_server.pick(None).ws_url, query_string=f"name={n}").connect()
+        for n in names
+    ]
+    for client in clients:
+        await client.wait_for_text("here=3")
+    await clients[0].wait_for_text("who=ann,bob,cy")
+    await clients[2].close()  # cy closes the tab: the others are pushed
+    for client in clients[:2]:
+        await client.wait_for_text("here=2")
+        assert client.runs[-1].pushed
+    await clients[1].goto("elsewhere")  # bob goes to a page that shows no state
+    await clients[0].wait_for_text("here=1")
+    await clients[0].wait_for_text("who=ann")
+    for client in clients[:2]:
+        await client.close()

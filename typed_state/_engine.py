@@ -69,6 +69,11 @@ class SessionView(Protocol):
     @property
     def settled(self) -> bool: ...
 
+    @property
+    def page(self) -> str:
+        """The page the browser last asked for (its script hash, or "" for the default)."""
+        ...
+
     def has_fragment(self, fragment_id: str) -> bool: ...
 
     def rerun(self, fragment_id: str | None) -> None: ...
@@ -112,6 +117,17 @@ class _Subscriptions:
     """Marker of the run a push started (or None): its writes may be echoes."""
     catchup_run: object = None
     """Marker of the run a catch-up push started: its writes catch nobody up."""
+    used: set[str] = field(default_factory=set)
+    """Namespaces the latest full run (and its fragment runs since) used: ``get()`` or a
+    field read.  Presence counts the session on them."""
+    was_used: set[str] = field(default_factory=set)
+    """``used`` of the run before, still counted until the new run is seen to have
+    ended (so a count never dips while a page re-runs)."""
+    page: str | None = None
+    """The page the browser had asked for when the latest full run started: once it
+    asks for another, the session has left (that page's runs may use no state)."""
+    labels: dict[str, str] = field(default_factory=dict)
+    """Per namespace, who the session says it is there (``present_as``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,12 +170,22 @@ class Engine:
 
     # -- reads (hot path: every field read of every script run) ---------------
 
-    def touch(self, run: Run) -> None:
-        """Note that ``run`` uses typed_state, even if it reads no field."""
+    def touch(self, run: Run, namespace: str) -> None:
+        """Note that ``run`` uses the state stored under ``namespace`` (a ``get()``)."""
         if run.in_callback:
             return
+        subs = self._sessions.get(run.session_id)
+        if subs is not None and subs.last_marker is run.marker and namespace in subs.used:
+            return
         with self._lock:
-            self._enter(run)
+            self._enter(run).used.add(namespace)
+
+    def present_as(self, run: Run, namespace: str, label: str) -> None:
+        """Who the session of ``run`` is, for presence on ``namespace``."""
+        with self._lock:
+            subs = self._enter(run)
+            subs.used.add(namespace)
+            subs.labels[namespace] = label
 
     def bind(self, run: Run, key: FieldKey) -> None:
         """Bind the session (or fragment) of ``run`` to ``key`` for this run."""
@@ -184,6 +210,8 @@ class Engine:
             # The first read of the run counts: what it showed may be older than
             # what a later read of the same run sees.
             target.setdefault(key, self._versions.get(key, 0))
+            if not key[1].startswith("["):  # a field, not a family's keys or a presence
+                subs.used.add(key[0])
             readers = self._readers.get(key)
             if readers is None:
                 self._readers[key] = {run.session_id}
@@ -208,6 +236,11 @@ class Engine:
             subs.main.clear()
             subs.fragments.clear()
             subs.fragment_markers.clear()
+            subs.was_used |= subs.used
+            subs.used = set()
+            sessions = self._get_sessions()
+            view = None if sessions is None else sessions.get(run.session_id)
+            subs.page = None if view is None else view.page
         fid = run.fragment_id
         if fid is not None and subs.fragment_markers.get(fid) is not marker:
             subs.fragment_markers[fid] = marker
@@ -483,6 +516,46 @@ class Engine:
                 for reads in subs.fragments.values():
                     found.update(namespace for namespace, _ in reads)
             return found
+
+    def showing(self, *, on_loop: bool = False) -> dict[str, list[str | None]]:
+        """Per namespace, the live sessions whose latest run used it, as their labels
+        (None where a session gave none): presence, in this process.
+
+        A session counts once per namespace, from its first use in a run until a
+        run of it that does not use it has ended, or it asks for another page, or
+        it closes.  ``on_loop``: called on the server's event loop, where a
+        session's runs can be seen to have ended.
+        """
+        sessions = self._get_sessions()
+        with self._lock:
+            views: dict[str, SessionView] = {}
+            if sessions is not None:
+                for session_id in list(self._sessions):
+                    view = sessions.get(session_id)
+                    if view is None:
+                        self._forget_locked(session_id)
+                    else:
+                        views[session_id] = view
+            found: dict[str, list[str | None]] = {}
+            for session_id, subs in self._sessions.items():
+                view = views.get(session_id)
+                if view is not None:
+                    if subs.page is not None and view.page != subs.page:
+                        continue  # left for another page
+                    if on_loop and subs.was_used and view.settled:
+                        subs.was_used = set()  # the latest run ended: its own uses count
+                for namespace in subs.used | subs.was_used:
+                    found.setdefault(namespace, []).append(subs.labels.get(namespace))
+            return found
+
+    def watched(self, name: str) -> set[str]:
+        """The namespaces whose key ``(namespace, name)`` a live run reads (e.g. presence)."""
+        with self._lock:
+            return {namespace for namespace, field_name in self._readers if field_name == name}
+
+    def sessions(self) -> Sessions | None:
+        """The server's live sessions (None without a server)."""
+        return self._get_sessions()
 
     def tracked_sessions(self) -> int:
         """How many sessions the engine holds subscriptions for."""

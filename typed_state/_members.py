@@ -118,6 +118,11 @@ def drop(cls: type[SharedState], key: str) -> bool:
     return deleted
 
 
+def slots() -> list[tuple[str, Slot]]:
+    """Every slot of this process, with its namespace."""
+    return [(namespace, slot) for (_, namespace), slot in list(_SLOTS.items())]
+
+
 def reset() -> None:
     """Forget every slot and family (tests)."""
     with _LOCK:

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict
 
-from typed_state import _members, _widgets
+from typed_state import _members, _presence, _streamlit, _widgets
+from typed_state._engine import engine
 from typed_state._errors import (
     DefinitionError,
     FieldNameError,
@@ -40,6 +41,10 @@ _RESERVED = frozenset(
         "lock",
         "mutate",
         "notify",
+        "presence",
+        "presence_by_key",
+        "present",
+        "present_as",
         "set_item",
         "state_key",
         "update",
@@ -155,6 +160,8 @@ class SharedState(BaseModel):
         slot = _members.slot_for(cls, key)
         instance = slot.adopt(cls)
         slot.touch()
+        if slot.backend.shared:
+            _presence.start()  # other processes may be counting who is here
         maybe_freeze()
         return instance  # type: ignore[return-value]  # adopt() returns a cls instance
 
@@ -187,6 +194,18 @@ class SharedState(BaseModel):
                 st.page_link("pages/chat.py", label=room, query_params={"room": room})
         """
         return _members.keys(cls)
+
+    @classmethod
+    def presence_by_key(cls) -> dict[str, int]:
+        """Per member of the family, how many sessions show it (members nobody shows
+        are left out), in every process; binds like :meth:`presence`::
+
+            for room, here in Room.presence_by_key().items():
+                st.write(f"{room}: {here} here")
+        """
+        return _presence.by_key(
+            cls.__typed_state_namespace__, _members.family_for(cls, _members.url_of(cls)).backend
+        )
 
     @classmethod
     def drop(cls, key: str) -> bool:
@@ -302,6 +321,34 @@ class SharedState(BaseModel):
             scores.del_item("points", "alice")
         """
         self._slot().edit(type(self), field, "del_item", (key,), timeout)
+
+    def presence(self) -> int:
+        """How many live sessions show this state: their latest run used it (``get()``
+        or a field read), in this process and, under Redis, in every process.
+
+        Reading it binds the session like a field: when someone opens or closes a
+        tab, navigates away or stops reading the state, the sessions that show
+        the count re-run (within about a second; a replica that died drops out
+        within 15 s).  A session counts once however many fields it reads::
+
+            st.caption(f"{room.presence()} here")
+        """
+        return len(_presence.shown(self._slot()))
+
+    def present(self) -> list[str]:
+        """The labels the sessions showing this state gave with :meth:`present_as`,
+        sorted; binds like :meth:`presence`.  Sessions without a label are not listed."""
+        return sorted(label for label in _presence.shown(self._slot()) if label is not None)
+
+    def present_as(self, label: str) -> None:
+        """Say who this session is, for :meth:`present` (call it on every run, e.g.
+        ``room.present_as(st.user.name)``).  Nothing is shown that no session set."""
+        if not isinstance(label, str) or not label or len(label) > 100:
+            raise ValueError(f"a presence label is a str of 1 to 100 characters, not {label!r}")
+        slot = self._slot()
+        run = _streamlit.current_run()
+        if run is not None:
+            engine().present_as(run, slot.namespace, label)
 
     def version(self, field: str) -> int:
         """How many changes of ``field`` were stored: 0 until its first write.

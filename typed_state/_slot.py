@@ -209,7 +209,7 @@ class Slot:
         """Note that the current run uses this state (a ``get()``)."""
         run = _streamlit.current_run()
         if run is not None:
-            engine().touch(run)
+            engine().touch(run, self.namespace)
 
     # -- locks -----------------------------------------------------------------------
 

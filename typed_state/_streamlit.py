@@ -158,6 +158,11 @@ class SessionView:
             self._session.track_settling()
             return self._session.is_settled
 
+    @property
+    def page(self) -> str:
+        """The page the browser last asked for: its script hash ("" for the default page)."""
+        return str(self._session._client_state.page_script_hash)
+
     def has_fragment(self, fragment_id: str) -> bool:
         """Whether the session still holds this fragment (a full run may drop it)."""
         return self._session.has_fragment(fragment_id)

@@ -15,7 +15,7 @@ would have pushed::
 
 from __future__ import annotations
 
-from typed_state import _gc
+from typed_state import _gc, _presence
 from typed_state._backends import reset_backends
 from typed_state._config import settings
 from typed_state._engine import RerunRecord, engine, use_engine
@@ -27,6 +27,7 @@ __all__ = ["RerunRecord", "readers", "reruns", "reset"]
 def reset() -> None:
     """Forget every state, value, subscription and setting of this process."""
     reset_slots()
+    _presence.reset()
     reset_backends()
     use_engine(None)
     settings.cache_clear()

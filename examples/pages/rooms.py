@@ -9,6 +9,8 @@ with st.sidebar:
     new_room = st.text_input("Open a room", placeholder="room name")
 choices = sorted({*rooms, *([new_room.strip()] if new_room.strip() else [])})
 room = st.radio("Room", choices, horizontal=True, key="room")
+here = Chat.presence_by_key()  # who is in which room, live
+st.caption(" · ".join(f"{name}: {here.get(name, 0)} here" for name in choices))
 st.caption(
     f"Each room is `Chat.get(key={room!r})`: it exists from its first message, and writes "
     "here re-run only this room's readers. Rooms idle for a week are deleted."

@@ -171,6 +171,20 @@ class Backend(ABC):
         A store private to this process has no other writers: nothing to do.
         """
 
+    def share_presence(  # noqa: B027
+        self, groups: Mapping[str, Mapping[str, list[str | None]]], until: float
+    ) -> None:
+        """Publish this process's presence, per group (a family, or a namespace of its
+        own): per namespace, the labels of the sessions present; valid until ``until``.
+
+        A store private to this process has no other process to tell.
+        """
+
+    def others_presence(self, groups: list[str], now: float) -> dict[str, list[str | None]]:
+        """The other processes' presence in these groups, per namespace (entries
+        still valid at ``now``)."""
+        return {}
+
     def watch_members(self, family: str, callback: Callable[[], None]) -> None:  # noqa: B027
         """Call ``callback()`` when another process created or deleted a member of ``family``."""
 

@@ -14,6 +14,8 @@ Layout, under ``typed_state:<app>:`` so that apps and classes never collide:
   a lease that a background thread renews while its holder works, and that
   fences writes: a write under a lock is one Lua script that stores only if the
   lock is still this holder's, so a write can never land after its lease ran out;
+- ``presence:<family or namespace>``: per process, the sessions present on each
+  state, refreshed by a heartbeat and ignored once it stops (a dead replica);
 - ``changes``: the pub/sub channel where every write names its fields.
 
 Each process keeps the decoded values in a local cache, the dict the model
@@ -642,6 +644,46 @@ class RedisBackend(Backend):
             for namespace in names:
                 self._namespaces.pop(namespace, None)
         return names
+
+    def share_presence(
+        self, groups: Mapping[str, Mapping[str, list[str | None]]], until: float
+    ) -> None:
+        try:
+            with self._client.pipeline(transaction=False) as pipe:
+                for group, present in groups.items():
+                    key = f"{self._prefix}presence:{group}"
+                    if present:
+                        pipe.hset(key, self._origin, json.dumps({"u": until, "n": present}))
+                    else:
+                        pipe.hdel(key, self._origin)
+                pipe.execute()
+        except RedisError as exc:
+            raise self._failed("share presence", exc) from exc
+
+    def others_presence(self, groups: list[str], now: float) -> dict[str, list[str | None]]:
+        try:
+            with self._client.pipeline(transaction=False) as pipe:
+                for group in groups:
+                    pipe.hgetall(f"{self._prefix}presence:{group}")
+                entries = pipe.execute()
+        except RedisError as exc:
+            raise self._failed("read presence", exc) from exc
+        found: dict[str, list[str | None]] = {}
+        for group, by_origin in zip(groups, entries, strict=True):
+            expired = []
+            for origin, raw in by_origin.items():
+                if origin.decode() == self._origin:
+                    continue
+                entry = json.loads(raw)
+                if entry["u"] < now:
+                    expired.append(origin)  # a process that stopped beating (it died)
+                    continue
+                for namespace, labels in entry["n"].items():
+                    found.setdefault(namespace, []).extend(labels)
+            if expired:
+                with contextlib.suppress(RedisError):
+                    self._client.hdel(f"{self._prefix}presence:{group}", *expired)
+        return found
 
     def watch_members(self, family: str, callback: Callable[[], None]) -> None:
         with self._mutex:

@@ -1,0 +1,214 @@
+"""Presence: how many sessions show a state, and who, in every process.
+
+A session is present on a state from its first use of it in a run (``get()``
+or a field read) until a later run of it that does not use it has ended, it
+asks for another page, or it closes (see :meth:`Engine.showing`).  Reading
+``presence()`` or ``present()`` binds the session like a field: when the count
+or the labels change, it re-runs, coalesced like any push.
+
+A tick on the server's event loop, every :data:`_TICK` seconds while sessions
+use states, sees runs end and sessions leave, re-runs the sessions whose
+presence changed, and, under a shared store, publishes this process's presence
+there (entries that expire :data:`_EXPIRY` seconds after the last heartbeat, so
+a replica that dies drops out) and reads the other processes'.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from typed_state import _clock, _members, _streamlit
+from typed_state._backends._base import family_of
+from typed_state._engine import engine
+
+if TYPE_CHECKING:
+    from typed_state._backends import Backend
+    from typed_state._slot import Slot
+
+_LOGGER = logging.getLogger("typed_state")
+
+PRESENCE = "[presence]"
+"""The engine's field name for a state's presence."""
+
+BY_KEY = "[presence by key]"
+"""The engine's field name for the presence of every member of a family."""
+
+_TICK = 1.0
+"""Seconds between two looks at who is where."""
+
+_HEARTBEAT = 5.0
+"""Seconds between two refreshes of this process's entries in a shared store."""
+
+_EXPIRY = 15.0
+"""Seconds after which a process's entries in a shared store no longer count (it died)."""
+
+Shown = dict[str, list[str | None]]
+"""Per namespace, the labels of the sessions present (None for a session without one)."""
+
+
+class _Presence:
+    def __init__(self) -> None:
+        self.ticking = False
+        self.lock = threading.Lock()
+        self.totals: dict[tuple[str, str], tuple[int, tuple[str, ...]]] = {}
+        """What the watching sessions last saw, per engine key: count and labels."""
+        self.remote: dict[tuple[Backend, str], Shown] = {}
+        """Per (shared backend, group), the other processes' presence, from the last tick."""
+        self.shared: dict[Backend, dict[str, Shown]] = {}
+        """Per shared backend, what this process last published, per group."""
+        self.heartbeat = float("-inf")
+
+
+_STATE = _Presence()
+
+
+def group_of(namespace: str) -> str:
+    """Where a namespace's presence is kept in a shared store: its family, or itself."""
+    return family_of(namespace) or namespace
+
+
+# -- reads (in a script run, or any thread) --------------------------------------------------
+
+
+def shown(slot: Slot) -> list[str | None]:
+    """The sessions present on ``slot``'s state, in every process; binds the current run."""
+    namespace = slot.namespace
+    labels = engine().showing().get(namespace, [])
+    labels = labels + _others(slot.backend, group_of(namespace)).get(namespace, [])
+    _bind((namespace, PRESENCE), labels)
+    return labels
+
+
+def by_key(family: str, backend: Backend) -> dict[str, int]:
+    """Per member key of ``family``, how many sessions are present; binds the current run."""
+    prefix = family + "["
+    counts: dict[str, int] = {}
+    seen: list[str | None] = []
+    for shown_somewhere in (engine().showing(), _others(backend, family)):
+        for namespace, labels in shown_somewhere.items():
+            if namespace.startswith(prefix):
+                key = namespace[len(prefix) : -1]
+                counts[key] = counts.get(key, 0) + len(labels)
+                seen += [f"{namespace}:{label}" for label in labels]
+    _bind((family, BY_KEY), seen)
+    return dict(sorted(counts.items()))
+
+
+def _bind(key: tuple[str, str], labels: list[str | None]) -> None:
+    run = _streamlit.current_run()
+    if run is not None:
+        engine().bind(run, key)
+        # The first reader's view is what the tick compares with.
+        _STATE.totals.setdefault(key, _summary(labels))
+        start()
+
+
+def _others(backend: Backend, group: str) -> Shown:
+    """Other processes' presence in ``group`` (from the last tick, or read now)."""
+    if not backend.shared:
+        return {}
+    cached = _STATE.remote.get((backend, group))
+    if cached is None:
+        cached = _STATE.remote[(backend, group)] = backend.others_presence([group], _clock.now())
+    return cached
+
+
+# -- the tick (on the server's event loop) ---------------------------------------------------
+
+
+def start() -> None:
+    """Tick while sessions use states (called by every ``get()``: one check when ticking)."""
+    state = _STATE
+    if state.ticking:
+        return
+    sessions = engine().sessions()
+    if sessions is None:
+        return
+    with state.lock:
+        if not state.ticking:
+            state.ticking = sessions.call_later(_TICK, _tick)
+
+
+def _tick() -> None:
+    try:
+        _look()
+    except Exception:  # a store that is away: look again next tick
+        _LOGGER.warning("typed_state: presence could not be updated", exc_info=True)
+    sessions = engine().sessions()
+    with _STATE.lock:
+        _STATE.ticking = (
+            sessions is not None
+            and engine().tracked_sessions() > 0
+            and sessions.call_later(_TICK, _tick)
+        )
+
+
+def _look() -> None:
+    """See who is where; publish and read shared presence; re-run who watches a change."""
+    local = engine().showing(on_loop=True)
+    now = _clock.now()
+    groups: dict[Backend, set[str]] = {}
+    for namespace, slot in _members.slots():
+        if slot.backend.shared:
+            groups.setdefault(slot.backend, set()).add(group_of(namespace))
+    beat = now - _STATE.heartbeat >= _HEARTBEAT
+    if beat:
+        _STATE.heartbeat = now
+    for backend, in_use in groups.items():
+        mine: dict[str, Shown] = {group: {} for group in in_use}
+        for namespace, labels in local.items():
+            group = group_of(namespace)
+            if group in mine:
+                mine[group][namespace] = labels
+        if beat or mine != _STATE.shared.get(backend):
+            backend.share_presence(mine, now + _EXPIRY)
+            _STATE.shared[backend] = mine
+    _STATE.remote.clear()
+    watched = engine().watched(PRESENCE)
+    families = engine().watched(BY_KEY)
+    wanted = sorted({group_of(ns) for ns in watched} | families)
+    for backend in groups:
+        if wanted:
+            everything = backend.others_presence(wanted, now)
+            for group in wanted:
+                _STATE.remote[(backend, group)] = {
+                    ns: labels for ns, labels in everything.items() if group_of(ns) == group
+                }
+    changed = []
+    for namespace in watched:
+        labels = list(local.get(namespace, []))
+        for (_, group), remote in _STATE.remote.items():
+            if group == group_of(namespace):
+                labels += remote.get(namespace, [])
+        changed += _note((namespace, PRESENCE), labels)
+    for family in families:
+        prefix = family + "["
+        labels = [
+            f"{ns}:{label}" for ns, here in local.items() if ns.startswith(prefix) for label in here
+        ]
+        for (_, group), remote in _STATE.remote.items():
+            if group == family:
+                labels += [f"{ns}:{label}" for ns, there in remote.items() for label in there]
+        changed += _note((family, BY_KEY), labels)
+    if changed:
+        engine().changed(changed, None)
+
+
+def _note(key: tuple[str, str], labels: list[str | None]) -> list[tuple[str, str]]:
+    """``[key]`` if what its watchers see changed since the last look."""
+    seen = _summary(labels)
+    previous = _STATE.totals.get(key)
+    _STATE.totals[key] = seen
+    return [key] if previous is not None and previous != seen else []
+
+
+def _summary(labels: list[str | None]) -> tuple[int, tuple[str, ...]]:
+    return len(labels), tuple(sorted(str(label) for label in labels))
+
+
+def reset() -> None:
+    """Forget everything (tests)."""
+    global _STATE
+    _STATE = _Presence()

@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+import typed_state
+
 st.set_page_config(page_title="typed_state demo", page_icon="🔗")
 
 pages = [
@@ -14,5 +16,8 @@ pages = [
     st.Page("pages/rooms.py", title="Chat rooms", icon="🚪"),
     st.Page("pages/worker.py", title="Worker progress", icon="⚙️"),
 ]
-st.navigation(pages).run()
+# The inspector shows and edits every shared value: keep it for administrators
+# in a real app (README: "The inspector").
+admin = [st.Page(typed_state.inspector, title="State inspector", icon="🔍", url_path="state")]
+st.navigation({"Demo": pages, "Admin": admin}).run()
 st.sidebar.caption("Open this app in a second tab: every change shows in both.")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, WebSocket, async_playwright, expect
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
@@ -215,3 +216,52 @@ async def test_todo_ticked_in_one_browser_is_ticked_in_the_other(
     await expect(box_a).not_to_be_checked(timeout=10_000)
     before = await quiet_for([a, b], WATCH)
     assert [a.counts(), b.counts()] == before  # nothing loops
+
+
+async def choose(tab: Tab, label: str, option: str) -> None:
+    """Pick ``option`` in the selectbox labelled ``label`` (typed: the list may be long)."""
+    box = tab.page.get_by_test_id("stSelectbox").filter(has_text=label)
+    await expect(box).to_be_visible(timeout=10_000)
+    field = box.get_by_role("combobox")
+    chosen = tab.page.get_by_role("option", name=option, exact=True)
+    for _ in range(5):  # a click while the expander above still moves may miss
+        await field.click()
+        await field.fill(option)
+        try:
+            await chosen.click(timeout=2_000)
+            return
+        except PlaywrightTimeoutError:
+            await tab.page.keyboard.press("Escape")
+    raise AssertionError(f"could not choose {option!r} in {label!r}")
+
+
+async def test_the_inspector_shows_a_click_live_and_refuses_a_bad_edit(
+    demo: StreamlitServer, browser: Browser
+) -> None:
+    a = await open_tab(browser, demo.url, "Global counter")
+    inspector = await open_tab(browser, f"{demo.url}/state", "Shared state")
+    await inspector.page.get_by_label("Filter").fill("Counter")
+    await inspector.page.get_by_label("Filter").press("Enter")
+    start = int(await a.page.locator(METRIC).inner_text())
+
+    await a.page.get_by_role("button", name="+1").click()
+    await expect(a.page.locator(METRIC)).to_have_text(str(start + 1), timeout=10_000)
+    # Within 2 s the inspector shows the write in its log, and the new value.
+    row = inspector.page.get_by_role("row").filter(has_text=f"{start} → {start + 1}")
+    await expect(row).to_be_visible(timeout=2_000)
+    await expect(row).to_contain_text("a session")
+    await expect(inspector.page.get_by_text("count: int · version")).to_be_visible()
+
+    # An edit that does not validate shows the error and changes nothing.
+    await inspector.page.get_by_text("Edit a field, or drop a member").click()
+    await choose(inspector, "State", "Counter")
+    await choose(inspector, "Field", "count")
+    await inspector.page.get_by_label("New value (JSON)").fill("-5")
+    await inspector.page.get_by_label("New value (JSON)").press("Control+Enter")
+    await inspector.page.get_by_role("button", name="Set this value…").click()
+    await inspector.page.get_by_role("button", name="Confirm").click()
+    await expect(inspector.page.get_by_text("Counter.count was not changed")).to_be_visible(
+        timeout=10_000
+    )
+    await a.page.wait_for_timeout(1_000)
+    assert await a.page.locator(METRIC).inner_text() == str(start + 1)

@@ -92,6 +92,7 @@ def test_the_public_api_is_exactly_this_and_reports_typed_state_as_its_module() 
         "StoredValueWarning",
         "TypedStateError",
         "WidgetBinding",
+        "inspector",
         "no_rerun",
         "shared_state",
     ]

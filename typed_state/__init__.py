@@ -30,6 +30,7 @@ from typed_state._errors import (
     StoredValueWarning,
     TypedStateError,
 )
+from typed_state._inspector import inspector
 from typed_state._model import SharedState
 from typed_state._widgets import WidgetBinding
 
@@ -51,6 +52,7 @@ __all__ = [
     "StoredValueWarning",
     "TypedStateError",
     "WidgetBinding",
+    "inspector",
     "no_rerun",
     "shared_state",
 ]

@@ -57,11 +57,12 @@ def url_of(cls: type[SharedState]) -> str:
     return str(url) if url else settings().url
 
 
-def slot_for(cls: type[SharedState], key: str | None) -> Slot:
+def slot_for(cls: type[SharedState], key: str | None, *, use: bool = True) -> Slot:
     """The slot of ``cls`` (of its member ``key``), made on first use.
 
     A slot whose member was deleted (``drop()``, expiry, another process) is
     replaced by a fresh one: the member starts again from its defaults.
+    ``use=False`` (the inspector looking) does not count as a use of the member.
     """
     url = url_of(cls)
     base = cls.__typed_state_namespace__
@@ -75,7 +76,7 @@ def slot_for(cls: type[SharedState], key: str | None) -> Slot:
                 slot = _SLOTS[(url, namespace)] = Slot(
                     cls, namespace, key, backend_for(url), family
                 )
-    if family is not None:
+    if family is not None and use:
         family.used(slot)
     return slot
 
@@ -116,6 +117,11 @@ def drop(cls: type[SharedState], key: str) -> bool:
     if deleted:
         family.members_changed(_streamlit.current_run())
     return deleted
+
+
+def families() -> list[Family]:
+    """Every family this process used."""
+    return list(_FAMILIES.values())
 
 
 def slots() -> list[tuple[str, Slot]]:
@@ -163,6 +169,11 @@ class Family:
                 target=self._beat, name="typed_state-members", daemon=True
             )
             self._heartbeat.start()
+
+    @property
+    def cls(self) -> type[SharedState] | None:
+        """The newest class the family was used with."""
+        return self._cls
 
     @property
     def _lifecycle(self) -> bool:

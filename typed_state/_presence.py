@@ -96,6 +96,16 @@ def by_key(family: str, backend: Backend) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
+def shown_here() -> Shown:
+    """Every namespace's presence, this process's and the others' as of the last tick;
+    binds nothing (for the inspector)."""
+    found = {namespace: list(labels) for namespace, labels in engine().showing().items()}
+    for remote in list(_STATE.remote.values()):
+        for namespace, labels in remote.items():
+            found.setdefault(namespace, []).extend(labels)
+    return found
+
+
 def _bind(key: tuple[str, str], labels: list[str | None]) -> None:
     run = _streamlit.current_run()
     if run is not None:

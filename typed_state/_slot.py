@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from typed_state import _items, _streamlit
+from typed_state import _items, _journal, _streamlit
 from typed_state._backends._base import StaleVersions
 from typed_state._backends._codec import codec_for
 from typed_state._change import differs, no_rerun, reassigned_in_place
@@ -82,6 +82,8 @@ class Slot:
             self.values = existing
         self.instance = _new_instance(cls, self)
         self.field_keys: dict[str, FieldKey] = {n: (namespace, n) for n in self.values}
+        self.last_writes: dict[str, _journal.Write] = {}
+        """Each field's latest write seen by this process (for the inspector)."""
         self.stash: dict[str, Any] = {}
         """Values a class change reset or removed, kept until the field is written:
         reverting the class brings them back."""
@@ -287,10 +289,12 @@ class Slot:
                 validated = _validate_many(cls, values, checked)
             codec = codec_for(cls)
             changed = {}
+            before = {}
             for name, new in validated.items():
                 old = values.get(name)
                 if reassigned_in_place(updates[name], old) or differs(old, new):
                     changed[name] = codec.freeze(name, new)
+                    before[name] = old
             if not changed:
                 return
             try:
@@ -304,7 +308,7 @@ class Slot:
             if self.stash:
                 for name in changed:
                     self.stash.pop(name, None)
-        self._push(list(changed), created)
+        self._push(before, created)
 
     def edit(
         self,
@@ -344,6 +348,7 @@ class Slot:
                 edit = _items.del_item(plan, self.title, name, old, key, origin)
             if edit is None:
                 return
+            before = {name: old}
             codec = codec_for(cls)
             if edit.appended is not None:
                 created = self.backend.append(
@@ -360,7 +365,7 @@ class Slot:
                     self.namespace, {name: edit.value}, codec, quiet=no_rerun.active
                 )
             self.stash.pop(name, None)
-        self._push([name], created)
+        self._push(before, created)
 
     def _refuse_if_dropped(self) -> None:
         if self.dropped:
@@ -371,11 +376,17 @@ class Slot:
                 key=self.key,
             )
 
-    def _push(self, names: list[str], created: bool) -> None:
-        """Re-run the readers of fields just stored (and a lobby, for a new member)."""
+    def _push(self, before: dict[str, Any], created: bool) -> None:
+        """Re-run the readers of fields just stored (and a lobby, for a new member);
+        ``before``: their values before the write, for the write log."""
         run = _streamlit.current_run()
+        title = self.title
+        for name, old in before.items():
+            self.last_writes[name] = _journal.record(
+                title, self.namespace, name, run, old, self.values.get(name)
+            )
         if not no_rerun.active:
-            engine().changed([self.field_keys[n] for n in names], run)
+            engine().changed([self.field_keys[n] for n in before], run)
         if created and self.family is not None:
             self.family.created(run)
 
@@ -387,6 +398,11 @@ class Slot:
             return
         keys = [self.field_keys[name] for name in names if name in self.field_keys]
         if keys:
+            title = self.title
+            for _, name in keys:
+                self.last_writes[name] = _journal.record_elsewhere(
+                    title, self.namespace, name, self.values.get(name)
+                )
             engine().changed(keys, None)
 
     def deleted_elsewhere(self) -> None:

@@ -15,7 +15,7 @@ would have pushed::
 
 from __future__ import annotations
 
-from typed_state import _gc, _presence
+from typed_state import _gc, _journal, _presence
 from typed_state._backends import reset_backends
 from typed_state._config import settings
 from typed_state._engine import RerunRecord, engine, use_engine
@@ -28,6 +28,7 @@ def reset() -> None:
     """Forget every state, value, subscription and setting of this process."""
     reset_slots()
     _presence.reset()
+    _journal.reset()
     reset_backends()
     use_engine(None)
     settings.cache_clear()

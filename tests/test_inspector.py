@@ -1,0 +1,103 @@
+"""The inspector page under AppTest: what it shows, editing, and its write log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from typed_state import _journal, _members
+
+APP = Path(__file__).parent / "apps" / "inspector_app.py"
+
+
+@pytest.fixture
+def at() -> AppTest:
+    return AppTest.from_file(str(APP), default_timeout=30).run()
+
+
+def markdown(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown]
+
+
+def test_it_shows_every_state_its_fields_and_members(at: AppTest) -> None:
+    assert not at.exception
+    shown = " ".join(markdown(at))
+    assert "`count`: `int` · version 0" in shown
+    assert "`items`: `list[int]` · version 0" in shown
+    assert "`label`: `str` · version 1 · last write" in shown
+    labels = [e.label for e in at.expander]
+    assert any("Shelf['top']" in label for label in labels)
+    assert any("Stock" in label and "2 fields" in label for label in labels)
+    # 120 items: by pages of 50, the last page first.
+    (pager,) = [n for n in at.number_input if n.label.startswith("items: page")]
+    assert pager.value == 3
+
+
+def choose(at: AppTest, state: str, field: str) -> None:
+    at.selectbox(key="_ts_edit_state").select(state).run()
+    (fields,) = [s for s in at.selectbox if s.label == "Field"]
+    fields.select(field).run()
+
+
+def set_value(at: AppTest, state: str, field: str, text: str) -> AppTest:
+    choose(at, state, field)
+    (area,) = [t for t in at.text_area if t.label == "New value (JSON)"]
+    area.input(text).run()
+    at.button(key="_ts_set").click().run()
+    assert any(state in w.value for w in at.warning)  # asks first
+    return at.button(key="_ts_confirm").click().run()
+
+
+def stored(title: str, field: str) -> object:
+    """The value the state holds (the app's classes live in its script)."""
+    (slot,) = [slot for _, slot in _members.slots() if slot.title == title]
+    return slot.values[field]
+
+
+def test_a_field_is_set_from_json_after_a_confirmation(at: AppTest) -> None:
+    set_value(at, "Stock", "count", "7")
+    assert [s.value for s in at.success] == ["Stock.count is set."]
+    assert stored("Stock", "count") == 7
+    write = _journal.writes()[0]
+    assert (write.title, write.field, write.writer, write.before, write.after) == (
+        "Stock",
+        "count",
+        _journal.SESSION,
+        0,
+        7,
+    )
+
+
+def test_a_value_that_does_not_validate_changes_nothing(at: AppTest) -> None:
+    set_value(at, "Stock", "count", "-1")
+    (error,) = at.error
+    assert "Stock.count was not changed" in error.value
+    assert "greater than or equal to 0" in error.value
+    assert stored("Stock", "count") == 0
+
+
+def test_text_that_is_not_json_changes_nothing(at: AppTest) -> None:
+    set_value(at, "Stock", "count", "seven")
+    (error,) = at.error
+    assert error.value.startswith("Not JSON:")
+    assert stored("Stock", "count") == 0
+
+
+def test_cancel_changes_nothing(at: AppTest) -> None:
+    choose(at, "Stock", "count")
+    (area,) = [t for t in at.text_area if t.label == "New value (JSON)"]
+    area.input("5").run()
+    at.button(key="_ts_set").click().run()
+    at.button(key="_ts_cancel").click().run()
+    assert not at.warning
+    assert stored("Stock", "count") == 0
+
+
+def test_a_member_is_dropped_after_a_confirmation(at: AppTest) -> None:
+    at.selectbox(key="_ts_edit_state").select("Shelf['top']").run()
+    at.button(key="_ts_drop").click().run()
+    at.button(key="_ts_confirm").click().run()
+    assert [s.value for s in at.success] == ["Dropped Shelf['top']."]
+    assert [slot for _, slot in _members.slots() if slot.title == "Shelf['top']"] == []

@@ -101,3 +101,25 @@ def test_a_member_is_dropped_after_a_confirmation(at: AppTest) -> None:
     at.button(key="_ts_confirm").click().run()
     assert [s.value for s in at.success] == ["Dropped Shelf['top']."]
     assert [slot for _, slot in _members.slots() if slot.title == "Shelf['top']"] == []
+
+
+def test_on_redis_it_lists_the_members_other_processes_stored(redis_url: str) -> None:
+    from typed_state import SharedState
+    from typed_state._backends._codec import codec_for
+    from typed_state._backends._redis import RedisBackend
+    from typed_state._inspector import _states
+
+    class Crate(SharedState):
+        label: str = ""
+
+    Crate.get(key="here").label = "local"
+    other = RedisBackend(redis_url, "tests")  # another process
+    try:
+        namespace = f"{Crate.__typed_state_namespace__}[far]"
+        other.attach(namespace, {"label": ""}, codec_for(Crate))
+        other.save(namespace, {"label": "stored elsewhere"}, codec_for(Crate))
+    finally:
+        other.close()
+    shown = {slot.title: slot.values["label"] for slot in _states("Crate")}
+    assert shown == {"Crate['far']": "stored elsewhere", "Crate['here']": "local"}
+    assert Crate.keys() == ["far", "here"]  # looking did not use or change anything

@@ -6,15 +6,18 @@ import typed_state
 
 st.set_page_config(page_title="typed_state demo", page_icon="🔗")
 
+# The page files live in views/, not pages/: Streamlit would run a file of pages/
+# by itself (without this navigation) when someone opens its URL directly.
+
 pages = [
-    st.Page("pages/counter.py", title="Counter", icon="🔢", default=True),
-    st.Page("pages/slider.py", title="Shared slider", icon="🎚️"),
-    st.Page("pages/todos.py", title="Todo list", icon="✅"),
-    st.Page("pages/table.py", title="Shared table", icon="📋"),
-    st.Page("pages/editor.py", title="Shared document", icon="📝"),
-    st.Page("pages/chat.py", title="Chat", icon="💬"),
-    st.Page("pages/rooms.py", title="Chat rooms", icon="🚪"),
-    st.Page("pages/worker.py", title="Worker progress", icon="⚙️"),
+    st.Page("views/counter.py", title="Counter", icon="🔢", default=True),
+    st.Page("views/slider.py", title="Shared slider", icon="🎚️"),
+    st.Page("views/todos.py", title="Todo list", icon="✅"),
+    st.Page("views/table.py", title="Shared table", icon="📋"),
+    st.Page("views/editor.py", title="Shared document", icon="📝"),
+    st.Page("views/chat.py", title="Chat", icon="💬"),
+    st.Page("views/rooms.py", title="Chat rooms", icon="🚪"),
+    st.Page("views/worker.py", title="Worker progress", icon="⚙️"),
 ]
 # The inspector shows and edits every shared value: keep it for administrators
 # in a real app (README: "The inspector").

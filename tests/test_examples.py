@@ -12,7 +12,7 @@ from streamlit import config
 from streamlit.testing.v1 import AppTest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-PAGES = sorted((EXAMPLES / "pages").glob("*.py"))
+PAGES = sorted((EXAMPLES / "views").glob("*.py"))
 
 
 @pytest.fixture(autouse=True)
@@ -41,7 +41,7 @@ def test_page_runs_without_warnings(page: Path, caplog: pytest.LogCaptureFixture
 def test_the_table_recipe_keeps_the_editors_data_and_says_the_table_changed() -> None:
     from states import Row, Table  # type: ignore[import-not-found]
 
-    at = AppTest.from_file(str(EXAMPLES / "pages" / "table.py")).run()
+    at = AppTest.from_file(str(EXAMPLES / "views" / "table.py")).run()
     assert not at.warning
     Table.get().rows = [Row(item="plums", qty=9)]  # somebody else saves
     at.run()
@@ -57,7 +57,7 @@ def test_the_table_recipe_keeps_the_editors_data_and_says_the_table_changed() ->
 def test_the_table_recipe_keeps_unsaved_edits_and_validates_on_save() -> None:
     from states import Row, Table  # type: ignore[import-not-found]
 
-    at = AppTest.from_file(str(EXAMPLES / "pages" / "table.py")).run()
+    at = AppTest.from_file(str(EXAMPLES / "views" / "table.py")).run()
     edits = {"edited_rows": {0: {"qty": 5}}, "added_rows": [], "deleted_rows": []}
     at.session_state["table_editor"] = edits  # this user's unsaved edit
     at.run()

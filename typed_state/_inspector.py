@@ -66,7 +66,8 @@ def _live() -> None:
     seen = shown_here()
     for slot in slots:
         present = len(seen.get(slot.namespace, []))
-        label = f"**{slot.title}** · {len(slot.cls.model_fields)} fields · {present} here"
+        fields = len(slot.cls.model_fields)
+        label = f"**{slot.title}** · {fields} field{'s' if fields != 1 else ''} · {present} here"
         with st.expander(label, expanded=len(slots) <= 3):
             _show(slot, query)
     st.subheader("Last writes")

@@ -35,3 +35,13 @@ def redis_url(redis_proc: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
         client = redis.Redis.from_url(url)
         client.flushall()
         client.close()
+
+
+@pytest.fixture
+def other(redis_url: str) -> Iterator[Any]:
+    """The Redis store of ``redis_url`` seen from "another process": a RedisBackend of its own."""
+    from typed_state._backends._redis import RedisBackend
+
+    backend = RedisBackend(redis_url, "tests")
+    yield backend
+    backend.close()

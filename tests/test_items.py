@@ -272,15 +272,6 @@ NS = Feed.__typed_state_namespace__
 
 
 @pytest.fixture
-def other(redis_url: str) -> Iterator[RedisBackend]:
-    from typed_state._backends._redis import RedisBackend
-
-    backend = RedisBackend(redis_url, "tests")
-    yield backend
-    backend.close()
-
-
-@pytest.fixture
 def client(redis_url: str) -> Iterator[redis.Redis]:
     raw = redis.Redis.from_url(redis_url)
     yield raw

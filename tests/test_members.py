@@ -204,16 +204,6 @@ def test_bad_lifecycle_settings_are_refused_when_the_class_is_made(
 NS = Room.__typed_state_namespace__
 
 
-@pytest.fixture
-def other(redis_url: str) -> Iterator[RedisBackend]:
-    """The backend of "another process" sharing the Redis."""
-    from typed_state._backends._redis import RedisBackend
-
-    backend = RedisBackend(redis_url, "tests")
-    yield backend
-    backend.close()
-
-
 def wait_until(predicate: Any, timeout: float = 5.0) -> None:
     from tests.test_redis import wait_until as wait
 

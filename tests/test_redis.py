@@ -62,14 +62,6 @@ def raw(redis_url: str) -> Iterator[redis.Redis]:
     client.close()
 
 
-@pytest.fixture
-def other(redis_url: str) -> Iterator[RedisBackend]:
-    """The same store seen from "another process"."""
-    backend = RedisBackend(redis_url, "tests")
-    yield backend
-    backend.close()
-
-
 def wait_until(predicate: Any, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():

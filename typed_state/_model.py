@@ -342,7 +342,8 @@ class SharedState(BaseModel):
 
     def present_as(self, label: str) -> None:
         """Say who this session is, for :meth:`present` (call it on every run, e.g.
-        ``room.present_as(st.user.name)``).  Nothing is shown that no session set."""
+        ``room.present_as(name)`` with a name the user typed, or ``st.user.name`` in an
+        app with login).  Nothing is shown that no session set."""
         if not isinstance(label, str) or not label or len(label) > 100:
             raise ValueError(f"a presence label is a str of 1 to 100 characters, not {label!r}")
         slot = self._slot()

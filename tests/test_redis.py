@@ -448,3 +448,27 @@ def test_a_reverted_schema_edit_restores_the_values_on_redis(redis_url: str) -> 
         assert _define(v2).get().cards == []  # type: ignore[attr-defined]
     reverted = _define(_TODOS_V1).get()
     assert [c.text for c in reverted.cards] == ["milk"]  # type: ignore[attr-defined]
+
+
+def test_a_process_is_subscribed_before_its_first_read_returns(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A change published right after a process's first read must reach it: the
+    subscription is in effect before load() returns (it once was not: the listener
+    thread subscribed a moment later, and a drop made then was never heard)."""
+    subscribe = redis.client.PubSub.subscribe
+
+    def slow_subscribe(self: Any, *args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.3)  # a busy machine: the listener thread gets the GIL late
+        return subscribe(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.client.PubSub, "subscribe", slow_subscribe)
+    client = redis.Redis.from_url(redis_url)
+    fresh = RedisBackend(redis_url, "tests")
+    try:
+        fresh.load(NS, codec_for(Board))
+        ((_, subscribers),) = client.pubsub_numsub("typed_state:tests:changes")
+        assert subscribers == 1
+    finally:
+        fresh.close()
+        client.close()

@@ -238,6 +238,12 @@ namespace, the channel, the message."""
 _CHANGES = "__c__:"
 """Prefix of the hash fields counting each field's stored changes (its version)."""
 
+_SUBSCRIBED = b"typed_state-subscribed"
+"""The PING message whose PONG tells the listener its subscription is in effect."""
+
+_SUBSCRIBE_WAIT = 2.0
+"""Seconds the first use of the store waits for the listener's subscription (at most)."""
+
 _RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
 """Seconds between attempts to reach Redis again after losing it (the last repeats)."""
 
@@ -294,6 +300,7 @@ class RedisBackend(Backend):
         self._locks: dict[tuple[str, str], _RedisFieldLock] = {}
         self._mutex = threading.Lock()
         self._stop = threading.Event()
+        self._subscribed = threading.Event()
         self._listener: threading.Thread | None = None
         self._held: set[_RedisFieldLock] = set()
         self._renewer: threading.Thread | None = None
@@ -747,12 +754,16 @@ class RedisBackend(Backend):
     def _start_listener(self) -> None:
         if self._listener is not None:
             return
+        listener = threading.Thread(target=self._listen, name="typed_state-redis", daemon=True)
         with self._mutex:
-            if self._listener is None:
-                self._listener = threading.Thread(
-                    target=self._listen, name="typed_state-redis", daemon=True
-                )
-                self._listener.start()
+            started = self._listener is None
+            if started:
+                self._listener = listener
+                listener.start()
+        if started:
+            # Values read after this are either read after a change or hear of it:
+            # a change published before the subscription took effect would be lost.
+            self._subscribed.wait(_SUBSCRIBE_WAIT)
 
     def _listen(self) -> None:
         attempt = 0
@@ -760,6 +771,8 @@ class RedisBackend(Backend):
             pubsub = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
             try:
                 pubsub.subscribe(self._channel)
+                # Redis answers in order: the PONG means the subscription is in effect.
+                pubsub.ping(_SUBSCRIBED)
                 if attempt:
                     _LOGGER.warning("typed_state: Redis at %s is back", _safe_url(self.url))
                     # Writes made while we were away were never heard of.
@@ -767,8 +780,12 @@ class RedisBackend(Backend):
                 attempt = 0
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=0.5)
-                    if message is not None and message.get("type") == "message":
+                    if message is None:
+                        continue
+                    if message.get("type") == "message":
                         self._received(message["data"])
+                    elif message.get("type") == "pong" and message["data"] == _SUBSCRIBED:
+                        self._subscribed.set()
             except RedisError as exc:
                 if attempt == 0:
                     _LOGGER.warning(

@@ -45,3 +45,13 @@ def other(redis_url: str) -> Iterator[Any]:
     backend = RedisBackend(redis_url, "tests")
     yield backend
     backend.close()
+
+
+@pytest.fixture
+def raw(redis_url: str) -> Iterator[Any]:
+    """A plain redis-py client on ``redis_url``, to look at what is stored."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()

@@ -28,8 +28,6 @@ from typed_state import (
 from typed_state._backends._codec import codec_for
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from typed_state._backends._redis import RedisBackend
 
 
@@ -271,13 +269,6 @@ def test_the_item_methods_are_reserved_names() -> None:
 NS = Feed.__typed_state_namespace__
 
 
-@pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    raw = redis.Redis.from_url(redis_url)
-    yield raw
-    raw.close()
-
-
 def wait_until(predicate: Any, timeout: float = 5.0) -> None:
     from tests.test_redis import wait_until as wait
 
@@ -285,7 +276,7 @@ def wait_until(predicate: Any, timeout: float = 5.0) -> None:
 
 
 def test_on_redis_an_append_is_an_rpush_and_travels_as_its_items(
-    other: RedisBackend, client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+    other: RedisBackend, raw: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     feed = Feed.get()
     feed.append("messages", *(Msg(author="a", text=str(i)) for i in range(100)))
@@ -300,16 +291,16 @@ def test_on_redis_an_append_is_an_rpush_and_travels_as_its_items(
         lambda ns, state, names, **kw: (fetched.append(names), original(ns, state, names, **kw)),
     )
     published: list[bytes] = []
-    listener = client.pubsub()
+    listener = raw.pubsub()
     listener.subscribe("typed_state:tests:changes")
     for i in range(3):
         feed.append("messages", Msg(author="b", text=f"new {i}"))
     wait_until(lambda: len(live["messages"]) == 103)
     assert fetched == []  # applied from the messages: no read of the list
     assert [m.text for m in live["messages"][-3:]] == ["new 0", "new 1", "new 2"]
-    assert client.type(f"typed_state:tests:items:{NS}:messages") == b"list"
-    assert client.hget(f"typed_state:tests:state:{NS}", "messages") == b"L"
-    assert client.llen(f"typed_state:tests:items:{NS}:messages") == 103
+    assert raw.type(f"typed_state:tests:items:{NS}:messages") == b"list"
+    assert raw.hget(f"typed_state:tests:state:{NS}", "messages") == b"L"
+    assert raw.llen(f"typed_state:tests:items:{NS}:messages") == 103
     while (message := listener.get_message(timeout=0.5)) is not None:
         if message["type"] == "message":
             published.append(message["data"])
@@ -321,7 +312,7 @@ def test_on_redis_an_append_is_an_rpush_and_travels_as_its_items(
 
 
 def test_on_redis_keep_last_trims_the_list_everywhere(
-    other: RedisBackend, client: redis.Redis
+    other: RedisBackend, raw: redis.Redis
 ) -> None:
     feed = Feed.get()
     feed.append("messages", *(Msg(author="a", text=str(i)) for i in range(10)))
@@ -330,7 +321,7 @@ def test_on_redis_keep_last_trims_the_list_everywhere(
     feed.append("messages", Msg(author="a", text="10"), Msg(author="a", text="11"), keep_last=4)
     wait_until(lambda: len(live["messages"]) == 4)
     assert [m.text for m in live["messages"]] == ["8", "9", "10", "11"]
-    assert client.llen(f"typed_state:tests:items:{NS}:messages") == 4
+    assert raw.llen(f"typed_state:tests:items:{NS}:messages") == 4
 
 
 def test_on_redis_a_process_that_missed_an_append_fetches_the_field(
@@ -347,18 +338,18 @@ def test_on_redis_a_process_that_missed_an_append_fetches_the_field(
 
 
 def test_on_redis_a_whole_write_after_appends_is_json_again(
-    other: RedisBackend, client: redis.Redis
+    other: RedisBackend, raw: redis.Redis
 ) -> None:
     feed = Feed.get()
     feed.append("messages", Msg(author="a", text="0"))
     feed.messages = [Msg(author="b", text="replaced")]
-    assert client.exists(f"typed_state:tests:items:{NS}:messages") == 0
+    assert raw.exists(f"typed_state:tests:items:{NS}:messages") == 0
     live = other.load(NS, codec_for(Feed))
     assert live is not None
     assert live["messages"] == [Msg(author="b", text="replaced")]
     feed.append("messages", Msg(author="c", text="again"))  # converted back to a list
     wait_until(lambda: len(live["messages"]) == 2)
-    assert client.llen(f"typed_state:tests:items:{NS}:messages") == 2
+    assert raw.llen(f"typed_state:tests:items:{NS}:messages") == 2
 
 
 def test_on_redis_locked_appends_from_two_processes_all_land(
@@ -389,13 +380,13 @@ def test_on_redis_locked_appends_from_two_processes_all_land(
     assert feed.version("messages") == 201
 
 
-def test_on_redis_drop_deletes_the_item_lists(client: redis.Redis) -> None:
+def test_on_redis_drop_deletes_the_item_lists(raw: redis.Redis) -> None:
     room = Feed.get(key="r")
     room.append("messages", Msg(author="a", text="hi"))  # the first write: the whole member
     room.append("messages", Msg(author="a", text="ho"))  # then a list
-    assert client.exists(f"typed_state:tests:items:{NS}[r]:messages") == 1
+    assert raw.exists(f"typed_state:tests:items:{NS}[r]:messages") == 1
     Feed.drop("r")
-    assert client.keys("typed_state:tests:*[[]r]*") == []
+    assert raw.keys("typed_state:tests:*[[]r]*") == []
 
 
 def test_on_redis_set_item_and_del_item(other: RedisBackend) -> None:

@@ -14,7 +14,6 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -53,13 +52,6 @@ class Board(SharedState):
 
 
 NS = Board.__typed_state_namespace__
-
-
-@pytest.fixture
-def raw(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url)
-    yield client
-    client.close()
 
 
 def wait_until(predicate: Any, timeout: float = 5.0) -> None:

@@ -30,35 +30,22 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import threading
-import time
-import uuid
-import warnings
 from typing import TYPE_CHECKING, Any
 
 import redis
-from pydantic import ValidationError
 from redis.exceptions import LockError, LockNotOwnedError, RedisError
 
 from typed_state import _clock
-from typed_state._backends._base import Backend, FieldLock, StaleVersions, family_of
-from typed_state._change import differs
-from typed_state._errors import (
-    BackendError,
-    ConfigurationError,
-    LockLostError,
-    StoredValueWarning,
-)
-from typed_state._once import get_or_create
-from typed_state._readonly import frozen_list
+from typed_state._backends._base import StaleVersions, family_of
+from typed_state._backends._shared import LOGGER, Lease, LeaseLost, Namespace, SharedBackend
+from typed_state._errors import BackendError, ConfigurationError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Mapping
+    from collections.abc import Collection, Mapping
 
     from typed_state._backends._codec import FieldCodec
 
-_LOGGER = logging.getLogger("typed_state")
 _VERSION = "__v__"
 """The hash field counting writes to a namespace (fields cannot start with "_")."""
 _FENCED_WRITE = """
@@ -256,54 +243,27 @@ def _safe_url(url: str) -> str:
     return f"{scheme}://***@{rest.rpartition('@')[2]}"
 
 
-class _Namespace:
-    """What this process knows of one namespace: live values and their versions."""
-
-    __slots__ = ("callbacks", "changes", "codec", "field_versions", "live", "stored")
-
-    def __init__(self, codec: FieldCodec) -> None:
-        self.codec = codec
-        self.stored = False
-        """Whether the hash exists in Redis, as far as this process knows."""
-        self.live: dict[str, Any] = {}
-        self.field_versions: dict[str, int] = {}
-        """Per field, the namespace version its cached value was read or written at."""
-        self.changes: dict[str, int] = {}
-        """Per field, how many changes were stored (``state.version(field)``)."""
-        self.callbacks: list[Callable[[list[str], bool], None]] = []
-
-
-class RedisBackend(Backend):
+class RedisBackend(SharedBackend):
     """Values in Redis, cached in this process and kept fresh over pub/sub."""
 
-    shared = True
+    store_name = "Redis"
 
     def __init__(
         self, url: str, app: str, *, lock_lease: float = 60.0, renew_locks: bool = True
     ) -> None:
+        super().__init__(lock_lease=lock_lease, renew_locks=renew_locks)
         self.url = url
         self.app = app
-        self.lock_lease = lock_lease
-        self.renew_locks = renew_locks
-        """Whether held locks are renewed in the background (off only in tests of expiry)."""
         self._prefix = f"typed_state:{app}:"
         self._channel = f"{self._prefix}changes"
-        self._origin = uuid.uuid4().hex
         try:
             self._client = redis.Redis.from_url(
                 url, socket_connect_timeout=2.0, socket_timeout=5.0, health_check_interval=30
             )
         except ValueError as exc:
             raise ConfigurationError(f"invalid Redis URL {_safe_url(url)!r}: {exc}") from exc
-        self._namespaces: dict[str, _Namespace] = {}
-        self._member_watchers: dict[str, list[Callable[[], None]]] = {}
-        self._locks: dict[tuple[str, str], _RedisFieldLock] = {}
-        self._mutex = threading.Lock()
-        self._stop = threading.Event()
         self._subscribed = threading.Event()
         self._listener: threading.Thread | None = None
-        self._held: set[_RedisFieldLock] = set()
-        self._renewer: threading.Thread | None = None
         self._fenced_write = self._client.register_script(_FENCED_WRITE)
         self._expire = self._client.register_script(_EXPIRE)
         self._read_script = self._client.register_script(_READ)
@@ -337,48 +297,19 @@ class RedisBackend(Backend):
         )
         return {raw[i]: raw[i + 1] for i in range(0, len(raw), 2)}
 
+    def _where(self, namespace: str) -> str:
+        return self._key(namespace)
+
+    def _fill_from(self, ns: Namespace, namespace: str, stored: Mapping[bytes, Any]) -> None:
+        self._fill(
+            ns,
+            namespace,
+            {name: stored.get(name.encode()) for name in ns.codec.names},
+            int(stored.get(_VERSION.encode(), b"0")),
+            {n: int(stored.get(f"{_CHANGES}{n}".encode(), b"0")) for n in ns.codec.names},
+        )
+
     # -- reading -----------------------------------------------------------------------
-
-    def _decode(self, ns: _Namespace, namespace: str, name: str, raw: Any) -> Any:
-        """A stored field's value (JSON, or a list field's item JSONs); its default
-        (with a warning) if it does not validate."""
-        if raw is None:
-            return ns.codec.default(name)
-        if isinstance(raw, list):
-            raw = b"[" + b",".join(raw) + b"]"
-        try:
-            return ns.codec.decode(name, raw)
-        except ValidationError as exc:
-            default = ns.codec.default(name)
-            problems = "; ".join(
-                f"{e['msg']} (input {str(e.get('input'))[:60]!r})" for e in exc.errors()
-            )
-            message = (
-                f"{ns.codec.cls.__name__}.{name} in Redis ({self._key(namespace)}) does not "
-                f"validate: {problems}. Using the default {default!r} in this process; "
-                "the stored value is left as it is until the field is written."
-            )
-            _LOGGER.warning(message)
-            warnings.warn(message, StoredValueWarning, stacklevel=2)
-            return default
-
-    def _attach(self, namespace: str, codec: FieldCodec) -> _Namespace:
-        codec.check_storable("Redis")
-        with self._mutex:
-            ns = self._namespaces.get(namespace)
-            if ns is None:
-                ns = self._namespaces[namespace] = _Namespace(codec)
-            ns.codec = codec
-        self._start_listener()
-        return ns
-
-    def _fill(self, ns: _Namespace, namespace: str, stored: Mapping[Any, Any]) -> None:
-        ns.stored = True
-        version = int(stored.get(_VERSION.encode(), b"0"))
-        for name in ns.codec.names:
-            ns.live[name] = self._decode(ns, namespace, name, stored.get(name.encode()))
-            ns.field_versions[name] = version
-            ns.changes[name] = int(stored.get(f"{_CHANGES}{name}".encode(), b"0"))
 
     def load(self, namespace: str, codec: FieldCodec) -> dict[str, Any] | None:
         ns = self._attach(namespace, codec)
@@ -392,18 +323,7 @@ class RedisBackend(Backend):
             # Fields the class gained: stored now, so every process agrees on them.
             defaults = {name: codec.default(name) for name in codec.names}
             return self.create(namespace, defaults, codec)
-        self._fill(ns, namespace, stored)
-        return ns.live
-
-    def attach(
-        self, namespace: str, values: Mapping[str, Any], codec: FieldCodec
-    ) -> dict[str, Any]:
-        ns = self._attach(namespace, codec)
-        ns.stored = False
-        for name, value in values.items():
-            ns.live[name] = value
-            ns.field_versions[name] = 0
-            ns.changes[name] = 0
+        self._fill_from(ns, namespace, stored)
         return ns.live
 
     def create(
@@ -420,10 +340,10 @@ class RedisBackend(Backend):
             stored = self._snapshot(namespace)
         except RedisError as exc:
             raise self._failed(f"create {namespace}", exc) from exc
-        self._fill(ns, namespace, stored)
+        self._fill_from(ns, namespace, stored)
         return ns.live
 
-    def _read(self, ns: _Namespace, namespace: str, names: list[str]) -> tuple[int, list[Any]]:
+    def _read(self, ns: Namespace, namespace: str, names: list[str]) -> tuple[int, list[Any]]:
         """The stored values of these fields (JSON, or item JSONs) and the namespace's
         version read with them; their change counts go to ``ns.changes``."""
         counts = [f"{_CHANGES}{name}" for name in names]
@@ -463,10 +383,6 @@ class RedisBackend(Backend):
 
     # -- writing -----------------------------------------------------------------------
 
-    def version(self, namespace: str, name: str) -> int:
-        ns = self._namespaces.get(namespace)
-        return 0 if ns is None else ns.changes.get(name, 0)
-
     def save(
         self,
         namespace: str,
@@ -490,11 +406,7 @@ class RedisBackend(Backend):
         family = family_of(namespace)
         # Fenced by the locks this thread holds on these fields (all of them, on
         # every write typed_state makes).
-        held = [
-            lock
-            for name in names
-            if (lock := self._locks.get((namespace, name))) is not None and lock.held_here()
-        ]
+        held = self.held_locks(namespace, names)
         checks = dict(expect or {})
         args: list[Any] = [len(held), len(checks), len(fills), self._channel]
         args += [self._message(namespace, names, q=quiet)]
@@ -543,8 +455,7 @@ class RedisBackend(Backend):
         ns = self._namespaces[namespace]
         if not ns.stored:
             return self.save(namespace, {name: value}, codec, quiet=quiet)
-        lock = self._locks.get((namespace, name))
-        held = [lock] if lock is not None and lock.held_here() else []
+        held = self.held_locks(namespace, [name])
         family = family_of(namespace)
         keys = [
             self._key(namespace),
@@ -578,19 +489,6 @@ class RedisBackend(Backend):
         ns.field_versions[name] = int(result[1])
         ns.changes[name] = int(result[2])
         return False
-
-    def replace(self, namespace: str, values: Mapping[str, Any], codec: FieldCodec) -> None:
-        # The class changed in this process only: other replicas may still run
-        # the old one, so nothing is written back; writes store the new values.
-        ns = self._attach(namespace, codec)
-        for name in [n for n in ns.live if n not in values]:
-            del ns.live[name]
-        ns.live.update(values)
-
-    def _message(self, namespace: str, names: list[str], **flags: bool) -> str:
-        return json.dumps(
-            {"o": self._origin, "n": namespace, "f": names, **{k: 1 for k, v in flags.items() if v}}
-        )
 
     def announce(self, namespace: str, names: list[str]) -> None:
         try:
@@ -692,14 +590,6 @@ class RedisBackend(Backend):
                     self._client.hdel(f"{self._prefix}presence:{group}", *expired)
         return found
 
-    def watch_members(self, family: str, callback: Callable[[], None]) -> None:
-        with self._mutex:
-            callbacks = self._member_watchers.setdefault(family, [])
-            if callback not in callbacks:
-                callbacks.append(callback)
-        # A lobby page may list a family's keys in a process that uses none of them.
-        self._start_listener()
-
     def namespaces(self, prefix: str) -> list[str]:
         start = len(self._key(""))
         pattern = self._key(_glob_escape(prefix)) + "*"
@@ -709,57 +599,18 @@ class RedisBackend(Backend):
             raise self._failed("list states", exc) from exc
         return sorted(key.decode()[start:] for key in keys)
 
-    def lock(self, namespace: str, field: str) -> FieldLock:
-        return get_or_create(
-            self._locks,
-            (namespace, field),
-            self._mutex,
-            lambda: _RedisFieldLock(self, namespace, field),
-        )
-
-    # -- lease renewal ----------------------------------------------------------------
-
-    def _holding(self, lock: _RedisFieldLock, held: bool) -> None:
-        """Note that ``lock`` was taken (True) or released (False) in Redis."""
-        with self._mutex:
-            if held:
-                self._held.add(lock)
-            else:
-                self._held.discard(lock)
-            if held and self.renew_locks and self._renewer is None:
-                self._renewer = threading.Thread(
-                    target=self._renew, name="typed_state-redis-locks", daemon=True
-                )
-                self._renewer.start()
-
-    def _renew(self) -> None:
-        """Every third of a lease, give every held lock a full lease again.
-
-        A holder that is still working (a long ``mutate()`` block) then keeps
-        its lock; one whose process died stops renewing, and the lease frees it.
-        """
-        while not self._stop.wait(self.lock_lease / 3):
-            with self._mutex:
-                held = list(self._held)
-            for lock in held:
-                lock.renew()
-
-    def watch(self, namespace: str, callback: Callable[[list[str], bool], None]) -> None:
-        ns = self._namespaces.get(namespace)
-        if ns is not None and callback not in ns.callbacks:
-            ns.callbacks.append(callback)
+    def _lease(self, namespace: str, field: str) -> Lease:
+        return _RedisLease(self, namespace, field)
 
     # -- other processes' writes ------------------------------------------------------
 
-    def _start_listener(self) -> None:
+    def _listen_from_now(self) -> None:
         if self._listener is not None:
             return
-        listener = threading.Thread(target=self._listen, name="typed_state-redis", daemon=True)
         with self._mutex:
             started = self._listener is None
             if started:
-                self._listener = listener
-                listener.start()
+                self._listener = self._thread(self._listen, "typed_state-redis")
         if started:
             # Values read after this are either read after a change or hear of it:
             # a change published before the subscription took effect would be lost.
@@ -774,7 +625,7 @@ class RedisBackend(Backend):
                 # Redis answers in order: the PONG means the subscription is in effect.
                 pubsub.ping(_SUBSCRIBED)
                 if attempt:
-                    _LOGGER.warning("typed_state: Redis at %s is back", _safe_url(self.url))
+                    LOGGER.warning("typed_state: Redis at %s is back", _safe_url(self.url))
                     # Writes made while we were away were never heard of.
                     self._resync()
                 attempt = 0
@@ -788,111 +639,18 @@ class RedisBackend(Backend):
                         self._subscribed.set()
             except RedisError as exc:
                 if attempt == 0:
-                    _LOGGER.warning(
+                    LOGGER.warning(
                         "typed_state: lost Redis at %s (%s); retrying", _safe_url(self.url), exc
                     )
                 delay = _RECONNECT_DELAYS[min(attempt, len(_RECONNECT_DELAYS) - 1)]
                 attempt += 1
                 self._stop.wait(delay)
             except Exception:  # a bug must not silently end the listener
-                _LOGGER.exception("typed_state: Redis listener error")
+                LOGGER.exception("typed_state: Redis listener error")
                 self._stop.wait(1.0)
             finally:
                 with contextlib.suppress(Exception):
                     pubsub.close()
-
-    def _received(self, data: bytes) -> None:
-        try:
-            message = json.loads(data)
-            origin, namespace = message["o"], message["n"]
-            names = list(message["f"])
-        except (ValueError, KeyError, TypeError):
-            _LOGGER.warning("typed_state: ignoring a malformed change message %r", data[:200])
-            return
-        if origin == self._origin:
-            return
-        dropped = bool(message.get("d"))
-        if dropped or message.get("c"):
-            family = family_of(namespace)
-            for callback in self._member_watchers.get(family or "", ()):
-                _call(callback)
-        ns = self._namespaces.get(namespace)
-        if ns is None:
-            return  # not used in this process
-        if dropped:
-            # Deleted elsewhere (drop() or expiry): instances of it are done
-            # with; the next get() starts a fresh member.
-            with self._mutex:
-                self._namespaces.pop(namespace, None)
-            for field_callback in list(ns.callbacks):
-                _call(field_callback, ns.codec.names, True)
-            return
-        if "a" in message:
-            self._appended(namespace, ns, message)
-            return
-        # q: written under no_rerun (nobody re-runs); x: notify() (re-run even if equal).
-        self._fetch(
-            namespace, ns, names, quiet=bool(message.get("q")), force=bool(message.get("x"))
-        )
-
-    def _appended(self, namespace: str, ns: _Namespace, message: dict[str, Any]) -> None:
-        """Another process appended items: apply them if this process is one change
-        behind on the field, else fetch it (a message was missed)."""
-        (name,) = message["f"]
-        quiet = bool(message.get("q"))
-        if name not in ns.live:
-            return
-        changes = int(message["c"])
-        if ns.changes.get(name) != changes - 1:
-            if ns.changes.get(name, 0) < changes:
-                self._fetch(namespace, ns, [name], quiet=quiet)
-            return
-        try:
-            added = ns.codec.decode_items(name, [item.encode() for item in message["a"]])
-        except ValidationError:
-            self._fetch(namespace, ns, [name], quiet=quiet)  # warns, as any fetch would
-            return
-        value = frozen_list(ns.live[name], ns.codec.origin(name))
-        list.extend(value, added)
-        keep_last = message.get("k")
-        if keep_last is not None and len(value) > keep_last:
-            list.__delitem__(value, slice(0, len(value) - keep_last))
-        ns.live[name] = value
-        ns.changes[name] = changes
-        ns.field_versions[name] = max(int(message["v"]), ns.field_versions.get(name, 0))
-        if not quiet:
-            for callback in list(ns.callbacks):
-                _call(callback, [name], False)
-
-    def _fetch(
-        self,
-        namespace: str,
-        ns: _Namespace,
-        names: list[str],
-        *,
-        quiet: bool = False,
-        force: bool = False,
-    ) -> None:
-        names = [n for n in names if n in ns.live]
-        if not names:
-            return
-        version, raw = self._read(ns, namespace, names)
-        changed = []
-        for name, value in zip(names, raw, strict=True):
-            # A value this process wrote (or locked and read) at a later version wins.
-            if version < ns.field_versions.get(name, 0):
-                continue
-            decoded = self._decode(ns, namespace, name, value)
-            ns.field_versions[name] = version
-            old = ns.live.get(name)
-            if differs(old, decoded) or type(old) is not type(decoded):
-                ns.live[name] = decoded
-                changed.append(name)
-        if force:
-            changed = names
-        if changed and not quiet:
-            for callback in list(ns.callbacks):
-                _call(callback, changed, False)
 
     def _resync(self) -> None:
         """After an outage: fill in what Redis lost, then take what it holds."""
@@ -911,44 +669,21 @@ class RedisBackend(Backend):
             self._fetch(namespace, ns, ns.codec.names)
 
     def close(self) -> None:
-        self._stop.set()
-        for thread in (self._listener, self._renewer):
-            if thread is not None:
-                thread.join(timeout=5)
+        super().close()
         self._client.close()
 
 
-class _RedisFieldLock:
-    """A field lock across processes: a local RLock, then a redis-py Lock with a lease.
+class _RedisLease:
+    """A field's lock in Redis: a redis-py :class:`~redis.lock.Lock` whose token
+    lives on the object (``thread_local=False``), read by the renewing thread and
+    by fenced writes."""
 
-    The local lock makes it re-entrant within a thread and lets only one
-    thread of the process compete for the Redis lock, which is why the Redis
-    lock's token can live on the object (``thread_local=False``): the renewing
-    thread and the fenced write read it.
-    """
-
-    __slots__ = (
-        "_backend",
-        "_depth",
-        "_field",
-        "_local",
-        "_lost",
-        "_namespace",
-        "_owner",
-        "_redis_lock",
-        "_renewing",
-    )
+    __slots__ = ("_backend", "_what", "lock")
 
     def __init__(self, backend: RedisBackend, namespace: str, field: str) -> None:
         self._backend = backend
-        self._namespace = namespace
-        self._field = field
-        self._local = threading.RLock()
-        self._renewing = threading.Lock()
-        self._depth = 0
-        self._owner: int | None = None
-        self._lost = False
-        self._redis_lock = backend._client.lock(
+        self._what = f"{namespace}.{field}"
+        self.lock = backend._client.lock(
             f"{backend._prefix}lock:{namespace}:{field}",
             timeout=backend.lock_lease,
             sleep=0.005,
@@ -957,105 +692,33 @@ class _RedisFieldLock:
 
     @property
     def name(self) -> str:
-        """The lock's key in Redis."""
-        return str(self._redis_lock.name)
+        return str(self.lock.name)
 
     @property
-    def token(self) -> bytes:
-        """The holder's token, the lock key's value while it is held."""
-        token: bytes = self._redis_lock.local.token
-        return token
+    def token(self) -> Any:
+        return self.lock.local.token
 
-    def held_here(self) -> bool:
-        """Whether the calling thread holds this lock."""
-        return self._depth > 0 and self._owner == threading.get_ident()
-
-    def lost(self) -> LockLostError:
-        """The error for a lock whose lease ran out while it was held."""
-        return LockLostError(
-            f"the lock on {self._namespace}.{self._field} expired while it was held: "
-            f"its {self._backend.lock_lease:g} s lease (TYPED_STATE_LOCK_LEASE) ran out, so "
-            "another process may have written the field meanwhile; nothing was stored "
-            "after that",
-            namespace=self._namespace,
-            field=self._field,
-            lease=self._backend.lock_lease,
-        )
-
-    def acquire(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        if not self._local.acquire(timeout=timeout):
-            return False
-        if self._depth == 0:
-            try:
-                remaining = max(0.0, deadline - time.monotonic())
-                if not self._redis_lock.acquire(blocking_timeout=remaining):
-                    self._local.release()
-                    return False
-            except (RedisError, LockError) as exc:
-                self._local.release()
-                raise self._backend._failed(f"lock {self._namespace}.{self._field}", exc) from exc
-            self._owner = threading.get_ident()
-            self._lost = False
-            self._backend._holding(self, True)
-            try:
-                self._backend.refresh(self._namespace, [self._field])
-            except BackendError:
-                self._release_redis()
-                self._owner = None
-                self._local.release()
-                raise
-        self._depth += 1
-        return True
-
-    def release(self) -> None:
-        self._depth -= 1
+    def take(self, timeout: float) -> bool:
         try:
-            if self._depth == 0:
-                self._owner = None
-                lost = self._lost
-                try:
-                    self._release_redis()
-                except LockNotOwnedError:
-                    lost = True
-                except (RedisError, LockError) as exc:
-                    # Its lease frees it in Redis; this process is free already.
-                    _LOGGER.warning("typed_state: could not release a Redis lock: %s", exc)
-                if lost:
-                    raise self.lost()
-        finally:
-            self._local.release()
+            return bool(self.lock.acquire(blocking_timeout=timeout))
+        except (RedisError, LockError) as exc:
+            raise self._backend._failed(f"lock {self._what}", exc) from exc
 
-    def _release_redis(self) -> None:
-        with self._renewing:
-            self._backend._holding(self, False)
-            self._redis_lock.release()
+    def give_back(self) -> None:
+        try:
+            self.lock.release()
+        except LockNotOwnedError:
+            raise LeaseLost from None
+        except (RedisError, LockError) as exc:
+            raise self._backend._failed(f"release the lock on {self._what}", exc) from exc
 
-    def renew(self) -> None:
-        """Give the held lock a full lease again (from the renewing thread)."""
-        with self._renewing:
-            if self._redis_lock.local.token is None:
-                return  # released meanwhile
-            try:
-                self._redis_lock.reacquire()
-            except LockNotOwnedError:
-                self._lost = True
-                self._backend._holding(self, False)
-                _LOGGER.warning(
-                    "typed_state: the lock on %s.%s expired before it could be renewed",
-                    self._namespace,
-                    self._field,
-                )
-            except (RedisError, LockError) as exc:
-                _LOGGER.warning("typed_state: could not renew a Redis lock: %s", exc)
-
-
-def _call(callback: Callable[..., None], *args: Any) -> None:
-    """Call a watcher; its failure is logged, never allowed to end the listener."""
-    try:
-        callback(*args)
-    except Exception:
-        _LOGGER.exception("typed_state: change callback failed")
+    def extend(self) -> None:
+        try:
+            self.lock.reacquire()
+        except LockNotOwnedError:
+            raise LeaseLost from None
+        except (RedisError, LockError) as exc:
+            raise self._backend._failed(f"renew the lock on {self._what}", exc) from exc
 
 
 def _glob_escape(text: str) -> str:

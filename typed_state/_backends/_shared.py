@@ -1,0 +1,520 @@
+"""What every store shared by several processes does the same way (Redis, SQLite).
+
+Each process keeps the decoded values in a local cache, the dict the model
+reads from, so a field read never leaves the process.  Every write sends a
+change message (JSON: origin ``o``, namespace ``n``, fields ``f`` and flags:
+``c`` created, ``d`` deleted, ``q`` quiet, ``x`` forced by ``notify()``, and for
+an append its items ``a`` with the field's change count ``c`` and version ``v``);
+another process's message makes this one fetch the fields named (never trusting
+the message for values, except an append's items applied exactly one change on)
+and report them through :meth:`SharedBackend.watch`.
+
+Field locks are leases: a local re-entrant lock, then a lock in the store
+that a background thread renews every third of its lease while its holder
+works and that fences writes (a store write checks the holder's token).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+import warnings
+from abc import abstractmethod
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pydantic import ValidationError
+
+from typed_state._backends._base import Backend, FieldLock, family_of
+from typed_state._change import differs
+from typed_state._errors import BackendError, LockLostError, StoredValueWarning
+from typed_state._once import get_or_create
+from typed_state._readonly import frozen_list
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from typed_state._backends._codec import FieldCodec
+
+LOGGER = logging.getLogger("typed_state")
+
+
+class Namespace:
+    """What this process knows of one namespace: live values and their versions."""
+
+    __slots__ = ("callbacks", "changes", "codec", "field_versions", "live", "stored")
+
+    def __init__(self, codec: FieldCodec) -> None:
+        self.codec = codec
+        self.stored = False
+        """Whether the namespace exists in the store, as far as this process knows."""
+        self.live: dict[str, Any] = {}
+        self.field_versions: dict[str, int] = {}
+        """Per field, the namespace version its cached value was read or written at."""
+        self.changes: dict[str, int] = {}
+        """Per field, how many changes were stored (``state.version(field)``)."""
+        self.callbacks: list[Callable[[list[str], bool], None]] = []
+
+
+class LeaseLost(Exception):
+    """The lease is no longer this holder's (it ran out, and maybe someone else took it)."""
+
+
+class Lease(Protocol):
+    """A field's lock in the store: a key holding the holder's token until it expires."""
+
+    @property
+    def name(self) -> str:
+        """The lock's key in the store."""
+        ...
+
+    @property
+    def token(self) -> Any:
+        """The holder's token while held, else None."""
+        ...
+
+    def take(self, timeout: float) -> bool:
+        """Take the lease, waiting at most ``timeout`` s (:class:`BackendError` if the store
+        fails)."""
+        ...
+
+    def give_back(self) -> None:
+        """Release the lease; :class:`LeaseLost` if it was no longer ours."""
+        ...
+
+    def extend(self) -> None:
+        """Give the held lease a full term again; :class:`LeaseLost` if it was no longer ours."""
+        ...
+
+
+class SharedBackend(Backend):
+    """A cache of a store other processes share, kept fresh by change messages."""
+
+    shared = True
+    store_name = "the store"
+    """How messages name the store ("Redis", "SQLite")."""
+
+    def __init__(self, *, lock_lease: float, renew_locks: bool) -> None:
+        self.lock_lease = lock_lease
+        self.renew_locks = renew_locks
+        """Whether held locks are renewed in the background (off only in tests of expiry)."""
+        self._namespaces: dict[str, Namespace] = {}
+        self._member_watchers: dict[str, list[Callable[[], None]]] = {}
+        self._locks: dict[tuple[str, str], LeaseLock] = {}
+        self._mutex = threading.Lock()
+        self._stop = threading.Event()
+        self._held: set[LeaseLock] = set()
+        self._renewer: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._origin = uuid.uuid4().hex
+        """This process's name in change messages (its own are ignored)."""
+
+    # -- what each store provides -----------------------------------------------------
+
+    @abstractmethod
+    def _where(self, namespace: str) -> str:
+        """Where a namespace is stored, for messages (e.g. its Redis key)."""
+
+    @abstractmethod
+    def _read(self, ns: Namespace, namespace: str, names: list[str]) -> tuple[int, list[Any]]:
+        """The stored values of these fields (JSON, a list of item JSONs, or None) and
+        the namespace's version read with them; their change counts go to ``ns.changes``."""
+
+    @abstractmethod
+    def _lease(self, namespace: str, field: str) -> Lease:
+        """A new lease object for one field's lock."""
+
+    @abstractmethod
+    def refresh(self, namespace: str, names: list[str]) -> None:
+        """Bring these fields up to date in the cache (their locks are held)."""
+
+    def _listen_from_now(self) -> None:
+        """Start following other processes' changes (once; before the first read returns)."""
+
+    # -- reading ----------------------------------------------------------------------
+
+    def _decode(self, ns: Namespace, namespace: str, name: str, raw: Any) -> Any:
+        """A stored field's value (JSON, or a list field's item JSONs); its default
+        (with a warning) if it does not validate."""
+        if raw is None:
+            return ns.codec.default(name)
+        if isinstance(raw, list):
+            raw = b"[" + b",".join(raw) + b"]"
+        try:
+            return ns.codec.decode(name, raw)
+        except ValidationError as exc:
+            default = ns.codec.default(name)
+            problems = "; ".join(
+                f"{e['msg']} (input {str(e.get('input'))[:60]!r})" for e in exc.errors()
+            )
+            message = (
+                f"{ns.codec.cls.__name__}.{name} in {self.store_name} ({self._where(namespace)}) "
+                f"does not validate: {problems}. Using the default {default!r} in this "
+                "process; the stored value is left as it is until the field is written."
+            )
+            LOGGER.warning(message)
+            warnings.warn(message, StoredValueWarning, stacklevel=2)
+            return default
+
+    def _attach(self, namespace: str, codec: FieldCodec) -> Namespace:
+        codec.check_storable(self.store_name)
+        with self._mutex:
+            ns = self._namespaces.get(namespace)
+            if ns is None:
+                ns = self._namespaces[namespace] = Namespace(codec)
+            ns.codec = codec
+        self._listen_from_now()
+        return ns
+
+    def _fill(
+        self,
+        ns: Namespace,
+        namespace: str,
+        stored: Mapping[str, Any],
+        version: int,
+        changes: Mapping[str, int],
+    ) -> None:
+        """Take a namespace's stored values, as read in one step, into the cache."""
+        ns.stored = True
+        for name in ns.codec.names:
+            ns.live[name] = self._decode(ns, namespace, name, stored.get(name))
+            ns.field_versions[name] = version
+            ns.changes[name] = changes.get(name, 0)
+
+    def attach(
+        self, namespace: str, values: Mapping[str, Any], codec: FieldCodec
+    ) -> dict[str, Any]:
+        ns = self._attach(namespace, codec)
+        ns.stored = False
+        for name, value in values.items():
+            ns.live[name] = value
+            ns.field_versions[name] = 0
+            ns.changes[name] = 0
+        return ns.live
+
+    def version(self, namespace: str, name: str) -> int:
+        ns = self._namespaces.get(namespace)
+        return 0 if ns is None else ns.changes.get(name, 0)
+
+    def replace(self, namespace: str, values: Mapping[str, Any], codec: FieldCodec) -> None:
+        # The class changed in this process only: other replicas may still run
+        # the old one, so nothing is written back; writes store the new values.
+        ns = self._attach(namespace, codec)
+        for name in [n for n in ns.live if n not in values]:
+            del ns.live[name]
+        ns.live.update(values)
+
+    def _stored(
+        self, ns: Namespace, values: Mapping[str, Any], version: int, changes: list[int]
+    ) -> None:
+        """Show a write this process stored (only once it is stored)."""
+        ns.stored = True
+        for (name, value), count in zip(values.items(), changes, strict=True):
+            ns.live[name] = value
+            ns.field_versions[name] = version
+            ns.changes[name] = count
+
+    def _forget(self, namespaces: list[str]) -> None:
+        with self._mutex:
+            for namespace in namespaces:
+                self._namespaces.pop(namespace, None)
+
+    # -- change messages --------------------------------------------------------------
+
+    def _message(self, namespace: str, names: list[str], **flags: bool) -> str:
+        return json.dumps(
+            {"o": self._origin, "n": namespace, "f": names, **{k: 1 for k, v in flags.items() if v}}
+        )
+
+    def watch(self, namespace: str, callback: Callable[[list[str], bool], None]) -> None:
+        ns = self._namespaces.get(namespace)
+        if ns is not None and callback not in ns.callbacks:
+            ns.callbacks.append(callback)
+
+    def watch_members(self, family: str, callback: Callable[[], None]) -> None:
+        with self._mutex:
+            callbacks = self._member_watchers.setdefault(family, [])
+            if callback not in callbacks:
+                callbacks.append(callback)
+        # A lobby page may list a family's keys in a process that uses none of them.
+        self._listen_from_now()
+
+    def _received(self, data: bytes | str) -> None:
+        """Act on one change message (another process's; our own are ignored)."""
+        try:
+            message = json.loads(data)
+            origin, namespace = message["o"], message["n"]
+            names = list(message["f"])
+        except (ValueError, KeyError, TypeError):
+            LOGGER.warning("typed_state: ignoring a malformed change message %r", data[:200])
+            return
+        if origin == self._origin:
+            return
+        dropped = bool(message.get("d"))
+        if dropped or message.get("c"):
+            family = family_of(namespace)
+            for callback in self._member_watchers.get(family or "", ()):
+                call(callback)
+        ns = self._namespaces.get(namespace)
+        if ns is None:
+            return  # not used in this process
+        if dropped:
+            # Deleted elsewhere (drop() or expiry): instances of it are done
+            # with; the next get() starts a fresh member.
+            self._forget([namespace])
+            for field_callback in list(ns.callbacks):
+                call(field_callback, ns.codec.names, True)
+            return
+        if "a" in message:
+            self._appended(namespace, ns, message)
+            return
+        # q: written under no_rerun (nobody re-runs); x: notify() (re-run even if equal).
+        self._fetch(
+            namespace, ns, names, quiet=bool(message.get("q")), force=bool(message.get("x"))
+        )
+
+    def _appended(self, namespace: str, ns: Namespace, message: dict[str, Any]) -> None:
+        """Another process appended items: apply them if this process is one change
+        behind on the field, else fetch it (a message was missed)."""
+        (name,) = message["f"]
+        quiet = bool(message.get("q"))
+        if name not in ns.live:
+            return
+        changes = int(message["c"])
+        if ns.changes.get(name) != changes - 1:
+            if ns.changes.get(name, 0) < changes:
+                self._fetch(namespace, ns, [name], quiet=quiet)
+            return
+        try:
+            added = ns.codec.decode_items(name, [item.encode() for item in message["a"]])
+        except ValidationError:
+            self._fetch(namespace, ns, [name], quiet=quiet)  # warns, as any fetch would
+            return
+        value = frozen_list(ns.live[name], ns.codec.origin(name))
+        list.extend(value, added)
+        keep_last = message.get("k")
+        if keep_last is not None and len(value) > keep_last:
+            list.__delitem__(value, slice(0, len(value) - keep_last))
+        ns.live[name] = value
+        ns.changes[name] = changes
+        ns.field_versions[name] = max(int(message["v"]), ns.field_versions.get(name, 0))
+        if not quiet:
+            for callback in list(ns.callbacks):
+                call(callback, [name], False)
+
+    def _fetch(
+        self,
+        namespace: str,
+        ns: Namespace,
+        names: list[str],
+        *,
+        quiet: bool = False,
+        force: bool = False,
+    ) -> None:
+        names = [n for n in names if n in ns.live]
+        if not names:
+            return
+        version, raw = self._read(ns, namespace, names)
+        changed = []
+        for name, value in zip(names, raw, strict=True):
+            # A value this process wrote (or locked and read) at a later version wins.
+            if version < ns.field_versions.get(name, 0):
+                continue
+            decoded = self._decode(ns, namespace, name, value)
+            ns.field_versions[name] = version
+            old = ns.live.get(name)
+            if differs(old, decoded) or type(old) is not type(decoded):
+                ns.live[name] = decoded
+                changed.append(name)
+        if force:
+            changed = names
+        if changed and not quiet:
+            for callback in list(ns.callbacks):
+                call(callback, changed, False)
+
+    def _thread(self, target: Callable[[], None], name: str) -> threading.Thread:
+        """Start a daemon thread that :meth:`close` waits for."""
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+        return thread
+
+    # -- locks ------------------------------------------------------------------------
+
+    def lock(self, namespace: str, field: str) -> FieldLock:
+        return get_or_create(
+            self._locks,
+            (namespace, field),
+            self._mutex,
+            lambda: LeaseLock(self, namespace, field, self._lease(namespace, field)),
+        )
+
+    def held_locks(self, namespace: str, names: list[str]) -> list[LeaseLock]:
+        """The locks of these fields that the calling thread holds (a write is fenced by them)."""
+        return [
+            lock
+            for name in names
+            if (lock := self._locks.get((namespace, name))) is not None and lock.held_here()
+        ]
+
+    def _holding(self, lock: LeaseLock, held: bool) -> None:
+        """Note that ``lock`` was taken (True) or released (False) in the store."""
+        with self._mutex:
+            if held:
+                self._held.add(lock)
+            else:
+                self._held.discard(lock)
+            if held and self.renew_locks and self._renewer is None:
+                self._renewer = self._thread(self._renew, f"typed_state-{self.store_name}-locks")
+
+    def _renew(self) -> None:
+        """Every third of a lease, give every held lock a full lease again.
+
+        A holder that is still working (a long ``mutate()`` block) then keeps
+        its lock; one whose process died stops renewing, and the lease frees it.
+        """
+        while not self._stop.wait(self.lock_lease / 3):
+            with self._mutex:
+                held = list(self._held)
+            for lock in held:
+                lock.renew()
+
+    def close(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+
+class LeaseLock:
+    """A field lock across processes: a local RLock, then a lease in the store.
+
+    The local lock makes it re-entrant within a thread and lets only one
+    thread of the process compete for the lease, which is why the lease's
+    token can live on the object: the renewing thread and the fenced write
+    read it.
+    """
+
+    __slots__ = (
+        "_backend",
+        "_depth",
+        "_field",
+        "_lease",
+        "_local",
+        "_lost",
+        "_namespace",
+        "_owner",
+        "_renewing",
+    )
+
+    def __init__(self, backend: SharedBackend, namespace: str, field: str, lease: Lease) -> None:
+        self._backend = backend
+        self._namespace = namespace
+        self._field = field
+        self._lease = lease
+        self._local = threading.RLock()
+        self._renewing = threading.Lock()
+        self._depth = 0
+        self._owner: int | None = None
+        self._lost = False
+
+    @property
+    def name(self) -> str:
+        """The lock's key in the store."""
+        return self._lease.name
+
+    @property
+    def token(self) -> Any:
+        """The holder's token, the lock's value in the store while it is held."""
+        return self._lease.token
+
+    def held_here(self) -> bool:
+        """Whether the calling thread holds this lock."""
+        return self._depth > 0 and self._owner == threading.get_ident()
+
+    def lost(self) -> LockLostError:
+        """The error for a lock whose lease ran out while it was held."""
+        return LockLostError(
+            f"the lock on {self._namespace}.{self._field} expired while it was held: "
+            f"its {self._backend.lock_lease:g} s lease (TYPED_STATE_LOCK_LEASE) ran out, so "
+            "another process may have written the field meanwhile; nothing was stored "
+            "after that",
+            namespace=self._namespace,
+            field=self._field,
+            lease=self._backend.lock_lease,
+        )
+
+    def acquire(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        if not self._local.acquire(timeout=timeout):
+            return False
+        if self._depth == 0:
+            try:
+                if not self._lease.take(max(0.0, deadline - time.monotonic())):
+                    self._local.release()
+                    return False
+            except BackendError:
+                self._local.release()
+                raise
+            self._owner = threading.get_ident()
+            self._lost = False
+            self._backend._holding(self, True)
+            try:
+                self._backend.refresh(self._namespace, [self._field])
+            except BackendError:
+                self._give_back()
+                self._owner = None
+                self._local.release()
+                raise
+        self._depth += 1
+        return True
+
+    def release(self) -> None:
+        self._depth -= 1
+        try:
+            if self._depth == 0:
+                self._owner = None
+                lost = self._lost
+                try:
+                    self._give_back()
+                except LeaseLost:
+                    lost = True
+                except BackendError as exc:
+                    # Its lease frees it in the store; this process is free already.
+                    LOGGER.warning("typed_state: could not release a lock: %s", exc)
+                if lost:
+                    raise self.lost()
+        finally:
+            self._local.release()
+
+    def _give_back(self) -> None:
+        with self._renewing:
+            self._backend._holding(self, False)
+            self._lease.give_back()
+
+    def renew(self) -> None:
+        """Give the held lock a full lease again (from the renewing thread)."""
+        with self._renewing:
+            if self._lease.token is None:
+                return  # released meanwhile
+            try:
+                self._lease.extend()
+            except LeaseLost:
+                self._lost = True
+                self._backend._holding(self, False)
+                LOGGER.warning(
+                    "typed_state: the lock on %s.%s expired before it could be renewed",
+                    self._namespace,
+                    self._field,
+                )
+            except BackendError as exc:
+                LOGGER.warning("typed_state: could not renew a lock: %s", exc)
+
+
+def call(callback: Callable[..., None], *args: Any) -> None:
+    """Call a watcher; its failure is logged, never allowed to end the listener."""
+    try:
+        callback(*args)
+    except Exception:
+        LOGGER.exception("typed_state: change callback failed")

@@ -4,11 +4,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.stores import RedisStore, SQLiteStore, Store
 from typed_state import testing
 from typed_state._config import settings
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
+
+    from typed_state._backends._shared import SharedBackend
 
 
 @pytest.fixture(autouse=True)
@@ -55,3 +59,29 @@ def raw(redis_url: str) -> Iterator[Any]:
     client = redis.Redis.from_url(redis_url)
     yield client
     client.close()
+
+
+@pytest.fixture(params=[pytest.param("redis", marks=pytest.mark.redis), pytest.param("sqlite")])
+def store(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[Store]:
+    """Each store that processes share (Redis, an SQLite file), selected through
+    TYPED_STATE_URL with the app name "tests"; emptied after the test."""
+    chosen: Store
+    if request.param == "redis":
+        chosen = RedisStore(request.getfixturevalue("redis_url"))
+    else:
+        chosen = SQLiteStore(tmp_path / "state.db")
+        monkeypatch.setenv("TYPED_STATE_URL", chosen.url)
+        monkeypatch.setenv("TYPED_STATE_APP", "tests")
+        settings.cache_clear()
+    yield chosen
+    testing.reset()
+
+
+@pytest.fixture
+def peer(store: Store) -> Iterator[SharedBackend]:
+    """The store of ``store`` seen from "another process": a backend of its own."""
+    backend = store.new()
+    yield backend
+    backend.close()

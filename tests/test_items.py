@@ -270,7 +270,7 @@ NS = Feed.__typed_state_namespace__
 
 
 def wait_until(predicate: Any, timeout: float = 5.0) -> None:
-    from tests.test_redis import wait_until as wait
+    from tests.test_shared import wait_until as wait
 
     wait(predicate, timeout)
 

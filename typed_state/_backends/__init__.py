@@ -37,9 +37,14 @@ def _create(url: str) -> Backend:
         from typed_state._backends._redis import RedisBackend  # redis-py is optional
 
         return RedisBackend(url, app_name(), lock_lease=settings().lock_lease)
+    if scheme == "sqlite":
+        from typed_state._backends._sqlite import SQLiteBackend
+
+        return SQLiteBackend(url, app_name(), lock_lease=settings().lock_lease)
     raise ConfigurationError(
         f"unsupported typed_state URL {url!r}: the supported schemes are 'memory://', "
-        "'redis://', 'rediss://' (TLS) and 'unix://' (a Redis socket)"
+        "'sqlite:///file.db' (a file on this host), 'redis://', 'rediss://' (TLS) and "
+        "'unix://' (a Redis socket)"
     )
 
 

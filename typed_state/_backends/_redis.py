@@ -376,10 +376,7 @@ class RedisBackend(SharedBackend):
             version, raw = self._read(ns, namespace, names)
         except RedisError as exc:
             raise self._failed(f"read {namespace}", exc) from exc
-        for name, value in zip(names, raw, strict=True):
-            if name in ns.live:
-                ns.live[name] = self._decode(ns, namespace, name, value)
-                ns.field_versions[name] = max(version, ns.field_versions.get(name, 0))
+        self._refreshed(ns, namespace, names, version, raw)
 
     # -- writing -----------------------------------------------------------------------
 

@@ -206,6 +206,15 @@ class SharedBackend(Backend):
             del ns.live[name]
         ns.live.update(values)
 
+    def _refreshed(
+        self, ns: Namespace, namespace: str, names: list[str], version: int, raw: list[Any]
+    ) -> None:
+        """Take fields read under their locks into the cache."""
+        for name, value in zip(names, raw, strict=True):
+            if name in ns.live:
+                ns.live[name] = self._decode(ns, namespace, name, value)
+                ns.field_versions[name] = max(version, ns.field_versions.get(name, 0))
+
     def _stored(
         self, ns: Namespace, values: Mapping[str, Any], version: int, changes: list[int]
     ) -> None:

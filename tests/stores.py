@@ -1,0 +1,123 @@
+"""The stores shared by processes, as the tests see them: a URL, a new backend
+standing for another process, and a look at (or a hand in) what is stored."""
+
+from __future__ import annotations
+
+import sqlite3
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from typed_state._backends._shared import SharedBackend
+
+
+class Store(ABC):
+    """One shared store under test; ``app`` is the app name the tests run as."""
+
+    name: str
+    app = "tests"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    @abstractmethod
+    def new(self, app: str = "tests", **options: Any) -> SharedBackend:
+        """A backend of its own on this store: another process."""
+
+    @abstractmethod
+    def stored(self, namespace: str, field: str) -> str | None:
+        """The JSON stored for a field, None if nothing is."""
+
+    @abstractmethod
+    def put(self, namespace: str, values: dict[str, str]) -> None:
+        """Store raw JSON for these fields, as a process with another schema (or a bug) would."""
+
+    @abstractmethod
+    def count(self, app: str = "tests") -> int:
+        """How many namespaces the app has stored."""
+
+
+class RedisStore(Store):
+    name = "redis"
+
+    def new(self, app: str = "tests", **options: Any) -> SharedBackend:
+        from typed_state._backends._redis import RedisBackend
+
+        return RedisBackend(self.url, app, **options)
+
+    def _client(self) -> Any:
+        import redis
+
+        return redis.Redis.from_url(self.url)
+
+    def stored(self, namespace: str, field: str) -> str | None:
+        client = self._client()
+        try:
+            raw = client.hget(f"typed_state:{self.app}:state:{namespace}", field)
+        finally:
+            client.close()
+        return None if raw is None else bytes(raw).decode()
+
+    def put(self, namespace: str, values: dict[str, str]) -> None:
+        client = self._client()
+        try:
+            client.hset(f"typed_state:{self.app}:state:{namespace}", mapping=values)
+        finally:
+            client.close()
+
+    def count(self, app: str = "tests") -> int:
+        client = self._client()
+        try:
+            return len(client.keys(f"typed_state:{app}:state:*"))
+        finally:
+            client.close()
+
+
+class SQLiteStore(Store):
+    name = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"sqlite:///{path}")
+        self.path = path
+
+    def new(self, app: str = "tests", **options: Any) -> SharedBackend:
+        from typed_state._backends._sqlite import SQLiteBackend
+
+        return SQLiteBackend(self.url, app, **options)
+
+    def _query(self, sql: str, *args: Any) -> list[Any]:
+        db = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            return db.execute(sql, args).fetchall()
+        finally:
+            db.close()
+
+    def stored(self, namespace: str, field: str) -> str | None:
+        rows = self._query(
+            "SELECT value FROM fields WHERE app = ? AND namespace = ? AND name = ?",
+            self.app,
+            namespace,
+            field,
+        )
+        return rows[0][0] if rows else None
+
+    def put(self, namespace: str, values: dict[str, str]) -> None:
+        backend = self.new()
+        backend.namespaces("")  # opens the file: the tables exist
+        backend.close()
+        self._query(
+            "INSERT OR IGNORE INTO namespaces VALUES (?, ?, NULL, 1, NULL)", self.app, namespace
+        )
+        for name, raw in values.items():
+            self._query(
+                "INSERT OR REPLACE INTO fields VALUES (?, ?, ?, ?, 1)",
+                self.app,
+                namespace,
+                name,
+                raw,
+            )
+
+    def count(self, app: str = "tests") -> int:
+        return int(self._query("SELECT count(*) FROM namespaces WHERE app = ?", app)[0][0])

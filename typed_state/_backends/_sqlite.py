@@ -1,0 +1,588 @@
+"""The SQLite store: state that survives restarts, shared by the processes of one host.
+
+One database file, every table keyed by the app's name first so that apps
+sharing a file never collide:
+
+- ``fields``: one JSON value per field (through Pydantic, never pickle) and its
+  change count (the field's version);
+- ``namespaces``: each stored namespace, its write count and, for a member of
+  a family, the family and its last use (wall time, for ``typed_state_ttl``);
+- ``changes``: the change log; a write appends its change message in the same
+  transaction, and every process polls ``PRAGMA data_version`` (it moves when
+  another connection commits) and reads the messages after the last one it
+  saw.  Messages older than :data:`_KEEP_CHANGES` seconds are pruned;
+- ``locks``: one lease per field lock (token, expiry), which fences writes: a
+  write under a lock stores only if the lease is still this holder's;
+- ``presence``: per process, the sessions present on each state, ignored once
+  stale (a process that died).
+
+The file is in WAL mode with ``synchronous=FULL``: a write that returned is in
+the file, and survives a ``kill -9`` of the server or a power cut.  Writes are
+``BEGIN IMMEDIATE`` transactions: SQLite takes them one at a time across
+processes, each waiting at most :data:`_BUSY_TIMEOUT` seconds for the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+from typed_state import _clock
+from typed_state._backends._base import StaleVersions, family_of
+from typed_state._backends._shared import LOGGER, Lease, LeaseLost, Namespace, SharedBackend
+from typed_state._errors import BackendError, ConfigurationError
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Iterator, Mapping
+
+    from typed_state._backends._codec import FieldCodec
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS fields (
+    app TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+    value TEXT NOT NULL, changes INTEGER NOT NULL,
+    PRIMARY KEY (app, namespace, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS namespaces (
+    app TEXT NOT NULL, namespace TEXT NOT NULL, family TEXT,
+    version INTEGER NOT NULL, used REAL,
+    PRIMARY KEY (app, namespace)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS namespaces_by_use ON namespaces (app, family, used);
+CREATE TABLE IF NOT EXISTS changes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, app TEXT NOT NULL, at REAL NOT NULL,
+    message TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS locks (
+    app TEXT NOT NULL, name TEXT NOT NULL, token TEXT NOT NULL, expires REAL NOT NULL,
+    PRIMARY KEY (app, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS presence (
+    app TEXT NOT NULL, grp TEXT NOT NULL, origin TEXT NOT NULL, until REAL NOT NULL,
+    present TEXT NOT NULL,
+    PRIMARY KEY (app, grp, origin)) WITHOUT ROWID;
+"""
+
+_POLL = 0.02
+"""Seconds between two looks for other processes' changes (``PRAGMA data_version``)."""
+
+_KEEP_CHANGES = 60.0
+"""Seconds a change message stays in the log; a process that did not poll for
+half of that (suspended, stalled) re-reads every field it holds instead."""
+
+_BUSY_TIMEOUT = 10.0
+"""Seconds a statement waits for another process's write transaction."""
+
+_LOCK_POLL = 0.005
+"""Seconds between two tries to take a lease another holder has."""
+
+_RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
+"""Seconds between attempts to read the change log again after it failed."""
+
+
+def database_path(url: str) -> Path:
+    """The file of a ``sqlite:///relative.db`` or ``sqlite:////absolute.db`` URL.
+
+    A relative path is relative to the folder the app was started from.
+    """
+    parts = urlsplit(url)
+    path = unquote(parts.path)
+    if parts.netloc or parts.query or not path.startswith("/") or len(path) < 2:
+        raise ConfigurationError(
+            f"invalid SQLite URL {url!r}: write sqlite:///state.db (a file relative to the "
+            "folder the app is started from) or sqlite:////var/lib/app/state.db (absolute)"
+        )
+    relative = path[1:]
+    if relative == ":memory:":
+        raise ConfigurationError(
+            "sqlite:///:memory: would keep the state in one process only: use memory:// "
+            "for that, or a file path to share it and keep it across restarts"
+        )
+    return Path(relative).absolute()
+
+
+class SQLiteBackend(SharedBackend):
+    """Values in an SQLite file, cached in this process and kept fresh by polling its change log."""
+
+    store_name = "SQLite"
+
+    def __init__(
+        self, url: str, app: str, *, lock_lease: float = 60.0, renew_locks: bool = True
+    ) -> None:
+        if sqlite3.sqlite_version_info < (3, 35):
+            raise ConfigurationError(
+                f"the SQLite store needs SQLite 3.35 or newer; this Python has "
+                f"{sqlite3.sqlite_version}"
+            )
+        super().__init__(lock_lease=lock_lease, renew_locks=renew_locks)
+        self.url = url
+        self.app = app
+        self.path = database_path(url)
+        self._db: sqlite3.Connection | None = None
+        self._db_mutex = threading.RLock()
+        """One connection per process, one statement at a time: SQLite runs one
+        write transaction at a time anyway, and reads are served from the cache."""
+        self._listener: threading.Thread | None = None
+        self._seen = 0
+        """The id of the last change message this process has acted on."""
+        self._writes = 0
+
+    # -- the connection ----------------------------------------------------------------
+
+    def _failed(self, action: str, exc: Exception) -> BackendError:
+        return BackendError(
+            f"SQLite database {self.path} failed to {action}: {exc}. Nothing was changed; "
+            "typed_state opens the file again on the next use.",
+            url=str(self.path),
+            action=action,
+        )
+
+    def _connect(self) -> sqlite3.Connection:
+        """A connection to the file, in WAL mode, with the tables made."""
+        if not self.path.parent.is_dir():
+            raise sqlite3.OperationalError(f"the folder {self.path.parent} does not exist")
+        db = sqlite3.connect(
+            self.path, timeout=_BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+        )
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            if not db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'presence'"
+            ).fetchone():
+                db.executescript(_SCHEMA)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            self._db = self._connect()
+        return self._db
+
+    def _broken(self) -> None:
+        """Close the connection after a failure: the next use opens the file again."""
+        if self._db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
+            self._db = None
+
+    @contextlib.contextmanager
+    def _transaction(self, action: str, *, write: bool = True) -> Iterator[sqlite3.Connection]:
+        """One transaction (``BEGIN IMMEDIATE`` to write); a failure rolls it back and
+        becomes a :class:`BackendError` naming the file and ``action``."""
+        with self._db_mutex:
+            try:
+                db = self._conn()
+                db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                try:
+                    yield db
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                self._broken()
+                raise self._failed(action, exc) from exc
+
+    def _where(self, namespace: str) -> str:
+        return f"{self.path}, {self.app} {namespace}"
+
+    # -- reading -----------------------------------------------------------------------
+
+    def _select(
+        self, db: sqlite3.Connection, namespace: str, names: list[str] | None
+    ) -> tuple[int | None, dict[str, tuple[str, int]]]:
+        """The namespace's version (None if not stored) and its fields' (value, changes)."""
+        row = db.execute(
+            "SELECT version FROM namespaces WHERE app = ? AND namespace = ?",
+            (self.app, namespace),
+        ).fetchone()
+        query = "SELECT name, value, changes FROM fields WHERE app = ? AND namespace = ?"
+        args: list[Any] = [self.app, namespace]
+        if names is not None:
+            query += f" AND name IN ({','.join('?' * len(names))})"
+            args += names
+        fields = {name: (value, changes) for name, value, changes in db.execute(query, args)}
+        return (None if row is None else int(row[0])), fields
+
+    def _read(self, ns: Namespace, namespace: str, names: list[str]) -> tuple[int, list[Any]]:
+        with self._transaction(f"read {namespace}", write=False) as db:
+            version, fields = self._select(db, namespace, names)
+        for name in names:
+            ns.changes[name] = fields[name][1] if name in fields else 0
+        return version or 0, [fields[name][0] if name in fields else None for name in names]
+
+    def _fill_from(
+        self, ns: Namespace, namespace: str, version: int, fields: Mapping[str, tuple[str, int]]
+    ) -> None:
+        self._fill(
+            ns,
+            namespace,
+            {name: value for name, (value, _) in fields.items()},
+            version,
+            {name: changes for name, (_, changes) in fields.items()},
+        )
+
+    def load(self, namespace: str, codec: FieldCodec) -> dict[str, Any] | None:
+        ns = self._attach(namespace, codec)
+        with self._transaction(f"load {namespace}", write=False) as db:
+            version, fields = self._select(db, namespace, None)
+        if version is None:
+            return None
+        if any(name not in fields for name in codec.names):
+            # Fields the class gained: stored now, so every process agrees on them.
+            defaults = {name: codec.default(name) for name in codec.names}
+            return self.create(namespace, defaults, codec)
+        self._fill_from(ns, namespace, version, fields)
+        return ns.live
+
+    def create(
+        self, namespace: str, values: Mapping[str, Any], codec: FieldCodec
+    ) -> dict[str, Any]:
+        ns = self._attach(namespace, codec)
+        encoded = [(name, codec.encode(name, value).decode()) for name, value in values.items()]
+        with self._transaction(f"create {namespace}") as db:
+            db.execute(
+                "INSERT OR IGNORE INTO namespaces VALUES (?, ?, ?, 0, ?)",
+                (self.app, namespace, family_of(namespace), _clock.now()),
+            )
+            # Only the fields missing: another process may have stored them.
+            db.executemany(
+                "INSERT OR IGNORE INTO fields VALUES (?, ?, ?, ?, 0)",
+                [(self.app, namespace, name, raw) for name, raw in encoded],
+            )
+            version, fields = self._select(db, namespace, None)
+        self._fill_from(ns, namespace, version or 0, fields)
+        return ns.live
+
+    def refresh(self, namespace: str, names: list[str]) -> None:
+        """Bring these fields up to date in the cache (their locks are held); a field
+        this process holds at its stored change count is not read again."""
+        ns = self._namespaces.get(namespace)
+        if ns is None:
+            return
+        with self._transaction(f"read {namespace}", write=False) as db:
+            version, fields = self._select(db, namespace, names)
+        stale = [n for n in names if n in fields and fields[n][1] != ns.changes.get(n)]
+        for name in stale:
+            ns.changes[name] = fields[name][1]
+        self._refreshed(ns, namespace, stale, version or 0, [fields[n][0] for n in stale])
+
+    # -- writing -----------------------------------------------------------------------
+
+    def _log(self, db: sqlite3.Connection, message: str) -> None:
+        """Append a change message to the log (inside the write's transaction)."""
+        now = time.time()
+        db.execute(
+            "INSERT INTO changes (app, at, message) VALUES (?, ?, ?)", (self.app, now, message)
+        )
+        self._writes += 1
+        if self._writes % 200 == 0:
+            db.execute("DELETE FROM changes WHERE at < ?", (now - _KEEP_CHANGES,))
+
+    def _check_leases(self, db: sqlite3.Connection, held: list[Any]) -> None:
+        now = time.time()
+        for lock in held:
+            row = db.execute(
+                "SELECT token, expires FROM locks WHERE app = ? AND name = ?", (self.app, lock.name)
+            ).fetchone()
+            if row is None or row[0] != lock.token or row[1] < now:
+                raise lock.lost()
+
+    def save(
+        self,
+        namespace: str,
+        values: Mapping[str, Any],
+        codec: FieldCodec,
+        *,
+        quiet: bool = False,
+        expect: Mapping[str, int] | None = None,
+    ) -> bool:
+        ns = self._namespaces[namespace]
+        encoded = {name: codec.encode(name, value).decode() for name, value in values.items()}
+        names = sorted(values)
+        family = family_of(namespace)
+        held = self.held_locks(namespace, names)
+        with self._transaction(f"store {namespace} {names}") as db:
+            # Fenced by the locks this thread holds on these fields.
+            self._check_leases(db, held)
+            if expect:
+                _, fields = self._select(db, namespace, list(expect))
+                found = {name: fields[name][1] if name in fields else 0 for name in expect}
+                if found != dict(expect):
+                    raise StaleVersions(found)
+            now = _clock.now()
+            row = db.execute(
+                "UPDATE namespaces SET version = version + 1, used = ? "
+                "WHERE app = ? AND namespace = ? RETURNING version",
+                (now if family is not None else None, self.app, namespace),
+            ).fetchone()
+            created = row is None
+            if created:
+                # A member's first write stores its other fields too (their
+                # defaults here), unless another process created it meanwhile.
+                db.execute(
+                    "INSERT INTO namespaces VALUES (?, ?, ?, 1, ?)",
+                    (self.app, namespace, family, now if family is not None else None),
+                )
+                db.executemany(
+                    "INSERT OR IGNORE INTO fields VALUES (?, ?, ?, ?, 0)",
+                    [
+                        (self.app, namespace, n, codec.encode(n, v).decode())
+                        for n, v in ns.live.items()
+                        if n not in values
+                    ],
+                )
+            version = 1 if row is None else int(row[0])
+            changes = [
+                int(
+                    db.execute(
+                        "INSERT INTO fields VALUES (?, ?, ?, ?, 1) ON CONFLICT DO UPDATE "
+                        "SET value = excluded.value, changes = changes + 1 RETURNING changes",
+                        (self.app, namespace, name, encoded[name]),
+                    ).fetchone()[0]
+                )
+                for name in values
+            ]
+            self._log(db, self._message(namespace, names, q=quiet, c=created))
+        self._stored(ns, values, version, changes)
+        return created
+
+    def announce(self, namespace: str, names: list[str]) -> None:
+        with self._transaction(f"announce {namespace} {names}") as db:
+            self._log(db, self._message(namespace, names, x=True))
+
+    def _drop(self, db: sqlite3.Connection, namespace: str) -> bool:
+        gone = db.execute(
+            "DELETE FROM namespaces WHERE app = ? AND namespace = ?", (self.app, namespace)
+        ).rowcount
+        db.execute("DELETE FROM fields WHERE app = ? AND namespace = ?", (self.app, namespace))
+        if gone:
+            self._log(db, self._message(namespace, [], d=True))
+        return bool(gone)
+
+    def delete(self, namespace: str) -> bool:
+        with self._transaction(f"delete {namespace}") as db:
+            deleted = self._drop(db, namespace)
+        self._forget([namespace])
+        return deleted
+
+    def mark_used(self, namespace: str, when: float) -> None:
+        if family_of(namespace) is None:
+            return
+        with self._transaction(f"note the use of {namespace}") as db:
+            # Never back in time; a member nobody stored is not one.
+            db.execute(
+                "UPDATE namespaces SET used = max(coalesce(used, 0), ?) "
+                "WHERE app = ? AND namespace = ?",
+                (when, self.app, namespace),
+            )
+
+    def expire(
+        self,
+        family: str,
+        *,
+        idle_since: float | None,
+        max_keys: int | None,
+        keep: Collection[str],
+    ) -> list[str]:
+        with self._transaction(f"expire members of {family}") as db:
+            used = dict(
+                db.execute(
+                    "SELECT namespace, used FROM namespaces WHERE app = ? AND family = ? "
+                    "ORDER BY used",
+                    (self.app, family),
+                ).fetchall()
+            )
+            doomed = []
+            if idle_since is not None:
+                doomed = [ns for ns, when in used.items() if when < idle_since and ns not in keep]
+                for namespace in doomed:
+                    del used[namespace]
+            if max_keys is not None and len(used) > max_keys:
+                doomed += list(used)[: len(used) - max_keys]
+            dropped = [namespace for namespace in doomed if self._drop(db, namespace)]
+        self._forget(dropped)
+        return dropped
+
+    def namespaces(self, prefix: str) -> list[str]:
+        with self._transaction("list states", write=False) as db:
+            rows = db.execute(
+                "SELECT namespace FROM namespaces WHERE app = ? AND substr(namespace, 1, ?) = ? "
+                "ORDER BY namespace",
+                (self.app, len(prefix), prefix),
+            ).fetchall()
+        return [namespace for (namespace,) in rows]
+
+    # -- presence ----------------------------------------------------------------------
+
+    def share_presence(
+        self, groups: Mapping[str, Mapping[str, list[str | None]]], until: float
+    ) -> None:
+        with self._transaction("share presence") as db:
+            for group, present in groups.items():
+                if present:
+                    db.execute(
+                        "INSERT OR REPLACE INTO presence VALUES (?, ?, ?, ?, ?)",
+                        (self.app, group, self._origin, until, json.dumps(present)),
+                    )
+                else:
+                    db.execute(
+                        "DELETE FROM presence WHERE app = ? AND grp = ? AND origin = ?",
+                        (self.app, group, self._origin),
+                    )
+
+    def others_presence(self, groups: list[str], now: float) -> dict[str, list[str | None]]:
+        with self._transaction("read presence", write=False) as db:
+            rows = db.execute(
+                f"SELECT present FROM presence WHERE app = ? AND origin != ? AND until >= ? "
+                f"AND grp IN ({','.join('?' * len(groups))})",
+                [self.app, self._origin, now, *groups],
+            ).fetchall()
+        found: dict[str, list[str | None]] = {}
+        for (raw,) in rows:
+            for namespace, labels in json.loads(raw).items():
+                found.setdefault(namespace, []).extend(labels)
+        return found
+
+    # -- locks -------------------------------------------------------------------------
+
+    def _lease(self, namespace: str, field: str) -> Lease:
+        return _SQLiteLease(self, f"{namespace}:{field}")
+
+    # -- other processes' writes ------------------------------------------------------
+
+    def _listen_from_now(self) -> None:
+        if self._listener is not None:
+            return
+        with self._mutex:
+            self._start_listening()
+
+    def _start_listening(self) -> None:
+        if self._listener is None:  # another thread may have started it meanwhile
+            # Values read after this either are read after a change or hear of it.
+            with self._transaction("read the change log", write=False) as db:
+                row = db.execute(
+                    "SELECT max(id) FROM changes WHERE app = ?", (self.app,)
+                ).fetchone()
+            self._seen = int(row[0] or 0)
+            self._listener = self._thread(self._listen, "typed_state-sqlite")
+
+    def _listen(self) -> None:
+        attempt = 0
+        db: sqlite3.Connection | None = None
+        last_poll = time.monotonic()
+        version = None
+        while not self._stop.wait(_POLL):
+            try:
+                if db is None:
+                    db = self._connect()
+                    version = None
+                polled = time.monotonic()
+                stalled = polled - last_poll > _KEEP_CHANGES / 2
+                last_poll = polled
+                now = db.execute("PRAGMA data_version").fetchone()[0]
+                if now == version and not attempt and not stalled:
+                    continue
+                version = now
+                rows = db.execute(
+                    "SELECT id, message FROM changes WHERE app = ? AND id > ? ORDER BY id",
+                    (self.app, self._seen),
+                ).fetchall()
+                if attempt or stalled:
+                    if attempt:
+                        LOGGER.warning("typed_state: SQLite database %s is back", self.path)
+                    attempt = 0
+                    # Changes made while we could not look may be pruned from the log.
+                    self._resync()
+                for change_id, message in rows:
+                    self._seen = change_id
+                    self._received(message)
+            except sqlite3.Error as exc:
+                if attempt == 0:
+                    LOGGER.warning(
+                        "typed_state: cannot read SQLite database %s (%s); retrying",
+                        self.path,
+                        exc,
+                    )
+                if db is not None:
+                    with contextlib.suppress(sqlite3.Error):
+                        db.close()
+                    db = None
+                self._stop.wait(_RECONNECT_DELAYS[min(attempt, len(_RECONNECT_DELAYS) - 1)])
+                attempt += 1
+            except Exception:  # a bug must not silently end the listener
+                LOGGER.exception("typed_state: SQLite listener error")
+                self._stop.wait(1.0)
+        if db is not None:
+            db.close()
+
+    def _resync(self) -> None:
+        """Re-read every stored field this process holds (changes may have been missed)."""
+        for namespace, ns in list(self._namespaces.items()):
+            if ns.stored:
+                self._fetch(namespace, ns, ns.codec.names)
+
+    def close(self) -> None:
+        super().close()
+        with self._db_mutex:
+            self._broken()
+
+
+class _SQLiteLease:
+    """A field's lock in the ``locks`` table: a token and an expiry, taken in a write
+    transaction when free or expired, polled every :data:`_LOCK_POLL` s otherwise."""
+
+    __slots__ = ("_backend", "name", "token")
+
+    def __init__(self, backend: SQLiteBackend, name: str) -> None:
+        self._backend = backend
+        self.name = name
+        self.token: str | None = None
+
+    def take(self, timeout: float) -> bool:
+        backend = self._backend
+        deadline = time.monotonic() + timeout
+        token = uuid.uuid4().hex
+        while True:
+            with backend._transaction(f"lock {self.name}") as db:
+                now = time.time()
+                taken = db.execute(
+                    "INSERT INTO locks VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE "
+                    "SET token = excluded.token, expires = excluded.expires "
+                    "WHERE expires < ? RETURNING token",
+                    (backend.app, self.name, token, now + backend.lock_lease, now),
+                ).fetchone()
+            if taken is not None:
+                self.token = token
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(_LOCK_POLL)
+
+    def give_back(self) -> None:
+        token, self.token = self.token, None
+        with self._backend._transaction(f"release the lock on {self.name}") as db:
+            row = db.execute(
+                "DELETE FROM locks WHERE app = ? AND name = ? AND token = ? RETURNING expires",
+                (self._backend.app, self.name, token),
+            ).fetchone()
+        if row is None or row[0] < time.time():
+            raise LeaseLost
+
+    def extend(self) -> None:
+        with self._backend._transaction(f"renew the lock on {self.name}") as db:
+            now = time.time()
+            row = db.execute(
+                "UPDATE locks SET expires = ? WHERE app = ? AND name = ? AND token = ? "
+                "AND expires >= ? RETURNING 1",
+                (now + self._backend.lock_lease, self._backend.app, self.name, self.token, now),
+            ).fetchone()
+        if row is None:
+            raise LeaseLost

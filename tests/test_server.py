@@ -15,12 +15,14 @@ from tests.harness import StreamlitClient, StreamlitServer
 pytestmark = pytest.mark.server
 
 APPS = Path(__file__).parent / "apps"
+STORES = ["memory", "redis", "sqlite"]
+"""One server in memory, two sharing Redis, two sharing an SQLite file."""
 QUIET = 0.6
 """How long to watch for a run that must not come (s): several min_rerun_intervals."""
 
 
 class Servers:
-    """The app on one server, or on two sharing Redis.
+    """The app on one server, or on two sharing a store.
 
     Clients are opened on the servers in turn, so with two servers a test's
     writer and its first reader are on different processes.
@@ -39,17 +41,19 @@ class Servers:
 def run_servers(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, app: Path
 ) -> Iterator[Servers]:
-    """``app`` on one server (param "memory") or on two sharing a Redis ("redis")."""
+    """``app`` on one server (param "memory"), or on two sharing a Redis ("redis") or
+    an SQLite file ("sqlite")."""
     logs = tmp_path_factory.mktemp("logs")
     if request.param == "memory":
         with StreamlitServer(app, log=logs / f"{app.stem}.log") as running:
             yield Servers(running)
         return
-    redis_proc = request.getfixturevalue("redis_proc")
-    env = {
-        "TYPED_STATE_URL": f"redis://{redis_proc.host}:{redis_proc.port}/0",
-        "TYPED_STATE_APP": f"{app.stem}-{uuid.uuid4().hex[:8]}",
-    }
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'state.db'}"
+    else:
+        redis_proc = request.getfixturevalue("redis_proc")
+        url = f"redis://{redis_proc.host}:{redis_proc.port}/0"
+    env = {"TYPED_STATE_URL": url, "TYPED_STATE_APP": f"{app.stem}-{uuid.uuid4().hex[:8]}"}
     with (
         StreamlitServer(app, env=env, log=logs / f"{app.stem}-a.log") as a,
         StreamlitServer(app, env=env, log=logs / f"{app.stem}-b.log") as b,
@@ -57,7 +61,7 @@ def run_servers(
         yield Servers(a, b)
 
 
-@pytest.fixture(scope="module", params=["memory", "redis"])
+@pytest.fixture(scope="module", params=STORES)
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Servers]:
@@ -401,7 +405,7 @@ async def test_pushed_run_keeps_the_page_and_its_widget_values(
         await reader.close()
 
 
-@pytest.fixture(scope="module", params=["memory", "redis"])
+@pytest.fixture(scope="module", params=STORES)
 def presence_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Servers]:

@@ -1,0 +1,197 @@
+"""What only the SQLite store does: its URL, its file, a restart, a kill -9, a file
+it cannot use.  What every shared store does is in test_shared.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.test_shared import NS, Board, Note
+from typed_state import BackendError, ConfigurationError, SharedState, StateConfig, testing
+from typed_state._backends._sqlite import database_path
+
+if TYPE_CHECKING:
+    from tests.stores import SQLiteStore
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SQLiteStore:
+    from tests.stores import SQLiteStore
+    from typed_state._config import settings
+
+    store = SQLiteStore(tmp_path / "state.db")
+    monkeypatch.setenv("TYPED_STATE_URL", store.url)
+    monkeypatch.setenv("TYPED_STATE_APP", "tests")
+    settings.cache_clear()
+    return store
+
+
+def test_urls_name_a_file_relative_to_the_start_folder_or_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert database_path("sqlite:///state.db") == tmp_path / "state.db"
+    assert database_path("sqlite:///data/app.db") == tmp_path / "data" / "app.db"
+    assert database_path("sqlite:////var/lib/app/state.db") == Path("/var/lib/app/state.db")
+    for wrong in ("sqlite://state.db", "sqlite://", "sqlite:///", "sqlite://host/x.db"):
+        with pytest.raises(ConfigurationError, match=r"write sqlite:///state\.db"):
+            database_path(wrong)
+    with pytest.raises(ConfigurationError, match="use memory://"):
+        database_path("sqlite:///:memory:")
+
+
+def test_a_class_can_choose_the_file_in_its_config(tmp_path: Path) -> None:
+    class Kept(SharedState):
+        model_config = StateConfig(typed_state_url=f"sqlite:///{tmp_path / 'kept.db'}")
+        n: int = 0
+
+    Kept.get().n = 4
+    db = sqlite3.connect(tmp_path / "kept.db")
+    assert db.execute("SELECT name, value FROM fields").fetchall() == [("n", "4")]
+    db.close()
+
+
+def test_values_are_stored_as_json_per_field(sqlite_store: SQLiteStore) -> None:
+    board = Board.get()
+    board.count = 3
+    with board.mutate("notes") as notes:
+        notes.append(Note(text="hi", tags={"a"}))
+    assert json.loads(sqlite_store.stored(NS, "count") or "") == 3
+    assert json.loads(sqlite_store.stored(NS, "notes") or "") == [{"text": "hi", "tags": ["a"]}]
+    assert json.loads(sqlite_store.stored(NS, "title") or "") == "board"
+    db = sqlite3.connect(sqlite_store.path)
+    assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    db.close()
+
+
+def test_a_restart_shows_every_value_as_it_was(sqlite_store: SQLiteStore) -> None:
+    board = Board.get()
+    board.update(count=5, title="kept")
+    Board.get(key="room 1").count = 1
+    testing.reset()  # the process is gone; a new one opens the file
+    again = Board.get()
+    assert (again.count, again.title) == (5, "kept")
+    assert Board.keys() == ["room 1"]
+    assert again.version("count") == 1
+
+
+_WRITER = """
+import sys, time
+from typed_state import SharedState
+
+class Tally(SharedState):
+    n: int = 0
+
+Tally.get().n = int(sys.argv[1])
+print("written", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_write_survives_a_kill_9_right_after_it(
+    sqlite_store: SQLiteStore, tmp_path: Path
+) -> None:
+    script = tmp_path / "writer.py"
+    script.write_text(_WRITER)
+    env = {**os.environ, "TYPED_STATE_URL": sqlite_store.url, "TYPED_STATE_APP": "tests"}
+    proc = subprocess.Popen(
+        [sys.executable, str(script), "42"], env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "written\n"
+    proc.send_signal(signal.SIGKILL)  # no clean close: the WAL is not checkpointed
+    proc.wait(10)
+    proc.stdout.close()
+    (namespace,) = [ns for ns in sqlite_store.new().namespaces("") if ns.endswith("Tally")]
+    assert sqlite_store.stored(namespace, "n") == "42"
+
+
+def test_a_corrupt_file_is_a_clear_error_and_the_process_recovers(
+    sqlite_store: SQLiteStore,
+) -> None:
+    sqlite_store.path.write_bytes(b"this is not a database, " * 200)
+    with pytest.raises(BackendError, match="file is not a database") as caught:
+        Board.get()
+    assert str(sqlite_store.path) in str(caught.value)
+    assert caught.value.url == str(sqlite_store.path)
+    with pytest.raises(BackendError, match="Nothing was changed"):  # the next run: the same
+        Board.get()
+    sqlite_store.path.unlink()  # the operator moves the broken file away
+    Board.get().count = 1  # the next page run works by itself
+    assert sqlite_store.stored(NS, "count") == "1"
+
+
+_READ_ONLY = """
+from typed_state import BackendError, SharedState
+
+class Board(SharedState):
+    count: int = 0
+
+class Scratch(SharedState):
+    model_config = {"typed_state_url": "memory://"}
+    n: int = 0
+
+try:
+    board = Board.get()
+    print("read", board.count)
+    board.count += 1
+    print("wrote", board.count)
+except BackendError as exc:
+    print("error:", exc)
+Scratch.get().n = 1  # the process keeps serving what does not need the file
+print("served", Scratch.get().n)
+"""
+
+
+def test_a_read_only_file_is_a_clear_error_and_the_app_keeps_serving() -> None:
+    # The server runs as a user who may read the file but not write it.  Root
+    # writes any file whatever its mode, so as root the server runs as nobody.
+    folder = Path(tempfile.mkdtemp(prefix="typed-state-ro-"))
+    try:
+        folder.chmod(0o755)
+        path = folder / "state.db"
+        script = folder / "app.py"
+        script.write_text(textwrap.dedent(_READ_ONLY))
+        env = {**os.environ, "TYPED_STATE_URL": f"sqlite:///{path}", "TYPED_STATE_APP": "ro"}
+
+        def run(*, as_user: int | None = None) -> list[str]:
+            done = subprocess.run(
+                [sys.executable, str(script)],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                cwd=folder,
+                user=as_user,
+                check=False,
+            )
+            assert done.returncode == 0, done.stderr
+            return done.stdout.splitlines()
+
+        assert run() == ["read 0", "wrote 1", "served 1"]  # a file it may write
+        path.chmod(0o444)
+        script.chmod(0o644)
+        as_root = os.geteuid() == 0
+        if not as_root:
+            folder.chmod(0o555)
+        lines = run(as_user=65534 if as_root else None)
+        assert lines[0] == "read 1"  # reads are served from the file
+        assert lines[-1] == "served 1"
+        (error,) = [line for line in lines if line.startswith("error: ")]
+        assert error.startswith(f"error: SQLite database {path} failed to ")
+        assert "readonly" in error or "unable to open" in error
+    finally:
+        folder.chmod(0o755)
+        for item in folder.iterdir():
+            item.unlink()
+        folder.rmdir()

@@ -120,7 +120,7 @@ def test_a_corrupt_file_is_a_clear_error_and_the_process_recovers(
     sqlite_store: SQLiteStore,
 ) -> None:
     sqlite_store.path.write_bytes(b"this is not a database, " * 200)
-    with pytest.raises(BackendError, match="file is not a database") as caught:
+    with pytest.raises(BackendError, match="failed to open: file is not a database") as caught:
         Board.get()
     assert str(sqlite_store.path) in str(caught.value)
     assert caught.value.url == str(sqlite_store.path)

@@ -178,6 +178,10 @@ class SQLiteBackend(SharedBackend):
         with self._db_mutex:
             try:
                 db = self._conn()
+            except sqlite3.Error as exc:
+                self._broken()
+                raise self._failed("open", exc) from exc
+            try:
                 db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 try:
                     yield db

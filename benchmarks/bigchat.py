@@ -33,7 +33,7 @@ from benchmarks._common import (
     settle,
     table,
 )
-from benchmarks.redis_fanout import redis_server
+from benchmarks.shared_fanout import redis_server
 
 if TYPE_CHECKING:
     from tests.harness import StreamlitClient

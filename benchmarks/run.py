@@ -19,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
-NAMES = ("fanout", "rooms", "dashboard", "storm", "hotpath", "redis_fanout", "bigchat")
+NAMES = ("fanout", "rooms", "dashboard", "storm", "hotpath", "shared_fanout", "bigchat")
 
 
 def in_venv() -> bool:

@@ -38,6 +38,11 @@ class Store(ABC):
     def count(self, app: str = "tests") -> int:
         """How many namespaces the app has stored."""
 
+    @abstractmethod
+    def items(self, namespace: str, field: str) -> int | None:
+        """How many items a list field kept as items holds; None if it is not kept
+        so (stored as JSON, or not stored)."""
+
 
 class RedisStore(Store):
     name = "redis"
@@ -71,6 +76,17 @@ class RedisStore(Store):
         client = self._client()
         try:
             return len(client.keys(f"typed_state:{app}:state:*"))
+        finally:
+            client.close()
+
+    def items(self, namespace: str, field: str) -> int | None:
+        client = self._client()
+        try:
+            key = f"typed_state:{self.app}:items:{namespace}:{field}"
+            if client.hget(f"typed_state:{self.app}:state:{namespace}", field) != b"L":
+                assert client.exists(key) == 0  # no list left behind
+                return None
+            return int(client.llen(key))
         finally:
             client.close()
 
@@ -121,3 +137,13 @@ class SQLiteStore(Store):
 
     def count(self, app: str = "tests") -> int:
         return int(self._query("SELECT count(*) FROM namespaces WHERE app = ?", app)[0][0])
+
+    def items(self, namespace: str, field: str) -> int | None:
+        key = (self.app, namespace, field)
+        rows = self._query(
+            "SELECT count(*) FROM items WHERE app = ? AND namespace = ? AND name = ?", *key
+        )
+        if self.stored(namespace, field) != "L":
+            assert rows[0][0] == 0  # no rows left behind
+            return None
+        return int(rows[0][0])

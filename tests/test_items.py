@@ -1,19 +1,19 @@
-"""Item operations: append, set_item, del_item, in memory and on Redis.
+"""Item operations: append, set_item, del_item, in memory, on Redis and on SQLite.
 
 Each validates only what it adds (where the field allows), checks the field's
 length constraints, takes the field's lock, pushes like any write and counts as
-one change; on Redis an append is one RPUSH and reaches the other processes as
-just its items.
+one change; on Redis an append is one RPUSH (on SQLite, one row per item) and
+reaches the other processes as just its items.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import warnings
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import redis
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from tests.test_model import Harness
@@ -28,7 +28,8 @@ from typed_state import (
 from typed_state._backends._codec import codec_for
 
 if TYPE_CHECKING:
-    from typed_state._backends._redis import RedisBackend
+    from tests.stores import Store
+    from typed_state._backends._shared import SharedBackend
 
 
 class Msg(BaseModel):
@@ -264,7 +265,7 @@ def test_the_item_methods_are_reserved_names() -> None:
             append: list[int] = []  # type: ignore[assignment]
 
 
-# -- on Redis -----------------------------------------------------------------------------
+# -- on the stores processes share (Redis, SQLite) ---------------------------------------
 
 NS = Feed.__typed_state_namespace__
 
@@ -275,99 +276,86 @@ def wait_until(predicate: Any, timeout: float = 5.0) -> None:
     wait(predicate, timeout)
 
 
-def test_on_redis_an_append_is_an_rpush_and_travels_as_its_items(
-    other: RedisBackend, raw: redis.Redis, monkeypatch: pytest.MonkeyPatch
+def test_an_append_stores_and_sends_only_its_items(
+    store: Store, peer: SharedBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     feed = Feed.get()
     feed.append("messages", *(Msg(author="a", text=str(i)) for i in range(100)))
-    live = other.load(NS, codec_for(Feed))
+    live = peer.load(NS, codec_for(Feed))
     assert live is not None
     assert len(live["messages"]) == 100
     fetched: list[list[str]] = []
-    original = other._fetch
+    original = peer._fetch
     monkeypatch.setattr(
-        other,
+        peer,
         "_fetch",
         lambda ns, state, names, **kw: (fetched.append(names), original(ns, state, names, **kw)),
     )
-    published: list[bytes] = []
-    listener = raw.pubsub()
-    listener.subscribe("typed_state:tests:changes")
+    received: list[bytes | str] = []
+    heard = peer._received
+    monkeypatch.setattr(peer, "_received", lambda data: (received.append(data), heard(data)))
     for i in range(3):
         feed.append("messages", Msg(author="b", text=f"new {i}"))
     wait_until(lambda: len(live["messages"]) == 103)
     assert fetched == []  # applied from the messages: no read of the list
     assert [m.text for m in live["messages"][-3:]] == ["new 0", "new 1", "new 2"]
-    assert raw.type(f"typed_state:tests:items:{NS}:messages") == b"list"
-    assert raw.hget(f"typed_state:tests:state:{NS}", "messages") == b"L"
-    assert raw.llen(f"typed_state:tests:items:{NS}:messages") == 103
-    while (message := listener.get_message(timeout=0.5)) is not None:
-        if message["type"] == "message":
-            published.append(message["data"])
-    listener.close()
-    assert len(published) == 3
-    assert all(len(data) < 300 for data in published)  # the item, not the list
+    assert store.items(NS, "messages") == 103  # a Redis list, rows in SQLite
+    assert len(received) == 3
+    assert all(len(data) < 300 for data in received)  # the item, not the list
     testing.reset()
     assert len(Feed.get().messages) == 103  # a fresh process reads the list
 
 
-def test_on_redis_keep_last_trims_the_list_everywhere(
-    other: RedisBackend, raw: redis.Redis
-) -> None:
+def test_keep_last_trims_the_list_everywhere(store: Store, peer: SharedBackend) -> None:
     feed = Feed.get()
     feed.append("messages", *(Msg(author="a", text=str(i)) for i in range(10)))
-    live = other.load(NS, codec_for(Feed))
+    live = peer.load(NS, codec_for(Feed))
     assert live is not None
     feed.append("messages", Msg(author="a", text="10"), Msg(author="a", text="11"), keep_last=4)
     wait_until(lambda: len(live["messages"]) == 4)
     assert [m.text for m in live["messages"]] == ["8", "9", "10", "11"]
-    assert raw.llen(f"typed_state:tests:items:{NS}:messages") == 4
+    assert store.items(NS, "messages") == 4
 
 
-def test_on_redis_a_process_that_missed_an_append_fetches_the_field(
-    other: RedisBackend,
-) -> None:
+def test_a_process_that_missed_an_append_fetches_the_field(peer: SharedBackend) -> None:
     feed = Feed.get()
     feed.append("messages", Msg(author="a", text="0"))
-    live = other.load(NS, codec_for(Feed))
+    live = peer.load(NS, codec_for(Feed))
     assert live is not None
-    other._namespaces[NS].changes["messages"] -= 1  # as if a message had been lost
+    peer._namespaces[NS].changes["messages"] -= 1  # as if a message had been lost
     feed.append("messages", Msg(author="a", text="1"))
     wait_until(lambda: len(live["messages"]) == 2)
-    assert other.version(NS, "messages") == 2
+    assert peer.version(NS, "messages") == 2
 
 
-def test_on_redis_a_whole_write_after_appends_is_json_again(
-    other: RedisBackend, raw: redis.Redis
-) -> None:
+def test_a_whole_write_after_appends_is_json_again(store: Store, peer: SharedBackend) -> None:
     feed = Feed.get()
     feed.append("messages", Msg(author="a", text="0"))
     feed.messages = [Msg(author="b", text="replaced")]
-    assert raw.exists(f"typed_state:tests:items:{NS}:messages") == 0
-    live = other.load(NS, codec_for(Feed))
+    assert store.items(NS, "messages") is None
+    assert json.loads(store.stored(NS, "messages") or "")[0]["text"] == "replaced"
+    live = peer.load(NS, codec_for(Feed))
     assert live is not None
     assert live["messages"] == [Msg(author="b", text="replaced")]
     feed.append("messages", Msg(author="c", text="again"))  # converted back to a list
     wait_until(lambda: len(live["messages"]) == 2)
-    assert raw.llen(f"typed_state:tests:items:{NS}:messages") == 2
+    assert store.items(NS, "messages") == 2
 
 
-def test_on_redis_locked_appends_from_two_processes_all_land(
-    redis_url: str, other: RedisBackend
-) -> None:
+def test_locked_appends_from_two_processes_all_land(peer: SharedBackend) -> None:
     feed = Feed.get()
     feed.append("messages", Msg(author="start", text="0"))
     codec = codec_for(Feed)
-    other.load(NS, codec)
+    peer.load(NS, codec)
 
     def from_other() -> None:
-        lock = other.lock(NS, "messages")
+        lock = peer.lock(NS, "messages")
         for i in range(100):
             assert lock.acquire(5)
             try:
-                old = other._namespaces[NS].live["messages"]
+                old = peer._namespaces[NS].live["messages"]
                 item = codec.freeze("messages", [Msg(author="other", text=str(i))])
-                other.append(NS, "messages", list(item), [*old, *item], codec, keep_last=None)
+                peer.append(NS, "messages", list(item), [*old, *item], codec, keep_last=None)
             finally:
                 lock.release()
 
@@ -380,18 +368,19 @@ def test_on_redis_locked_appends_from_two_processes_all_land(
     assert feed.version("messages") == 201
 
 
-def test_on_redis_drop_deletes_the_item_lists(raw: redis.Redis) -> None:
+def test_drop_deletes_the_items(store: Store) -> None:
     room = Feed.get(key="r")
     room.append("messages", Msg(author="a", text="hi"))  # the first write: the whole member
     room.append("messages", Msg(author="a", text="ho"))  # then a list
-    assert raw.exists(f"typed_state:tests:items:{NS}[r]:messages") == 1
+    assert store.items(f"{NS}[r]", "messages") == 2
     Feed.drop("r")
-    assert raw.keys("typed_state:tests:*[[]r]*") == []
+    assert store.items(f"{NS}[r]", "messages") is None
+    assert store.count() == 0
 
 
-def test_on_redis_set_item_and_del_item(other: RedisBackend) -> None:
+def test_set_item_and_del_item_reach_the_other_processes(peer: SharedBackend) -> None:
     feed = Feed.get()
-    live = other.load(NS, codec_for(Feed))
+    live = peer.load(NS, codec_for(Feed))
     assert live is not None
     feed.set_item("scores", "alice", 3)
     feed.append("messages", Msg(author="a", text="0"), Msg(author="a", text="1"))

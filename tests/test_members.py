@@ -1,16 +1,16 @@
 """Members of a family that come and go: stored from their first write, listed
 by a binding ``keys()``, dropped, expired by ``typed_state_ttl`` and
-``typed_state_max_keys``; in memory and, across processes, on Redis.
+``typed_state_max_keys``; in memory and, across processes, on Redis and SQLite.
 
 Time is a fake clock moved by the tests, never a sleep.
 """
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import redis
 
 from tests.test_model import Harness
 from typed_state import (
@@ -26,7 +26,8 @@ from typed_state._backends._codec import codec_for
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from typed_state._backends._redis import RedisBackend
+    from tests.stores import Store
+    from typed_state._backends._shared import SharedBackend
 
 
 class Room(SharedState):
@@ -199,7 +200,7 @@ def test_bad_lifecycle_settings_are_refused_when_the_class_is_made(
             n: int = 0
 
 
-# -- across processes, on Redis ----------------------------------------------------------
+# -- across processes, on Redis and SQLite ---------------------------------------------
 
 NS = Room.__typed_state_namespace__
 
@@ -210,53 +211,51 @@ def wait_until(predicate: Any, timeout: float = 5.0) -> None:
     wait(predicate, timeout)
 
 
-def test_on_redis_reading_a_member_stores_nothing_and_a_write_stores_it_whole(
-    redis_url: str, other: RedisBackend
+def test_reading_a_member_stores_nothing_and_a_write_stores_it_whole(
+    store: Store, peer: SharedBackend
 ) -> None:
-    client = redis.Redis.from_url(redis_url)
     Room.get(key="justlooking")
-    assert client.keys("typed_state:tests:state:*") == []
+    assert store.count() == 0
     Room.get(key="r").count = 1
-    stored = client.hgetall(f"typed_state:tests:state:{NS}[r]")
-    assert stored[b"count"] == b"1"
-    assert stored[b"topic"] == b'""'  # the other fields come with the first write
-    live = other.load(f"{NS}[r]", codec_for(Room))
+    assert store.stored(f"{NS}[r]", "count") == "1"
+    assert json.loads(store.stored(f"{NS}[r]", "topic") or "") == ""  # with the first write
+    live = peer.load(f"{NS}[r]", codec_for(Room))
     assert live is not None
     assert (live["count"], live["topic"]) == (1, "")
 
 
-def test_on_redis_keys_readers_rerun_when_another_process_creates_or_drops(
-    harness: Harness, other: RedisBackend
+def test_across_processes_keys_readers_rerun_when_another_process_creates_or_drops(
+    harness: Harness, peer: SharedBackend
 ) -> None:
     read_keys_as(harness, "lobby", Room)
     codec = codec_for(Room)
     namespace = f"{NS}[elsewhere]"
-    other.attach(namespace, {"topic": "", "count": 0}, codec)
-    assert other.save(namespace, {"topic": "made there"}, codec) is True
+    peer.attach(namespace, {"topic": "", "count": 0}, codec)
+    assert peer.save(namespace, {"topic": "made there"}, codec) is True
     wait_until(lambda: bool(harness.reruns("lobby")))
     assert Room.keys() == ["elsewhere"]
-    assert other.save(namespace, {"topic": "again"}, codec) is False  # not a creation
+    assert peer.save(namespace, {"topic": "again"}, codec) is False  # not a creation
     read_keys_as(harness, "lobby", Room)
-    other.delete(namespace)
+    peer.delete(namespace)
     wait_until(lambda: harness.reruns("lobby") == [None, None])
     assert Room.keys() == []
 
 
-def test_on_redis_a_member_dropped_elsewhere_is_fresh_here(
-    harness: Harness, other: RedisBackend
+def test_across_processes_a_member_dropped_elsewhere_is_fresh_here(
+    harness: Harness, peer: SharedBackend
 ) -> None:
     room = Room.get(key="r")
     room.topic = "before"
     harness.read_as("reader", room, "topic")
-    other.delete(f"{NS}[r]")
+    peer.delete(f"{NS}[r]")
     wait_until(lambda: harness.reruns("reader") == [None])
     with pytest.raises(StateDroppedError):
         room.topic = "through the old instance"
     assert Room.get(key="r").topic == ""
 
 
-def test_on_redis_expiry_holds_across_processes(
-    harness: Harness, clock: Clock, other: RedisBackend
+def test_across_processes_expiry_holds_across_processes(
+    harness: Harness, clock: Clock, peer: SharedBackend
 ) -> None:
     watched, idle = Room.get(key="watched"), Room.get(key="idle")
     watched.topic, idle.topic = "shown here", "nobody"
@@ -267,7 +266,7 @@ def test_on_redis_expiry_holds_across_processes(
     _members.family_for(Room, _members.url_of(Room)).heartbeat()  # this process's beat
     clock.advance(20)
     # Another process sweeps: its own sessions read neither member.
-    dropped = other.expire(NS, idle_since=clock.now - 60, max_keys=None, keep=())
+    dropped = peer.expire(NS, idle_since=clock.now - 60, max_keys=None, keep=())
     assert dropped == [f"{NS}[idle]"]
     wait_until(lambda: Room.get(key="idle") is not idle)  # heard of it: a fresh member
     with pytest.raises(StateDroppedError):
@@ -275,14 +274,14 @@ def test_on_redis_expiry_holds_across_processes(
     assert Room.keys() == ["watched"]
 
 
-def test_on_redis_max_keys_counts_every_process_s_members(
-    clock: Clock, other: RedisBackend
+def test_across_processes_max_keys_counts_every_process_s_members(
+    clock: Clock, peer: SharedBackend
 ) -> None:
     codec = codec_for(Slot)
     family = Slot.__typed_state_namespace__
     for key in ("a", "b"):
-        other.attach(f"{family}[{key}]", {"owner": ""}, codec)
-        other.save(f"{family}[{key}]", {"owner": key}, codec)
+        peer.attach(f"{family}[{key}]", {"owner": ""}, codec)
+        peer.save(f"{family}[{key}]", {"owner": key}, codec)
         clock.advance(1)
     Slot.get(key="c").owner = "here"
     assert Slot.keys() == ["b", "c"]

@@ -140,8 +140,12 @@ class SharedBackend(Backend):
         (with a warning) if it does not validate."""
         if raw is None:
             return ns.codec.default(name)
-        if isinstance(raw, list):
-            raw = b"[" + b",".join(raw) + b"]"
+        if isinstance(raw, list):  # a list field's item JSONs (bytes from Redis, str from SQLite)
+            raw = (
+                "[" + ",".join(raw) + "]"
+                if raw and isinstance(raw[0], str)
+                else b"[" + b",".join(raw) + b"]"
+            )
         try:
             return ns.codec.decode(name, raw)
         except ValidationError as exc:

@@ -5,6 +5,10 @@ sharing a file never collide:
 
 - ``fields``: one JSON value per field (through Pydantic, never pickle) and its
   change count (the field's version);
+- ``items``: a list field that ``append`` was used on keeps its items here, one
+  row (one JSON) each, in order (its ``fields`` value is ``L``, which no JSON
+  is), so that an append inserts only the new items and its change message
+  carries only them;
 - ``namespaces``: each stored namespace, its write count and, for a member of
   a family, the family and its last use (wall time, for ``typed_state_ttl``);
 - ``changes``: the change log; a write appends its change message in the same
@@ -57,6 +61,10 @@ CREATE INDEX IF NOT EXISTS namespaces_by_use ON namespaces (app, family, used);
 CREATE TABLE IF NOT EXISTS changes (
     id INTEGER PRIMARY KEY AUTOINCREMENT, app TEXT NOT NULL, at REAL NOT NULL,
     message TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS items (
+    app TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, seq INTEGER NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (app, namespace, name, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS locks (
     app TEXT NOT NULL, name TEXT NOT NULL, token TEXT NOT NULL, expires REAL NOT NULL,
     PRIMARY KEY (app, name)) WITHOUT ROWID;
@@ -65,6 +73,9 @@ CREATE TABLE IF NOT EXISTS presence (
     present TEXT NOT NULL,
     PRIMARY KEY (app, grp, origin)) WITHOUT ROWID;
 """
+
+_ITEMS = "L"
+"""The ``fields`` value of a list field whose items are rows of ``items``."""
 
 _POLL = 0.02
 """Seconds between two looks for other processes' changes (``PRAGMA data_version``)."""
@@ -78,6 +89,8 @@ _BUSY_TIMEOUT = 10.0
 
 _LOCK_POLL = 0.005
 """Seconds between two tries to take a lease another holder has."""
+
+_ITEMS_OF = "SELECT value FROM items WHERE app = ? AND namespace = ? AND name = ? ORDER BY seq"
 
 _RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
 """Seconds between attempts to read the change log again after it failed."""
@@ -151,7 +164,7 @@ class SQLiteBackend(SharedBackend):
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             if not db.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'presence'"
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'items'"
             ).fetchone():
                 db.executescript(_SCHEMA)
         except BaseException:
@@ -201,8 +214,9 @@ class SQLiteBackend(SharedBackend):
 
     def _select(
         self, db: sqlite3.Connection, namespace: str, names: list[str] | None
-    ) -> tuple[int | None, dict[str, tuple[str, int]]]:
-        """The namespace's version (None if not stored) and its fields' (value, changes)."""
+    ) -> tuple[int | None, dict[str, tuple[Any, int]]]:
+        """The namespace's version (None if not stored) and its fields' (value, changes):
+        a value is the JSON, or a list field's item JSONs."""
         row = db.execute(
             "SELECT version FROM namespaces WHERE app = ? AND namespace = ?",
             (self.app, namespace),
@@ -212,7 +226,11 @@ class SQLiteBackend(SharedBackend):
         if names is not None:
             query += f" AND name IN ({','.join('?' * len(names))})"
             args += names
-        fields = {name: (value, changes) for name, value, changes in db.execute(query, args)}
+        fields: dict[str, tuple[Any, int]] = {}
+        for name, value, changes in db.execute(query, args).fetchall():
+            if value == _ITEMS:
+                value = [item for (item,) in db.execute(_ITEMS_OF, (self.app, namespace, name))]
+            fields[name] = (value, changes)
         return (None if row is None else int(row[0])), fields
 
     def _read(self, ns: Namespace, namespace: str, names: list[str]) -> tuple[int, list[Any]]:
@@ -223,7 +241,7 @@ class SQLiteBackend(SharedBackend):
         return version or 0, [fields[name][0] if name in fields else None for name in names]
 
     def _fill_from(
-        self, ns: Namespace, namespace: str, version: int, fields: Mapping[str, tuple[str, int]]
+        self, ns: Namespace, namespace: str, version: int, fields: Mapping[str, tuple[Any, int]]
     ) -> None:
         self._fill(
             ns,
@@ -272,8 +290,18 @@ class SQLiteBackend(SharedBackend):
         if ns is None:
             return
         with self._transaction(f"read {namespace}", write=False) as db:
-            version, fields = self._select(db, namespace, names)
-        stale = [n for n in names if n in fields and fields[n][1] != ns.changes.get(n)]
+            counts = db.execute(
+                f"SELECT name, changes FROM fields WHERE app = ? AND namespace = ? "
+                f"AND name IN ({','.join('?' * len(names))})",
+                [self.app, namespace, *names],
+            ).fetchall()
+            # A field held at its stored change count is not read again: locking
+            # a big list field reads no items.
+            stale = [name for name, changes in counts if changes != ns.changes.get(name)]
+            if not stale:
+                return
+            version, fields = self._select(db, namespace, stale)
+        stale = [name for name in stale if name in fields]
         for name in stale:
             ns.changes[name] = fields[name][1]
         self._refreshed(ns, namespace, stale, version or 0, [fields[n][0] for n in stale])
@@ -344,6 +372,12 @@ class SQLiteBackend(SharedBackend):
                     ],
                 )
             version = 1 if row is None else int(row[0])
+            # A list field written whole is JSON in ``fields`` again.
+            db.execute(
+                f"DELETE FROM items WHERE app = ? AND namespace = ? "
+                f"AND name IN ({','.join('?' * len(names))})",
+                [self.app, namespace, *names],
+            )
             changes = [
                 int(
                     db.execute(
@@ -358,6 +392,84 @@ class SQLiteBackend(SharedBackend):
         self._stored(ns, values, version, changes)
         return created
 
+    def append(
+        self,
+        namespace: str,
+        name: str,
+        items: list[Any],
+        value: Any,
+        codec: FieldCodec,
+        *,
+        keep_last: int | None,
+        quiet: bool = False,
+    ) -> bool:
+        ns = self._namespaces[namespace]
+        if not ns.stored:
+            return self.save(namespace, {name: value}, codec, quiet=quiet)
+        held = self.held_locks(namespace, [name])
+        family = family_of(namespace)
+        key = (self.app, namespace, name)
+        with self._transaction(f"append to {namespace} {name}") as db:
+            self._check_leases(db, held)
+            row = db.execute(
+                "SELECT value FROM fields WHERE app = ? AND namespace = ? AND name = ?", key
+            ).fetchone()
+            if row is None:
+                gone = True  # deleted meanwhile (drop, expiry): a first write again
+            else:
+                gone = False
+                converted = row[0] != _ITEMS
+                if converted:
+                    # The field is JSON (written whole, or never appended to): it
+                    # becomes rows, once, holding the new value.
+                    added, first = codec.encode_items(name, list(value)), 1
+                    db.execute(
+                        "DELETE FROM items WHERE app = ? AND namespace = ? AND name = ?", key
+                    )
+                else:
+                    added = codec.encode_items(name, items)
+                    (last,) = db.execute(
+                        "SELECT max(seq) FROM items WHERE app = ? AND namespace = ? AND name = ?",
+                        key,
+                    ).fetchone()
+                    first = (last or 0) + 1
+                db.executemany(
+                    "INSERT INTO items VALUES (?, ?, ?, ?, ?)",
+                    [(*key, first + i, raw.decode()) for i, raw in enumerate(added)],
+                )
+                if keep_last is not None:
+                    db.execute(
+                        "DELETE FROM items WHERE app = ? AND namespace = ? AND name = ? "
+                        "AND seq <= ?",
+                        (*key, first + len(added) - 1 - keep_last),
+                    )
+                (changes,) = db.execute(
+                    "UPDATE fields SET value = ?, changes = changes + 1 "
+                    "WHERE app = ? AND namespace = ? AND name = ? RETURNING changes",
+                    (_ITEMS, *key),
+                ).fetchone()
+                (version,) = db.execute(
+                    "UPDATE namespaces SET version = version + 1, used = ? "
+                    "WHERE app = ? AND namespace = ? RETURNING version",
+                    (_clock.now() if family is not None else None, self.app, namespace),
+                ).fetchone()
+                message: dict[str, Any] = {"o": self._origin, "n": namespace, "f": [name]}
+                if not converted:
+                    # Only the new items travel; a process one change behind applies them.
+                    message.update(a=[raw.decode() for raw in added], v=version, c=changes)
+                    if keep_last is not None:
+                        message["k"] = keep_last
+                if quiet:
+                    message["q"] = 1
+                self._log(db, json.dumps(message))
+        if gone:
+            ns.stored = False
+            return self.save(namespace, {name: value}, codec, quiet=quiet)
+        ns.live[name] = value
+        ns.field_versions[name] = version
+        ns.changes[name] = changes
+        return False
+
     def announce(self, namespace: str, names: list[str]) -> None:
         with self._transaction(f"announce {namespace} {names}") as db:
             self._log(db, self._message(namespace, names, x=True))
@@ -366,7 +478,10 @@ class SQLiteBackend(SharedBackend):
         gone = db.execute(
             "DELETE FROM namespaces WHERE app = ? AND namespace = ?", (self.app, namespace)
         ).rowcount
-        db.execute("DELETE FROM fields WHERE app = ? AND namespace = ?", (self.app, namespace))
+        for table in ("fields", "items"):
+            db.execute(
+                f"DELETE FROM {table} WHERE app = ? AND namespace = ?", (self.app, namespace)
+            )
         if gone:
             self._log(db, self._message(namespace, [], d=True))
         return bool(gone)

@@ -1,11 +1,12 @@
 """Where typed_state's settings come from: the environment, then secrets.toml.
 
-``TYPED_STATE_URL`` / ``[typed_state] url`` choose the backend;
+``TYPED_STATE_URL`` / ``[typed_state] url`` choose the backend (``memory://``,
+``sqlite:///state.db``, ``redis://host:6379/0``);
 ``TYPED_STATE_MIN_RERUN_INTERVAL`` / ``[typed_state] min_rerun_interval`` set the
 shortest time between two pushed re-runs of one session, in seconds;
 ``TYPED_STATE_APP`` / ``[typed_state] app`` name the app in a shared store and
 ``TYPED_STATE_LOCK_LEASE`` / ``[typed_state] lock_lease`` bound how long a Redis
-lock outlives a holder that never releases it; ``TYPED_STATE_GC_FREEZE=1`` /
+or SQLite lock outlives a holder that never releases it; ``TYPED_STATE_GC_FREEZE=1`` /
 ``[typed_state] gc_freeze = true`` takes the start-up heap out of Streamlit's
 per-run garbage collections.
 """
@@ -55,10 +56,10 @@ class Settings(BaseModel):
     url: str = MEMORY_URL
     min_rerun_interval: float = Field(0.1, ge=0.0, le=60.0)
     app: str | None = Field(None, min_length=1, pattern=r"^[^\s{}*?\[\]]+$")
-    """The name under which a shared store (Redis) keeps this app's states;
+    """The name under which a shared store (Redis, SQLite) keeps this app's states;
     by default the main script's folder and name, e.g. ``examples/app``."""
     lock_lease: float = Field(60.0, gt=0.0)
-    """Seconds a Redis field lock lasts if its holder never releases it."""
+    """Seconds a Redis or SQLite field lock lasts if its holder never releases it."""
     gc_freeze: bool = False
     """Freeze the heap after the first run (``gc.freeze()``), out of Streamlit's
     per-run collections: opt-in, see :mod:`typed_state._gc`."""

@@ -124,10 +124,12 @@ class ConfigurationError(TypedStateError, ValueError):
 class BackendError(TypedStateError, ConnectionError):
     """The store behind the state failed; the operation did not take effect.
 
-    Raised when Redis is unreachable or fails a command.  A write that raises
-    it stored nothing; the app keeps serving, and typed_state reconnects by
-    itself when the store is back.  ``url`` (password masked) and ``action``
-    say which store and what failed.
+    Raised when Redis is unreachable or fails a command, or an SQLite file
+    cannot be opened or written (corrupt, read-only, its folder missing).  A
+    write that raises it stored nothing; the app keeps serving, and typed_state
+    reconnects (or opens the file again) by itself when the store is back.
+    ``url`` (Redis password masked; the SQLite file's path) and ``action`` say
+    which store and what failed.
     """
 
     def __init__(self, message: str, *, url: str = "", action: str = "") -> None:

@@ -11,8 +11,8 @@ the least recently used ones beyond a count are deleted.
 A member's last use (a write, or a ``get(key=)``, noted at most every
 :data:`_MARK_EVERY` seconds) is kept in the store, so that every process
 agrees on it; a member that a live session of some process reads is never
-deleted for being idle: this process keeps it from expiring here, and under
-Redis a heartbeat notes the members its sessions read as used.  Expiry runs
+deleted for being idle: this process keeps it from expiring here, and in a
+shared store (Redis, SQLite) a heartbeat notes the members its sessions read as used.  Expiry runs
 when the family is used (``get(key=)``, ``keys()``), at most every
 :data:`_SWEEP_EVERY` seconds, and right after a write creates a member beyond
 ``typed_state_max_keys``.

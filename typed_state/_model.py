@@ -267,7 +267,7 @@ class SharedState(BaseModel):
 
         With ``if_versions`` (field -> version, from :meth:`version`), nothing is
         stored unless every field named is still at that version, checked under
-        the fields' locks and, with Redis, atomically with the write; otherwise
+        the fields' locks and, with Redis or SQLite, atomically with the write; otherwise
         :class:`StaleWriteError` says which fields moved on::
 
             state.update(count=0, messages=[])
@@ -287,7 +287,7 @@ class SharedState(BaseModel):
 
         Validates only the new items (against the list's item type) and the
         field's ``min_length`` / ``max_length``, under the field's lock, so its
-        cost does not grow with the list; with Redis only the items travel.
+        cost does not grow with the list; with Redis or SQLite only the items are stored and sent.
         ``keep_last`` drops the oldest items beyond that many, in the same step::
 
             chat.append("messages", Message(author="ann", text="hi"), keep_last=500)
@@ -324,7 +324,7 @@ class SharedState(BaseModel):
 
     def presence(self) -> int:
         """How many live sessions show this state: their latest run used it (``get()``
-        or a field read), in this process and, under Redis, in every process.
+        or a field read), in this process and, under Redis or SQLite, in every process.
 
         Reading it binds the session like a field: when someone opens or closes a
         tab, navigates away or stops reading the state, the sessions that show
@@ -354,7 +354,7 @@ class SharedState(BaseModel):
     def version(self, field: str) -> int:
         """How many changes of ``field`` were stored: 0 until its first write.
 
-        The same in every process under Redis, kept where the store persists.
+        The same in every process under Redis or SQLite, kept where the store persists.
         Reading it binds the session like reading the field.  Pass it back to
         ``update(..., if_versions={field: version})`` for a write that fails
         if somebody else wrote meanwhile.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,14 @@ def test_it_shows_every_state_its_fields_and_members(at: AppTest) -> None:
     # 120 items: by pages of 50, the last page first.
     (pager,) = [n for n in at.number_input if n.label.startswith("items: page")]
     assert pager.value == 3
+
+
+def test_values_are_drawn_as_json_the_browser_can_show(at: AppTest) -> None:
+    """st.json draws only objects and arrays: a bare 0, "books" or true once showed
+    "src property must be a valid json object" in the browser (AppTest does not)."""
+    for element in at.json:
+        assert isinstance(json.loads(element.value), list | dict), element.value
+    assert {"0", '"books"'} <= {c.value for c in at.code}
 
 
 def choose(at: AppTest, state: str, field: str) -> None:

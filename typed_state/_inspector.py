@@ -158,8 +158,12 @@ def _value(slot: Slot, name: str, value: Any, codec: Any) -> None:
     if len(text) > _LONG:
         with st.expander(f"{name}: {len(text):,} characters of JSON"):
             st.code(text, language="json")
-    else:
+    elif text.startswith(("{", "[")):
         st.json(text, expanded=1)
+    else:
+        # st.json draws only objects and arrays: in a browser a bare number,
+        # string, true or null shows "src property must be a valid json object".
+        st.code(text, language="json")
 
 
 def _json_text(codec: Any, name: str, value: Any) -> str:
@@ -169,11 +173,13 @@ def _json_text(codec: Any, name: str, value: Any) -> str:
         return json.dumps(repr(value))
 
 
-def _jsonable(codec: Any, name: str, part: Any) -> Any:
+def _jsonable(codec: Any, name: str, part: list[Any] | dict[Any, Any]) -> Any:
     try:
         return json.loads(codec.encode(name, part))
-    except Exception:
-        return repr(part)
+    except Exception:  # no JSON form (memory backend): each item's repr, still a list or dict
+        if isinstance(part, dict):
+            return {str(key): repr(item) for key, item in part.items()}
+        return [repr(item) for item in part]
 
 
 def _type_name(annotation: Any) -> str:

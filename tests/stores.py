@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import sqlite3
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from typed_state._backends._shared import SharedBackend
 
 
@@ -33,6 +32,10 @@ class Store(ABC):
     @abstractmethod
     def put(self, namespace: str, values: dict[str, str]) -> None:
         """Store raw JSON for these fields, as a process with another schema (or a bug) would."""
+
+    @abstractmethod
+    def clear(self) -> None:
+        """Empty the store (no backend of this process may be open on it)."""
 
     @abstractmethod
     def count(self, app: str = "tests") -> int:
@@ -69,6 +72,13 @@ class RedisStore(Store):
         client = self._client()
         try:
             client.hset(f"typed_state:{self.app}:state:{namespace}", mapping=values)
+        finally:
+            client.close()
+
+    def clear(self) -> None:
+        client = self._client()
+        try:
+            client.flushall()
         finally:
             client.close()
 
@@ -134,6 +144,10 @@ class SQLiteStore(Store):
                 name,
                 raw,
             )
+
+    def clear(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
 
     def count(self, app: str = "tests") -> int:
         return int(self._query("SELECT count(*) FROM namespaces WHERE app = ?", app)[0][0])

@@ -22,11 +22,11 @@ import threading
 from typing import Any
 
 import pytest
-import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from tests.stores import Store
 from typed_state import ReadOnlyValueError, SharedState, testing
 
 EXAMPLES = int(os.environ.get("TYPED_STATE_HYPOTHESIS_EXAMPLES", "20"))
@@ -160,13 +160,12 @@ def test_sequential_programs_replay_exactly_in_memory(program: list[tuple[Any, .
     _run_sequential(program)
 
 
-@pytest.mark.redis
 @PROPERTY
 @given(program=operations)
-def test_sequential_programs_replay_exactly_on_redis(
-    redis_url: str, program: list[tuple[Any, ...]]
+def test_sequential_programs_replay_exactly_in_a_shared_store(
+    store: Store, program: list[tuple[Any, ...]]
 ) -> None:
-    _fresh(redis_url)
+    _fresh(store)
     _run_sequential(program)
 
 
@@ -250,17 +249,16 @@ def test_concurrent_threads_lose_nothing_and_store_nothing_invalid(
     _check_concurrent(tally, done)
 
 
-@pytest.mark.redis
 @settings(
     max_examples=max(2, EXAMPLES // 5),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(programs=st.lists(concurrent_ops, min_size=2, max_size=2))
-def test_two_processes_on_redis_lose_nothing_and_store_nothing_invalid(
-    redis_url: str, tmp_path_factory: pytest.TempPathFactory, programs: list[list[Any]]
+def test_two_processes_lose_nothing_and_store_nothing_invalid(
+    store: Store, tmp_path_factory: pytest.TempPathFactory, programs: list[list[Any]]
 ) -> None:
-    _fresh(redis_url)
+    _fresh(store)
     folder = tmp_path_factory.mktemp("procs")
     (folder / "tally_state.py").write_text(
         "from pydantic import Field\nfrom typed_state import SharedState\n\n\n"
@@ -295,13 +293,11 @@ def test_two_processes_on_redis_lose_nothing_and_store_nothing_invalid(
     outputs = [proc.communicate(timeout=120)[0] for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0]
     done = [json.loads(out) for out in outputs]
-    testing.reset()  # read what Redis holds, not this process's cache
+    testing.reset()  # read what the store holds, not this process's cache
     _check_concurrent(Tally.get(), done)
 
 
-def _fresh(url: str) -> None:
+def _fresh(store: Store) -> None:
     """A new example starts from an empty store (a test's fixtures run once for all)."""
     testing.reset()
-    client = redis.Redis.from_url(url)
-    client.flushall()
-    client.close()
+    store.clear()

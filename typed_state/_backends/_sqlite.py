@@ -117,6 +117,17 @@ def database_path(url: str) -> Path:
     return Path(relative).absolute()
 
 
+def _prepare(db: sqlite3.Connection) -> None:
+    """Put the file in WAL mode (it stays so) and make the tables, unless done before."""
+    if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    if not db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'items'"
+    ).fetchone():
+        db.executescript(_SCHEMA)
+
+
 class SQLiteBackend(SharedBackend):
     """Values in an SQLite file, cached in this process and kept fresh by polling its change log."""
 
@@ -153,23 +164,29 @@ class SQLiteBackend(SharedBackend):
             action=action,
         )
 
-    def _connect(self) -> sqlite3.Connection:
-        """A connection to the file, in WAL mode, with the tables made."""
+    def _connect(self, *, prepare: bool = True) -> sqlite3.Connection:
+        """A connection to the file; with ``prepare``, the file in WAL mode with the tables made."""
         if not self.path.parent.is_dir():
             raise sqlite3.OperationalError(f"the folder {self.path.parent} does not exist")
         db = sqlite3.connect(
             self.path, timeout=_BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
         )
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            if not db.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'items'"
-            ).fetchone():
-                db.executescript(_SCHEMA)
-        except BaseException:
-            db.close()
-            raise
+        deadline = time.monotonic() + _BUSY_TIMEOUT
+        while prepare:
+            try:
+                _prepare(db)
+                break
+            except sqlite3.OperationalError as exc:
+                # SQLite answers a journal-mode change that meets another
+                # connection with "locked" at once, without its busy wait: the
+                # first processes on a new file all try it together.
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    db.close()
+                    raise
+                time.sleep(0.01)
+            except BaseException:
+                db.close()
+                raise
         return db
 
     def _conn(self) -> sqlite3.Connection:
@@ -601,7 +618,7 @@ class SQLiteBackend(SharedBackend):
         while not self._stop.wait(_POLL):
             try:
                 if db is None:
-                    db = self._connect()
+                    db = self._connect(prepare=False)  # the main connection prepared it
                     version = None
                 polled = time.monotonic()
                 stalled = polled - last_poll > _KEEP_CHANGES / 2

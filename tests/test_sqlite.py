@@ -13,12 +13,14 @@ import tempfile
 import textwrap
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.stores import SQLiteStore
-from tests.test_shared import NS, Board, Note
+from tests.test_shared import NS, Board, Note, wait_until
 from typed_state import BackendError, ConfigurationError, SharedState, StateConfig, testing
+from typed_state._backends._codec import codec_for
 from typed_state._backends._sqlite import database_path
 
 
@@ -221,3 +223,29 @@ def test_connections_opening_a_new_file_at_once_all_get_it(tmp_path: Path) -> No
         for thread in threads:
             thread.join(30)
     assert errors == []
+
+
+def test_a_change_whose_fetch_failed_is_read_again_once_the_file_answers(
+    sqlite_store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The listener heard of a change but could not read it (the file failed for a
+    moment): it must not lose it, but read every field again once it can."""
+    board = Board.get()
+    peer = sqlite_store.new()
+    try:
+        live = peer.load(NS, codec_for(Board))
+        assert live is not None
+        read = peer._read
+        failures = [BackendError("SQLite database failed to read: disk I/O error")]
+
+        def flaky(*args: Any) -> Any:
+            if failures:
+                raise failures.pop()
+            return read(*args)
+
+        monkeypatch.setattr(peer, "_read", flaky)
+        board.count = 9
+        wait_until(lambda: live["count"] == 9)
+        assert failures == []
+    finally:
+        peer.close()

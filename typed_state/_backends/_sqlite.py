@@ -640,7 +640,9 @@ class SQLiteBackend(SharedBackend):
                 for change_id, message in rows:
                     self._seen = change_id
                     self._received(message)
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, BackendError) as exc:
+                # BackendError: a fetch on the main connection failed.  Either
+                # way, once the file answers again every field is read again.
                 if attempt == 0:
                     LOGGER.warning(
                         "typed_state: cannot read SQLite database %s (%s); retrying",

@@ -249,3 +249,24 @@ def test_a_change_whose_fetch_failed_is_read_again_once_the_file_answers(
         assert failures == []
     finally:
         peer.close()
+
+
+@pytest.mark.server
+async def test_a_real_server_killed_with_9_comes_back_with_its_values(tmp_path: Path) -> None:
+    from tests.harness import StreamlitClient, StreamlitServer
+
+    app = Path(__file__).parent / "apps" / "counter.py"
+    env = {"TYPED_STATE_URL": f"sqlite:///{tmp_path / 'state.db'}", "TYPED_STATE_APP": "c"}
+    with StreamlitServer(app, env=env, log=tmp_path / "first.log") as first:
+        client = await StreamlitClient(first.ws_url).connect()
+        for count in (1, 2, 3):
+            await client.click("inc")
+            await client.wait_for_text(f"count={count}")
+        await client.close()
+        assert first.process is not None
+        first.process.send_signal(signal.SIGKILL)
+        first.process.wait(10)
+    with StreamlitServer(app, env=env, log=tmp_path / "second.log") as second:
+        client = await StreamlitClient(second.ws_url).connect()
+        await client.wait_for_text("count=3")
+        await client.close()

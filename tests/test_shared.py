@@ -392,3 +392,18 @@ def test_a_reverted_schema_edit_restores_the_values_in_the_store(store: Store) -
         assert _define(v2).get().cards == []  # type: ignore[attr-defined]
     reverted = _define(_TODOS_V1).get()
     assert [c.text for c in reverted.cards] == ["milk"]  # type: ignore[attr-defined]
+
+
+def test_another_process_s_presence_is_seen_until_it_expires(
+    store: Store, peer: SharedBackend
+) -> None:
+    here = store.new()
+    try:
+        peer.share_presence({"group": {"ns1": ["ann", None]}}, until=1_000.0)
+        assert here.others_presence(["group"], now=999.0) == {"ns1": ["ann", None]}
+        assert here.others_presence(["group"], now=1_001.0) == {}  # it stopped beating
+        assert peer.others_presence(["group"], now=999.0) == {}  # its own is not another's
+        peer.share_presence({"group": {}}, until=1_000.0)  # nobody there any more
+        assert here.others_presence(["group"], now=999.0) == {}
+    finally:
+        here.close()

@@ -12,6 +12,7 @@ import sys
 import tempfile
 import textwrap
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -270,3 +271,15 @@ async def test_a_real_server_killed_with_9_comes_back_with_its_values(tmp_path: 
         client = await StreamlitClient(second.ws_url).connect()
         await client.wait_for_text("count=3")
         await client.close()
+
+
+def test_presence_of_a_process_long_gone_is_deleted(sqlite_store: SQLiteStore) -> None:
+    dead, alive = sqlite_store.new(), sqlite_store.new()
+    try:
+        dead.share_presence({"group": {"ns1": ["ann"]}}, until=1_000.0)  # in 1970
+        alive.share_presence({"group": {"ns1": ["bob"]}}, until=time.time() + 15)
+        rows = sqlite_store._query("SELECT present FROM presence")
+        assert rows == [('{"ns1": ["bob"]}',)]
+    finally:
+        dead.close()
+        alive.close()

@@ -562,6 +562,11 @@ class SQLiteBackend(SharedBackend):
         self, groups: Mapping[str, Mapping[str, list[str | None]]], until: float
     ) -> None:
         with self._transaction("share presence") as db:
+            # Entries of processes that stopped beating (they died) go for good.
+            db.execute(
+                "DELETE FROM presence WHERE app = ? AND until < ?",
+                (self.app, _clock.now() - _KEEP_CHANGES),
+            )
             for group, present in groups.items():
                 if present:
                     db.execute(

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from typed_state import _journal, _members
+
+if TYPE_CHECKING:
+    from tests.stores import Store
 
 APP = Path(__file__).parent / "apps" / "inspector_app.py"
 
@@ -112,17 +116,16 @@ def test_a_member_is_dropped_after_a_confirmation(at: AppTest) -> None:
     assert [slot for _, slot in _members.slots() if slot.title == "Shelf['top']"] == []
 
 
-def test_on_redis_it_lists_the_members_other_processes_stored(redis_url: str) -> None:
+def test_it_lists_the_members_other_processes_stored(store: Store) -> None:
     from typed_state import SharedState
     from typed_state._backends._codec import codec_for
-    from typed_state._backends._redis import RedisBackend
     from typed_state._inspector import _states
 
     class Crate(SharedState):
         label: str = ""
 
     Crate.get(key="here").label = "local"
-    other = RedisBackend(redis_url, "tests")  # another process
+    other = store.new()  # another process
     try:
         namespace = f"{Crate.__typed_state_namespace__}[far]"
         other.attach(namespace, {"label": ""}, codec_for(Crate))

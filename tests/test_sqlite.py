@@ -283,3 +283,14 @@ def test_presence_of_a_process_long_gone_is_deleted(sqlite_store: SQLiteStore) -
     finally:
         dead.close()
         alive.close()
+
+
+def test_a_missing_folder_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typed_state._config import settings
+
+    path = tmp_path / "nope" / "state.db"
+    monkeypatch.setenv("TYPED_STATE_URL", f"sqlite:///{path}")
+    settings.cache_clear()
+    with pytest.raises(BackendError, match=rf"failed to open: the folder {tmp_path / 'nope'} does"):
+        Board.get()
+    assert not path.parent.exists()  # nothing made behind the operator's back

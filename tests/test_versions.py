@@ -1,10 +1,11 @@
-"""Field versions and conditional writes, on memory and on Redis (two processes)."""
+"""Field versions and conditional writes, in memory, on Redis and on SQLite (two processes)."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from pydantic import Field
@@ -12,7 +13,10 @@ from pydantic import Field
 from tests.test_model import Harness
 from typed_state import SharedState, StaleWriteError, TypedStateError
 from typed_state._backends._codec import codec_for
-from typed_state._backends._redis import RedisBackend
+from typed_state._config import settings
+
+if TYPE_CHECKING:
+    from tests.stores import Store
 
 
 class Doc(SharedState):
@@ -20,15 +24,25 @@ class Doc(SharedState):
     title: str = Field("untitled", max_length=20)
 
 
-@pytest.fixture(params=["memory", "redis"])
-def store(request: pytest.FixtureRequest) -> Iterator[str]:
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis), "sqlite"])
+def where(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """The store the test's states use (through TYPED_STATE_URL)."""
     if request.param == "redis":
         yield request.getfixturevalue("redis_url")
+        return
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'state.db'}"
+        monkeypatch.setenv("TYPED_STATE_URL", url)
+        monkeypatch.setenv("TYPED_STATE_APP", "tests")
+        settings.cache_clear()
+        yield url
         return
     yield "memory://"
 
 
-def test_a_version_counts_stored_changes(store: str) -> None:
+def test_a_version_counts_stored_changes(where: str) -> None:
     doc = Doc.get()
     assert doc.version("text") == 0
     doc.text = "a"
@@ -40,7 +54,7 @@ def test_a_version_counts_stored_changes(store: str) -> None:
     assert doc.version("title") == 1
 
 
-def test_a_conditional_write_stores_when_nobody_wrote_meanwhile(store: str) -> None:
+def test_a_conditional_write_stores_when_nobody_wrote_meanwhile(where: str) -> None:
     doc = Doc.get()
     seen = doc.version("text")
     doc.update(text="mine", if_versions={"text": seen})
@@ -48,7 +62,7 @@ def test_a_conditional_write_stores_when_nobody_wrote_meanwhile(store: str) -> N
     assert doc.version("text") == seen + 1
 
 
-def test_a_stale_conditional_write_stores_nothing_and_says_what_moved(store: str) -> None:
+def test_a_stale_conditional_write_stores_nothing_and_says_what_moved(where: str) -> None:
     doc = Doc.get()
     seen = doc.version("text")
     doc.text = "theirs"  # somebody saved meanwhile
@@ -67,7 +81,7 @@ def test_a_stale_conditional_write_stores_nothing_and_says_what_moved(store: str
         doc.update(text="theirs", if_versions={"text": seen})
 
 
-def test_two_editors_racing_exactly_one_wins(store: str) -> None:
+def test_two_editors_racing_exactly_one_wins(where: str) -> None:
     doc = Doc.get()
     seen = doc.version("text")
     results: list[Any] = []
@@ -92,7 +106,7 @@ def test_two_editors_racing_exactly_one_wins(store: str) -> None:
 
 
 def test_reading_a_version_binds_like_the_field(
-    store: str, monkeypatch: pytest.MonkeyPatch
+    where: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     harness = Harness(monkeypatch)
     doc = Doc.get()
@@ -103,10 +117,8 @@ def test_reading_a_version_binds_like_the_field(
     assert harness.reruns("reader") == [None]
 
 
-@pytest.mark.redis
-def test_versions_are_the_same_in_every_process_and_checked_in_redis(redis_proc: Any) -> None:
-    url = f"redis://{redis_proc.host}:{redis_proc.port}/0"
-    one, two = RedisBackend(url, "versions-x"), RedisBackend(url, "versions-x")
+def test_versions_are_the_same_in_every_process_and_checked_in_the_store(store: Store) -> None:
+    one, two = store.new("versions-x"), store.new("versions-x")
     namespace = Doc.__typed_state_namespace__
     codec = codec_for(Doc)
     try:
@@ -116,7 +128,7 @@ def test_versions_are_the_same_in_every_process_and_checked_in_redis(redis_proc:
         one.save(namespace, {"text": "b"}, codec)
         two.refresh(namespace, ["text"])
         assert one.version(namespace, "text") == two.version(namespace, "text") == 2
-        # Checked by the script in Redis itself, not only by this process's cache.
+        # Checked in the store (Redis's script, SQLite's transaction), not in a cache.
         from typed_state._backends._base import StaleVersions
 
         with pytest.raises(StaleVersions) as caught:
@@ -128,6 +140,3 @@ def test_versions_are_the_same_in_every_process_and_checked_in_redis(redis_proc:
     finally:
         one.close()
         two.close()
-        import redis
-
-        redis.Redis.from_url(url).flushall()

@@ -77,6 +77,9 @@ CREATE TABLE IF NOT EXISTS presence (
 _ITEMS = "L"
 """The ``fields`` value of a list field whose items are rows of ``items``."""
 
+_ITEMS_OF = "SELECT value FROM items WHERE app = ? AND namespace = ? AND name = ? ORDER BY seq"
+"""A list field's item JSONs, in order."""
+
 _POLL = 0.02
 """Seconds between two looks for other processes' changes (``PRAGMA data_version``)."""
 
@@ -89,8 +92,6 @@ _BUSY_TIMEOUT = 10.0
 
 _LOCK_POLL = 0.005
 """Seconds between two tries to take a lease another holder has."""
-
-_ITEMS_OF = "SELECT value FROM items WHERE app = ? AND namespace = ? AND name = ? ORDER BY seq"
 
 _RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
 """Seconds between attempts to read the change log again after it failed."""

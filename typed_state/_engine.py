@@ -157,6 +157,8 @@ class Engine:
         self._get_sessions = sessions
         self._clock = clock
         self._lock = threading.Lock()
+        self._starting = threading.Lock()
+        """The start gate: held while a batch of pushes goes out (see ``_flush_all``)."""
         self._titles: dict[str, str] = {}
         self._echoes: dict[FieldKey, int] = {}
         self._echo_warned: set[FieldKey] = set()
@@ -175,10 +177,19 @@ class Engine:
         if run.in_callback:
             return
         subs = self._sessions.get(run.session_id)
-        if subs is not None and subs.last_marker is run.marker and namespace in subs.used:
-            return
+        if subs is not None and subs.last_marker is run.marker:
+            if namespace in subs.used:
+                return
+        else:
+            self._pass_gate()
         with self._lock:
             self._enter(run).used.add(namespace)
+
+    def _pass_gate(self) -> None:
+        """Wait, at a run's first state use, while a batch of pushes goes out."""
+        if self._starting.locked():
+            with self._starting:
+                pass
 
     def present_as(self, run: Run, namespace: str, label: str) -> None:
         """Who the session of ``run`` is, for presence on ``namespace``."""
@@ -203,6 +214,8 @@ class Engine:
             target = subs.main if fid is None else subs.fragments.get(fid)
             if target is not None and target.get(key, -1) == self._versions.get(key, 0):
                 return
+        else:
+            self._pass_gate()
         with self._lock:
             subs = self._enter(run)
             fid = run.fragment_id
@@ -388,23 +401,30 @@ class Engine:
     # -- flushing (on the server's event loop) --------------------------------------
 
     def _flush_all(self, session_ids: list[str]) -> None:
-        """Flush one session, then hand the rest back to the loop.
+        """Flush every due session, with the start gate closed.
 
-        Each rerun starts a script thread that competes for the GIL (and ends
-        with Streamlit's collection); flushing every session in one callback
-        would keep the loop from sending anything until the last was started.
+        Each push starts a script thread, which could run its whole page and
+        Streamlit's end-of-run ``gc.collect(2)`` (tens of ms holding the GIL)
+        before this thread gets the GIL back to start the next one: pushes
+        one after the other, each run paying its own collection.  The gate
+        holds each started run at its first state read until every push is
+        out; the runs then end together, and CPython skips a ``gc.collect()``
+        called while another thread's collection is in progress.  Measured
+        at 50 readers: 0.87 full collections per run without the gate, 0.75
+        with it (streamlit-server-state 0.76, whose runs wait on its lock).
         """
-        first, rest = session_ids[0], session_ids[1:]
-        self._flush(first)
-        if rest:
-            sessions = self._get_sessions()
-            if sessions is not None:
-                sessions.call_later(0, functools.partial(self._flush_all, rest))
-
-    def _flush(self, session_id: str) -> None:
         sessions = self._get_sessions()
         if sessions is None:
             return
+        with self._starting:
+            for session_id in session_ids:
+                self._flush(session_id, sessions)
+
+    def _flush(self, session_id: str, sessions: Sessions | None = None) -> None:
+        if sessions is None:
+            sessions = self._get_sessions()
+            if sessions is None:
+                return
         view = sessions.get(session_id)
         if view is None:
             self.forget(session_id)

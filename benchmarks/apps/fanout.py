@@ -1,5 +1,6 @@
 """Fan-out: a counter every session reads; one session clicks "inc"."""
 
+import gc
 import os
 
 import streamlit as st
@@ -38,3 +39,6 @@ else:
     bench_floor.register()
     st.button("inc", on_click=bench_floor.increment_and_rerun_others)
     st.text(f"count={bench_floor.count}")
+
+# Full collections so far (read, not hooked: a gc callback would change what it counts).
+st.text(f"gc2={gc.get_stats()[2]['collections']}")

@@ -172,7 +172,7 @@ async def run(quick: bool) -> Report:
         f"Cost per extra reader (ms/reader, median latency from N={low} to N={high}): "
         + "; ".join(slopes)
         + ".",
-        "Peak server memory (VmHWM) with 51 sessions: "
+        f"Peak server memory (VmHWM) with {max(sizes) + 1} sessions: "
         + ", ".join(f"{LABELS[lib]} {memory[lib]:.0f} MB" for lib in LIBS)
         + ".",
     ]

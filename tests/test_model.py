@@ -599,6 +599,28 @@ def test_redefined_class_keeps_the_values() -> None:
     assert [c.title for c in second.cards] == ["a", "b"]  # type: ignore[attr-defined]
 
 
+def test_items_made_by_an_earlier_class_can_be_appended_and_set() -> None:
+    # A page that declares its models: a button's callback runs with the
+    # previous run's classes, while another session's run has declared newer
+    # ones; append() refused the earlier Card ("Input should be a valid
+    # dictionary or instance of Card"), found by using a poll page in Chromium.
+    earlier = _define(_BOARD_V1)
+    card_v1 = sys.modules["board_page"].Card
+    board = earlier.get()
+    newer = _define(_BOARD_V1)
+    card_v2 = sys.modules["board_page"].Card
+    assert card_v1 is not card_v2
+    board.append("cards", card_v1(title="a"))
+    newer.get().append("cards", card_v1(title="b"), card_v2(title="c"))
+    board.set_item("cards", 0, card_v1(title="A"))
+    cards = newer.get().cards  # type: ignore[attr-defined]
+    assert [c.title for c in cards] == ["A", "b", "c"]
+    assert all(isinstance(c, card_v2) for c in cards)
+    # What does not validate still says why, located in the field.
+    with pytest.raises(ValidationError, match=r"cards\.3\.title"):
+        board.append("cards", {"title": 5})
+
+
 def test_schema_change_keeps_what_validates_and_warns_about_the_rest() -> None:
     old = _define(_BOARD_V1).get()
     old.update(votes=3, name="sprint", cards=[{"title": "a"}])

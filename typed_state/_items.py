@@ -26,6 +26,7 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic.errors import PydanticUserError
 
 from typed_state._change import differs
+from typed_state._convert import foreign_models_to_dicts
 from typed_state._readonly import freeze, frozen_dict, frozen_list
 
 if TYPE_CHECKING:
@@ -199,22 +200,36 @@ def _validate(plan: Plan, title: str, name: str, start: Any, items: Any) -> Any:
     try:
         return plan.adapter.validate_python(items)
     except ValidationError as exc:
-        errors: list[Any] = []
-        for error in exc.errors():
-            where = list(error["loc"])
-            if where and isinstance(start, int) and plan.kind == "list":
-                where[0] = start + int(where[0])
-            elif where and plan.kind == "dict":
-                where[0] = start
-            detail = {"type": error["type"], "loc": (name, *where), "input": error["input"]}
-            if "ctx" in error:
-                detail["ctx"] = error["ctx"]
-            errors.append(detail)
+        error = exc
+    # Models of a class the page declared in an earlier run (a callback runs with
+    # that run's classes), as dicts; if they still fail, this error says why.
+    plain = foreign_models_to_dicts(items)
+    if plain is not items:
         try:
-            located = ValidationError.from_exception_data(title, errors)
-        except Exception:  # a custom error type Pydantic cannot rebuild: as it came
-            raise exc from None
-        raise located from None
+            return plan.adapter.validate_python(plain)
+        except ValidationError as exc:
+            error = exc
+    raise _located(error, plan, title, name, start) from None
+
+
+def _located(
+    exc: ValidationError, plan: Plan, title: str, name: str, start: Any
+) -> ValidationError:
+    errors: list[Any] = []
+    for error in exc.errors():
+        where = list(error["loc"])
+        if where and isinstance(start, int) and plan.kind == "list":
+            where[0] = start + int(where[0])
+        elif where and plan.kind == "dict":
+            where[0] = start
+        detail = {"type": error["type"], "loc": (name, *where), "input": error["input"]}
+        if "ctx" in error:
+            detail["ctx"] = error["ctx"]
+        errors.append(detail)
+    try:
+        return ValidationError.from_exception_data(title, errors)
+    except Exception:  # a custom error type Pydantic cannot rebuild: as it came
+        return exc
 
 
 def _index(title: str, name: str, old: list[Any], key: Any) -> int:

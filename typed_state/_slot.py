@@ -21,6 +21,7 @@ from typed_state import _items, _journal, _streamlit
 from typed_state._backends._base import StaleVersions
 from typed_state._backends._codec import codec_for
 from typed_state._change import differs, no_rerun, reassigned_in_place
+from typed_state._convert import foreign_models_to_dicts, map_models
 from typed_state._engine import FieldKey, engine
 from typed_state._errors import (
     FieldNameError,
@@ -29,7 +30,7 @@ from typed_state._errors import (
     StaleWriteError,
     StateDroppedError,
 )
-from typed_state._readonly import ATOMIC, Frozen
+from typed_state._readonly import ATOMIC
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
@@ -457,7 +458,7 @@ def _validate_one(cls: type[BaseModel], shadow: BaseModel, name: str, value: Any
     try:
         cls.__pydantic_validator__.validate_assignment(shadow, name, value)
     except ValidationError:
-        plain = _foreign_models_to_dicts(value)
+        plain = foreign_models_to_dicts(value)
         if plain is value:
             raise
         # Models of an earlier class, as dicts: this error is the one that says why.
@@ -475,7 +476,7 @@ def _validate_many(
         try:
             result = cls.model_validate(merged)
         except ValidationError:
-            plain = {k: _foreign_models_to_dicts(v) for k, v in merged.items()}
+            plain = {k: foreign_models_to_dicts(v) for k, v in merged.items()}
             if all(plain[k] is merged[k] for k in merged):
                 raise
             result = cls.model_validate(plain)
@@ -493,7 +494,7 @@ def _revalidate_models(value: Any) -> Any:
     of a validated write and cannot have changed: they are kept, so re-assigning
     a big list with one new item re-checks only that item.
     """
-    return _map_models(value, _revalidated, skip_frozen=True)
+    return map_models(value, _revalidated, skip_frozen=True)
 
 
 def _revalidated(model: BaseModel) -> BaseModel:
@@ -509,37 +510,6 @@ def _revalidated(model: BaseModel) -> BaseModel:
     if model.__pydantic_private__:
         object.__setattr__(fresh, "__pydantic_private__", dict(model.__pydantic_private__))
     return fresh
-
-
-def _foreign_models_to_dicts(value: Any) -> Any:
-    """Turn nested models into dicts, so that a re-defined class accepts them.
-
-    A page script that defines ``class Message(BaseModel)`` defines a new
-    class on every run; the messages stored by an earlier run are instances of
-    an earlier class, which Pydantic rejects.  Returns ``value`` itself when
-    there was nothing to convert.
-    """
-    return _map_models(value, lambda model: model.model_dump(), skip_frozen=False)
-
-
-def _map_models(value: Any, convert: Any, *, skip_frozen: bool) -> Any:
-    """``value`` with ``convert(model)`` for each model in it, containers rebuilt
-    only where something changed (``value`` itself when nothing did)."""
-    if type(value) in ATOMIC or (skip_frozen and isinstance(value, Frozen)):
-        return value
-    if isinstance(value, BaseModel):
-        return convert(value)
-    if isinstance(value, list | tuple | set | frozenset):
-        items = [_map_models(v, convert, skip_frozen=skip_frozen) for v in value]
-        if all(a is b for a, b in zip(items, value, strict=True)):
-            return value
-        return items if isinstance(value, list) else type(value)(items)
-    if isinstance(value, dict):
-        converted = {k: _map_models(v, convert, skip_frozen=skip_frozen) for k, v in value.items()}
-        if all(converted[k] is value[k] for k in value):
-            return value
-        return converted
-    return value
 
 
 def _title(cls: type[BaseModel], key: str | None) -> str:

@@ -1,0 +1,40 @@
+"""Model instances inside field values, converted: for classes a page declares anew on every run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from typed_state._readonly import ATOMIC, Frozen
+
+
+def foreign_models_to_dicts(value: Any) -> Any:
+    """Turn nested models into dicts, so that a re-defined class accepts them.
+
+    A page script that defines ``class Message(BaseModel)`` defines a new
+    class on every run; the messages stored by an earlier run are instances of
+    an earlier class, which Pydantic rejects.  Returns ``value`` itself when
+    there was nothing to convert.
+    """
+    return map_models(value, lambda model: model.model_dump(), skip_frozen=False)
+
+
+def map_models(value: Any, convert: Any, *, skip_frozen: bool) -> Any:
+    """``value`` with ``convert(model)`` for each model in it, containers rebuilt
+    only where something changed (``value`` itself when nothing did)."""
+    if type(value) in ATOMIC or (skip_frozen and isinstance(value, Frozen)):
+        return value
+    if isinstance(value, BaseModel):
+        return convert(value)
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [map_models(v, convert, skip_frozen=skip_frozen) for v in value]
+        if all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        return items if isinstance(value, list) else type(value)(items)
+    if isinstance(value, dict):
+        converted = {k: map_models(v, convert, skip_frozen=skip_frozen) for k, v in value.items()}
+        if all(converted[k] is value[k] for k in value):
+            return value
+        return converted
+    return value

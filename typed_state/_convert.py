@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from typed_state._readonly import ATOMIC, Frozen
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+T = TypeVar("T")
+
+
+def accepting_earlier_models(validate: Callable[[Any], T], value: Any) -> T:
+    """``validate(value)``; where it fails, again with the models in ``value`` as dicts.
+
+    A page script that declares its models declares new classes on every run,
+    and a callback runs with the previous run's: Pydantic rejects those
+    instances.  When the second try fails too, its error is the one that says
+    why; when ``value`` holds no model, the first error is raised as it came.
+    """
+    try:
+        return validate(value)
+    except ValidationError:
+        plain = foreign_models_to_dicts(value)
+        if plain is value:
+            raise
+    return validate(plain)
 
 
 def foreign_models_to_dicts(value: Any) -> Any:

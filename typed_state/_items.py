@@ -26,7 +26,7 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic.errors import PydanticUserError
 
 from typed_state._change import differs
-from typed_state._convert import foreign_models_to_dicts
+from typed_state._convert import accepting_earlier_models
 from typed_state._readonly import freeze, frozen_dict, frozen_list
 
 if TYPE_CHECKING:
@@ -198,23 +198,15 @@ def _validate(plan: Plan, title: str, name: str, start: Any, items: Any) -> Any:
     """``items`` validated; an error locates them in the field, as an assignment's would
     (``messages.1042.text``, not ``0.text``)."""
     try:
-        return plan.adapter.validate_python(items)
+        return accepting_earlier_models(plan.adapter.validate_python, items)
     except ValidationError as exc:
-        error = exc
-    # Models of a class the page declared in an earlier run (a callback runs with
-    # that run's classes), as dicts; if they still fail, this error says why.
-    plain = foreign_models_to_dicts(items)
-    if plain is not items:
-        try:
-            return plan.adapter.validate_python(plain)
-        except ValidationError as exc:
-            error = exc
-    raise _located(error, plan, title, name, start) from None
+        raise _located(exc, plan, title, name, start) from None
 
 
 def _located(
     exc: ValidationError, plan: Plan, title: str, name: str, start: Any
 ) -> ValidationError:
+    """``exc`` with each error's place counted from the field, not from the new items."""
     errors: list[Any] = []
     for error in exc.errors():
         where = list(error["loc"])

@@ -21,7 +21,7 @@ from typed_state import _items, _journal, _streamlit
 from typed_state._backends._base import StaleVersions
 from typed_state._backends._codec import codec_for
 from typed_state._change import differs, no_rerun, reassigned_in_place
-from typed_state._convert import foreign_models_to_dicts, map_models
+from typed_state._convert import accepting_earlier_models, map_models
 from typed_state._engine import FieldKey, engine
 from typed_state._errors import (
     FieldNameError,
@@ -455,14 +455,9 @@ def _new_instance(cls: type[SharedState], slot: Slot) -> SharedState:
 
 def _validate_one(cls: type[BaseModel], shadow: BaseModel, name: str, value: Any) -> Any:
     """Validate one field's value as ``cls`` would on assignment."""
-    try:
-        cls.__pydantic_validator__.validate_assignment(shadow, name, value)
-    except ValidationError:
-        plain = foreign_models_to_dicts(value)
-        if plain is value:
-            raise
-        # Models of an earlier class, as dicts: this error is the one that says why.
-        cls.__pydantic_validator__.validate_assignment(shadow, name, plain)
+    accepting_earlier_models(
+        lambda v: cls.__pydantic_validator__.validate_assignment(shadow, name, v), value
+    )
     return shadow.__dict__[name]
 
 
@@ -473,13 +468,7 @@ def _validate_many(
     merged = {**values, **updates}
     token = _VALIDATING.set(True)
     try:
-        try:
-            result = cls.model_validate(merged)
-        except ValidationError:
-            plain = {k: foreign_models_to_dicts(v) for k, v in merged.items()}
-            if all(plain[k] is merged[k] for k in merged):
-                raise
-            result = cls.model_validate(plain)
+        result = accepting_earlier_models(cls.model_validate, merged)
     finally:
         _VALIDATING.reset(token)
     return {name: result.__dict__[name] for name in updates}

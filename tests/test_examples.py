@@ -11,6 +11,8 @@ import pytest
 from streamlit import config
 from streamlit.testing.v1 import AppTest
 
+from tests.harness import RELEASE
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 PAGES = sorted((EXAMPLES / "views").glob("*.py"))
 
@@ -54,6 +56,11 @@ def test_the_table_recipe_keeps_the_editors_data_and_says_the_table_changed() ->
     assert at.session_state["table_base"] == [Row(item="plums", qty=9)]
 
 
+@pytest.mark.skipif(
+    RELEASE < (1, 66),
+    reason="Streamlit before 1.66 (seen on 1.50, 1.58 and 1.62, in a page without typed_state) "
+    "drops an st.data_editor's edits under AppTest when an element appears above it",
+)
 def test_the_table_recipe_keeps_unsaved_edits_and_validates_on_save() -> None:
     from states import Row, Table  # type: ignore[import-not-found]
 

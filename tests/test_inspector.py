@@ -91,11 +91,23 @@ def test_a_value_that_does_not_validate_changes_nothing(at: AppTest) -> None:
     assert stored("Stock", "count") == 0
 
 
-def test_text_that_is_not_json_changes_nothing(at: AppTest) -> None:
-    set_value(at, "Stock", "count", "seven")
+def test_text_that_is_not_json_is_refused_before_asking(at: AppTest) -> None:
+    choose(at, "Stock", "count")
+    (area,) = [t for t in at.text_area if t.label == "New value (JSON)"]
+    area.input("seven").run()
+    at.button(key="_ts_set").click().run()
     (error,) = at.error
     assert error.value.startswith("Not JSON:")
+    assert not at.warning  # no question to confirm broken JSON
     assert stored("Stock", "count") == 0
+
+
+def test_the_question_goes_once_answered(at: AppTest) -> None:
+    set_value(at, "Stock", "count", "4")
+    assert not at.warning
+    assert [s.value for s in at.success] == ["Stock.count is set."]
+    at.run()  # the outcome shows once
+    assert not at.success
 
 
 def test_cancel_changes_nothing(at: AppTest) -> None:
@@ -110,10 +122,12 @@ def test_cancel_changes_nothing(at: AppTest) -> None:
 
 def test_a_member_is_dropped_after_a_confirmation(at: AppTest) -> None:
     at.selectbox(key="_ts_edit_state").select("Shelf['top']").run()
+    (before,) = [slot for _, slot in _members.slots() if slot.title == "Shelf['top']"]
     at.button(key="_ts_drop").click().run()
     at.button(key="_ts_confirm").click().run()
     assert [s.value for s in at.success] == ["Dropped Shelf['top']."]
-    assert [slot for _, slot in _members.slots() if slot.title == "Shelf['top']"] == []
+    assert before.dropped  # the page's own write then starts a fresh member
+    assert [s for _, s in _members.slots() if s.title == "Shelf['top']"] != [before]
 
 
 def test_it_lists_the_members_other_processes_stored(store: Store) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.harness import StreamlitClient
+from tests.harness import RELEASE, StreamlitClient
 from tests.test_server import Servers, run_servers
 from typed_state import testing
 
@@ -162,6 +162,11 @@ async def test_simultaneous_moves_end_on_one_value_everywhere(servers: Servers) 
 
 
 @pytest.mark.server
+@pytest.mark.skipif(
+    RELEASE < (1, 58),
+    reason="before Streamlit 1.58 (seen on 1.50) a keyed widget whose value= changes is a new "
+    "widget, so the write-back pattern does not loop and there is nothing to report",
+)
 async def test_the_naive_write_back_pattern_is_reported_once_naming_the_helper(
     servers: Servers,
 ) -> None:
@@ -189,6 +194,12 @@ async def test_the_naive_write_back_pattern_is_reported_once_naming_the_helper(
 ALL = str(APPS / "all_widgets_page.py")
 
 
+@pytest.mark.skipif(
+    RELEASE < (1, 58),
+    reason="AppTest before Streamlit 1.58 (seen on 1.50) fails to send any widget's value "
+    "while a single-choice st.segmented_control is on the page (its own bug); the real-server "
+    "widget tests run there",
+)
 def test_every_kind_of_widget_writes_and_follows_its_field() -> None:
     at = AppTest.from_file(ALL).run()
     assert not at.exception

@@ -205,7 +205,11 @@ def _short(value: Any) -> str:
 
 
 def _editor() -> None:
-    """Set a field from JSON, or drop a member of a family; each asks to confirm."""
+    """Set a field from JSON, or drop a member of a family; each asks to confirm.
+
+    The buttons act in their callbacks, before the page is drawn again: the
+    question goes away with the answer, and what came of it shows once.
+    """
     slots = _states("")
     if not slots:
         return
@@ -216,17 +220,37 @@ def _editor() -> None:
         fields = list(slot.cls.model_fields)
         name = str(st.selectbox("Field", fields, key=f"_ts_edit_field_{slot.namespace}"))
         current = _json_text(codec_for(slot.cls), name, slot.values.get(name))
-        text = st.text_area(
-            "New value (JSON)", value=current, key=f"_ts_edit_{slot.namespace}_{name}"
-        )
+        area = f"_ts_edit_{slot.namespace}_{name}"
+        st.text_area("New value (JSON)", value=current, key=area)
         left, right = st.columns(2)
-        if left.button("Set this value…", key="_ts_set"):
-            st.session_state["_ts_pending"] = ("set", slot.namespace, name, text)
-        if slot.key is not None and right.button(f"Drop {slot.title}…", key="_ts_drop"):
-            st.session_state["_ts_pending"] = ("drop", slot.namespace, name, "")
+        left.button("Set this value…", key="_ts_set", on_click=_ask_to_set, args=(slot, name, area))
+        if slot.key is not None:
+            right.button(
+                f"Drop {slot.title}…", key="_ts_drop", on_click=_ask, args=(slot, "drop", name, "")
+            )
+        outcome = st.session_state.pop("_ts_outcome", None)
+        if outcome is not None:
+            kind, message = outcome
+            (st.success if kind == "success" else st.error)(message)
         pending = st.session_state.get("_ts_pending")
         if pending is not None and pending[1] == slot.namespace:
             _confirm(slot, pending)
+
+
+def _ask(slot: Slot, action: str, name: str, text: str) -> None:
+    st.session_state["_ts_pending"] = (action, slot.namespace, name, text)
+
+
+def _ask_to_set(slot: Slot, name: str, area: str) -> None:
+    """Ask to confirm a new value, once it is JSON at all (else say so at once)."""
+    text = str(st.session_state.get(area, ""))
+    try:
+        json.loads(text)
+    except ValueError as exc:
+        st.session_state.pop("_ts_pending", None)
+        st.session_state["_ts_outcome"] = ("error", f"Not JSON: {exc}. Nothing was changed.")
+        return
+    _ask(slot, "set", name, text)
 
 
 def _confirm(slot: Slot, pending: tuple[str, str, str, str]) -> None:
@@ -238,25 +262,30 @@ def _confirm(slot: Slot, pending: tuple[str, str, str, str]) -> None:
     )
     st.warning(question)
     yes, no = st.columns(2)
-    if no.button("Cancel", key="_ts_cancel"):
-        del st.session_state["_ts_pending"]
-        st.rerun()
-    if not yes.button("Confirm", type="primary", key="_ts_confirm"):
+    no.button("Cancel", key="_ts_cancel", on_click=_answer, args=(slot, None))
+    yes.button("Confirm", type="primary", key="_ts_confirm", on_click=_answer, args=(slot, pending))
+
+
+def _answer(slot: Slot, pending: tuple[str, str, str, str] | None) -> None:
+    """Cancel (``pending`` None) or carry out the confirmed action; the outcome shows next."""
+    st.session_state.pop("_ts_pending", None)
+    if pending is None:
         return
-    del st.session_state["_ts_pending"]
+    action, _, name, text = pending
+    st.session_state["_ts_outcome"] = _carry_out(slot, action, name, text)
+
+
+def _carry_out(slot: Slot, action: str, name: str, text: str) -> tuple[str, str]:
     if action == "drop":
         assert slot.key is not None
         _members.drop(slot.cls, slot.key)
-        st.success(f"Dropped {slot.title}.")
-        return
+        return "success", f"Dropped {slot.title}."
     try:
         value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        st.error(f"Not JSON: {exc}. Nothing was changed.")
-        return
+    except ValueError as exc:  # checked when asked; kept for a value edited since
+        return "error", f"Not JSON: {exc}. Nothing was changed."
     try:
         slot.assign(slot.cls, {name: value})
     except ValidationError as exc:
-        st.error(f"{slot.title}.{name} was not changed:\n\n```\n{exc}\n```")
-        return
-    st.success(f"{slot.title}.{name} is set.")
+        return "error", f"{slot.title}.{name} was not changed:\n\n```\n{exc}\n```"
+    return "success", f"{slot.title}.{name} is set."

@@ -16,6 +16,10 @@ Streamlit upgrade that moves an internal is one place to fix.  What is used:
 - ``AppSession.track_settling()`` and ``is_settled`` (no run pending or running,
   and every message of the last run delivered), ``has_fragment``, ``request_rerun`` and the private
   ``_client_state`` (the page and query string the session is on).
+
+Supported: Streamlit 1.50 to the newest.  Where an older release lacks one of
+these, the feature (never the version string) is detected once at import and
+a fallback with the same behaviour is used (see :data:`FALLBACKS`).
 """
 
 from __future__ import annotations
@@ -28,16 +32,76 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 from streamlit import config as _st_config
 from streamlit.proto.ClientState_pb2 import ClientState
-from streamlit.runtime.runtime import Runtime
-from streamlit.runtime.scriptrunner_utils.script_run_context import (
-    ThreadState,
-    get_script_run_ctx,
-)
+from streamlit.runtime import app_session as _app_session
+from streamlit.runtime import runtime as _runtime
+from streamlit.runtime.scriptrunner_utils import script_run_context as _run_context
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from streamlit.runtime.app_session import AppSession
+
+OLDEST = (1, 50)
+"""The oldest Streamlit release typed_state supports."""
+
+
+def _release(version: str) -> tuple[int, int]:
+    major, minor = version.split(".")[:2]
+    return int(major), int("".join(c for c in minor if c.isdigit()) or 0)
+
+
+if _release(st.__version__) < OLDEST:
+    raise ImportError(
+        f"typed_state supports Streamlit {OLDEST[0]}.{OLDEST[1]} and newer; "
+        f"Streamlit {st.__version__} is installed. "
+        f"Upgrade it: pip install 'streamlit>={OLDEST[0]}.{OLDEST[1]}'"
+    )
+
+Runtime = _runtime.Runtime
+get_script_run_ctx = _run_context.get_script_run_ctx
+_ThreadState: type[_run_context.ThreadState] | None = getattr(_run_context, "ThreadState", None)
+_HAS_STARTED = (
+    "has_script_started"
+    if hasattr(_run_context.ScriptRunContext, "has_script_started")
+    else "_has_script_started"
+)
+_HAS_SETTLING = hasattr(_app_session.AppSession, "track_settling")
+_HAS_FRAGMENT_CHECK = hasattr(_app_session.AppSession, "has_fragment")
+_HAS_GET_APP_SESSION = hasattr(Runtime, "get_app_session")
+
+FALLBACKS: dict[str, str] = {
+    name: fallback
+    for name, fallback, present in (
+        (
+            "ThreadState.get().fragment_id (1.58)",
+            "ScriptRunContext.current_fragment_id",
+            _ThreadState is not None,
+        ),
+        (
+            "ScriptRunContext.has_script_started (1.63)",
+            "ScriptRunContext._has_script_started",
+            _HAS_STARTED == "has_script_started",
+        ),
+        (
+            "AppSession.track_settling/is_settled (1.67)",
+            "no ScriptRunner and an empty browser queue",
+            _HAS_SETTLING,
+        ),
+        (
+            "AppSession.has_fragment (1.67)",
+            "AppSession._fragment_storage.contains",
+            _HAS_FRAGMENT_CHECK,
+        ),
+        (
+            "Runtime.get_app_session (1.67)",
+            "Runtime._session_mgr.get_active_session_info",
+            _HAS_GET_APP_SESSION,
+        ),
+    )
+    if not present
+}
+"""The internals this Streamlit lacks (with the release that brought them) -> what is
+used instead.  Empty on the newest releases."""
 
 
 class Run:
@@ -92,12 +156,22 @@ def _is_script_thread() -> bool:
     if known is None:
         known = threading.current_thread().name == _SCRIPT_THREAD
         _LAST_RUN.script_thread = known
-    if known:
-        return True
+    if known or _ThreadState is None:  # no parallel fragments before 1.58
+        return known
     try:
-        return ThreadState.get().is_parallel_worker
+        return _ThreadState.get().is_parallel_worker
     except RuntimeError:
         return False
+
+
+def _fragment_id(ctx: _run_context.ScriptRunContext) -> str | None:
+    """The innermost ``st.fragment`` the calling thread executes, None outside fragments."""
+    if _ThreadState is None:
+        return ctx.current_fragment_id
+    try:
+        return _ThreadState.get().fragment_id
+    except RuntimeError:
+        return None
 
 
 def current_run() -> Run | None:
@@ -105,12 +179,9 @@ def current_run() -> Run | None:
     ctx = get_script_run_ctx(suppress_warning=True)
     if ctx is None:
         return None
-    try:
-        fragment_id = ThreadState.get().fragment_id
-    except RuntimeError:
-        fragment_id = None
+    fragment_id = _fragment_id(ctx)
     marker = ctx.cursors
-    in_callback = not ctx.has_script_started
+    in_callback = not getattr(ctx, _HAS_STARTED)
     last: Run | None = getattr(_LAST_RUN, "run", None)
     # The cached Run holds the marker, so an identical marker is the same run
     # (and only a script thread ever caches one: the hot path skips the check).
@@ -150,13 +221,19 @@ class SessionView:
     @property
     def settled(self) -> bool:
         """No run is running or queued and the last run's output is delivered."""
+        session = self._session
+        if not _HAS_SETTLING:
+            # Before 1.67 the same facts, read where Streamlit keeps them: the
+            # ScriptRunner is dropped (on this loop) once its run chain is over, and
+            # the loop empties the browser queue when it sends the messages.
+            return session._scriptrunner is None and session._browser_queue.is_empty()
         try:
-            return self._session.is_settled
+            return session.is_settled
         except RuntimeError:
             # Streamlit tracks settling only on request; sessions we re-run
             # start tracking the first time we look.
-            self._session.track_settling()
-            return self._session.is_settled
+            session.track_settling()
+            return session.is_settled
 
     @property
     def page(self) -> str:
@@ -165,6 +242,8 @@ class SessionView:
 
     def has_fragment(self, fragment_id: str) -> bool:
         """Whether the session still holds this fragment (a full run may drop it)."""
+        if not _HAS_FRAGMENT_CHECK:
+            return self._session._fragment_storage.contains(fragment_id)
         return self._session.has_fragment(fragment_id)
 
     def rerun(self, fragment_id: str | None) -> None:
@@ -231,7 +310,11 @@ class Sessions:
 
     def get(self, session_id: str) -> SessionView | None:
         """The live session with this id; None if it closed or disconnected."""
-        session = self._runtime.get_app_session(session_id)
+        if _HAS_GET_APP_SESSION:
+            session = self._runtime.get_app_session(session_id)
+        else:
+            info = self._runtime._session_mgr.get_active_session_info(session_id)
+            session = None if info is None else info.session
         return None if session is None else SessionView(session)
 
 

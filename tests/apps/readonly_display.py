@@ -12,8 +12,13 @@ st.write(room.messages)
 st.write(room.messages[0])
 st.dataframe(room.messages)
 st.dataframe(pd.DataFrame([m.model_dump() for m in room.messages]))
+# The same values as plain models, to compare with: how Streamlit draws those changes
+# between releases, and read-only values must be drawn the same.
+plain = [Message(**m.model_dump()) for m in room.messages]
+st.dataframe(plain)
 st.text(f"{len(room.messages)} messages, first by {room.messages[0].author}")
 try:
     room.messages.append(Message(author="c", text="sneaky"))
 except TypeError as exc:
     st.error(str(exc))
+st.write(plain)

@@ -63,6 +63,14 @@ class Run:
         return [_text(e) for _, e in sorted(self.elements.items()) if _text(e)]
 
 
+def _fragment_ids(msg: ForwardMsg) -> tuple[str, ...]:
+    """The fragments a run re-runs (none for a full run), where the release puts them:
+    ``metadata.run`` since Streamlit 1.6x, ``new_session.fragment_ids_this_run`` before."""
+    if "run" in msg.metadata.DESCRIPTOR.fields_by_name:
+        return tuple(msg.metadata.run.fragment_ids)
+    return tuple(msg.new_session.fragment_ids_this_run)
+
+
 def _text(element: Element) -> str:
     kind = element.WhichOneof("type")
     if kind not in _TEXT_KINDS:
@@ -260,7 +268,7 @@ class StreamlitClient:
         kind = msg.WhichOneof("type")
         if kind == "new_session":
             self.session_id = msg.new_session.initialize.session_id or self.session_id
-            fragment_ids = tuple(msg.metadata.run.fragment_ids)
+            fragment_ids = _fragment_ids(msg)
             pushed = self._outstanding == 0
             self._outstanding = 0
             run = Run(pushed=pushed, fragment_ids=fragment_ids, started=time.monotonic())

@@ -42,7 +42,9 @@ from typed_state._backends._shared import LOGGER, Lease, LeaseLost, Namespace, S
 from typed_state._errors import BackendError, ConfigurationError
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping
+    from collections.abc import Callable, Collection, Mapping
+
+    from redis.client import PubSub
 
     from typed_state._backends._codec import FieldCodec
 
@@ -225,7 +227,7 @@ namespace, the channel, the message."""
 _CHANGES = "__c__:"
 """Prefix of the hash fields counting each field's stored changes (its version)."""
 
-_SUBSCRIBED = b"typed_state-subscribed"
+_SUBSCRIBED = "typed_state-subscribed"
 """The PING message whose PONG tells the listener its subscription is in effect."""
 
 _SUBSCRIBE_WAIT = 2.0
@@ -343,14 +345,14 @@ class RedisBackend(SharedBackend):
         self._fill_from(ns, namespace, stored)
         return ns.live
 
-    def _read(self, ns: Namespace, namespace: str, names: list[str]) -> tuple[int, list[Any]]:
-        """The stored values of these fields (JSON, or item JSONs) and the namespace's
-        version read with them; their change counts go to ``ns.changes``."""
+    def _read(self, namespace: str, names: list[str]) -> tuple[int, list[Any], list[int]]:
         counts = [f"{_CHANGES}{name}" for name in names]
         raw = self._snapshot(namespace, [*names, _VERSION, *counts])
-        for name, count in zip(names, counts, strict=True):
-            ns.changes[name] = int(raw.get(count.encode()) or 0)
-        return int(raw.get(_VERSION.encode()) or 0), [raw.get(n.encode()) for n in names]
+        return (
+            int(raw.get(_VERSION.encode()) or 0),
+            [raw.get(n.encode()) for n in names],
+            [int(raw.get(count.encode()) or 0) for count in counts],
+        )
 
     def refresh(self, namespace: str, names: list[str]) -> None:
         """Bring these fields up to date in the cache (their locks are held).
@@ -373,10 +375,10 @@ class RedisBackend(SharedBackend):
             ]
             if not names:
                 return
-            version, raw = self._read(ns, namespace, names)
+            version, raw, changes = self._read(namespace, names)
         except RedisError as exc:
             raise self._failed(f"read {namespace}", exc) from exc
-        self._refreshed(ns, namespace, names, version, raw)
+        self._refreshed(ns, namespace, names, version, raw, changes)
 
     # -- writing -----------------------------------------------------------------------
 
@@ -616,7 +618,9 @@ class RedisBackend(SharedBackend):
     def _listen(self) -> None:
         attempt = 0
         while not self._stop.is_set():
-            pubsub = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+            # Through a typed name: redis-py before 8.2 leaves pubsub() unannotated.
+            make_pubsub: Callable[..., PubSub] = self._client.pubsub
+            pubsub = make_pubsub(ignore_subscribe_messages=True)
             try:
                 pubsub.subscribe(self._channel)
                 # Redis answers in order: the PONG means the subscription is in effect.
@@ -632,7 +636,7 @@ class RedisBackend(SharedBackend):
                         continue
                     if message.get("type") == "message":
                         self._received(message["data"])
-                    elif message.get("type") == "pong" and message["data"] == _SUBSCRIBED:
+                    elif message.get("type") == "pong" and message["data"] == _SUBSCRIBED.encode():
                         self._subscribed.set()
             except RedisError as exc:
                 if attempt == 0:

@@ -118,9 +118,10 @@ class SharedBackend(Backend):
         """Where a namespace is stored, for messages (e.g. its Redis key)."""
 
     @abstractmethod
-    def _read(self, ns: Namespace, namespace: str, names: list[str]) -> tuple[int, list[Any]]:
-        """The stored values of these fields (JSON, a list of item JSONs, or None) and
-        the namespace's version read with them; their change counts go to ``ns.changes``."""
+    def _read(self, namespace: str, names: list[str]) -> tuple[int, list[Any], list[int]]:
+        """The stored values of these fields (JSON, a list of item JSONs, or None), the
+        namespace's version and the fields' change counts, read in one step.  The cache
+        is the caller's to update: a value before its count (see :meth:`_take`)."""
 
     @abstractmethod
     def _lease(self, namespace: str, field: str) -> Lease:
@@ -210,14 +211,45 @@ class SharedBackend(Backend):
             del ns.live[name]
         ns.live.update(values)
 
+    def _take(self, ns: Namespace, name: str, value: Any, version: int, count: int) -> bool:
+        """Put one field read from the store into the cache; whether its value changed.
+
+        The value goes in before its change count: a reader that asks for the
+        version first and then reads the value (a conditional write's read) may
+        see a newer value than its version says, which only makes its write
+        stale, but never a newer version with the older value, which would let
+        a lost update through.
+        """
+        old = ns.live.get(name)
+        ns.live[name] = value
+        ns.field_versions[name] = max(version, ns.field_versions.get(name, 0))
+        ns.changes[name] = count
+        return differs(old, value) or type(old) is not type(value)
+
     def _refreshed(
-        self, ns: Namespace, namespace: str, names: list[str], version: int, raw: list[Any]
+        self,
+        ns: Namespace,
+        namespace: str,
+        names: list[str],
+        version: int,
+        raw: list[Any],
+        counts: list[int],
     ) -> None:
-        """Take fields read under their locks into the cache."""
-        for name, value in zip(names, raw, strict=True):
-            if name in ns.live:
-                ns.live[name] = self._decode(ns, namespace, name, value)
-                ns.field_versions[name] = max(version, ns.field_versions.get(name, 0))
+        """Take fields read under their locks into the cache.
+
+        A newer value found here is another process's write, whatever its
+        change message will say: the readers of this process re-run now (the
+        message that follows then finds nothing new).
+        """
+        changed = [
+            name
+            for name, value, count in zip(names, raw, counts, strict=True)
+            if name in ns.live
+            and self._take(ns, name, self._decode(ns, namespace, name, value), version, count)
+        ]
+        if changed:
+            for callback in list(ns.callbacks):
+                call(callback, changed, False)
 
     def _stored(
         self, ns: Namespace, values: Mapping[str, Any], version: int, changes: list[int]
@@ -329,17 +361,13 @@ class SharedBackend(Backend):
         names = [n for n in names if n in ns.live]
         if not names:
             return
-        version, raw = self._read(ns, namespace, names)
+        version, raw, counts = self._read(namespace, names)
         changed = []
-        for name, value in zip(names, raw, strict=True):
+        for name, value, count in zip(names, raw, counts, strict=True):
             # A value this process wrote (or locked and read) at a later version wins.
             if version < ns.field_versions.get(name, 0):
                 continue
-            decoded = self._decode(ns, namespace, name, value)
-            ns.field_versions[name] = version
-            old = ns.live.get(name)
-            if differs(old, decoded) or type(old) is not type(decoded):
-                ns.live[name] = decoded
+            if self._take(ns, name, self._decode(ns, namespace, name, value), version, count):
                 changed.append(name)
         if force:
             changed = names

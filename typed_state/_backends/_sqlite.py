@@ -266,12 +266,11 @@ class SQLiteBackend(SharedBackend):
             fields[name] = (value, changes)
         return (None if row is None else int(row[0])), fields
 
-    def _read(self, ns: Namespace, namespace: str, names: list[str]) -> tuple[int, list[Any]]:
+    def _read(self, namespace: str, names: list[str]) -> tuple[int, list[Any], list[int]]:
         with self._transaction(f"read {namespace}", write=False) as db:
             version, fields = self._select(db, namespace, names)
-        for name in names:
-            ns.changes[name] = fields[name][1] if name in fields else 0
-        return version or 0, [fields[name][0] if name in fields else None for name in names]
+        found = [fields.get(name, (None, 0)) for name in names]
+        return version or 0, [value for value, _ in found], [count for _, count in found]
 
     def _fill_from(
         self, ns: Namespace, namespace: str, version: int, fields: Mapping[str, tuple[Any, int]]
@@ -335,9 +334,14 @@ class SQLiteBackend(SharedBackend):
                 return
             version, fields = self._select(db, namespace, stale)
         stale = [name for name in stale if name in fields]
-        for name in stale:
-            ns.changes[name] = fields[name][1]
-        self._refreshed(ns, namespace, stale, version or 0, [fields[n][0] for n in stale])
+        self._refreshed(
+            ns,
+            namespace,
+            stale,
+            version or 0,
+            [fields[n][0] for n in stale],
+            [fields[n][1] for n in stale],
+        )
 
     # -- writing -----------------------------------------------------------------------
 

@@ -23,20 +23,24 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 APPS = Path(__file__).resolve().parent / "apps"
-RESULTS = Path(__file__).resolve().parent / "results.md"
+RESULTS = Path(__file__).resolve().parent / "results"
+"""One file per run of ``benchmarks/run.py`` (``YYYY-MM-DD-HHMM.md``), and INDEX.md."""
 LOGS = ROOT / ".bench-logs"
 
 TYPED_STATE = "typed_state"
 SERVER_STATE = "server_state"
 FLOOR = "floor"
+DEFAULT = "default config"
+FREEZE_OFF = "default config, TYPED_STATE_GC_FREEZE=0"
 CONFIGS: dict[str, dict[str, str]] = {
-    "default config": {},
+    DEFAULT: {},
     "runner.postScriptGC=false": {"STREAMLIT_RUNNER_POST_SCRIPT_GC": "false"},
-    "default config, TYPED_STATE_GC_FREEZE=1": {"TYPED_STATE_GC_FREEZE": "1"},
+    FREEZE_OFF: {"TYPED_STATE_GC_FREEZE": "0"},
 }
 """Streamlit ends every run, fragment runs too, with gc.collect(2) (runner.postScriptGC):
-tens of ms holding the GIL, which serializes re-runs whatever the library.  The third
-config is typed_state's opt-in gc_freeze; it changes nothing for the other libraries."""
+tens of ms holding the GIL, which serializes re-runs whatever the library.  typed_state
+freezes the server's long-lived heap out of that collection by default; the third config
+turns that off (typed_state as it was before); it changes nothing for the other libraries."""
 
 LABELS = {
     TYPED_STATE: "typed_state",
@@ -161,23 +165,40 @@ def peak_rss_mb(running: StreamlitServer) -> float:
     return float("nan")
 
 
-def results_header(*, quick: bool) -> str:
-    return (
-        f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC{' (quick)' if quick else ''}\n\n"
-        f"Streamlit {streamlit.__version__}, Python {platform.python_version()}, "
-        f"{os.cpu_count()} cores, {platform.machine()}. "
-        "Latencies in ms, median and p95 over the trials; ratios are typed_state / other.\n\n"
-    )
+class Results:
+    """This run's results file, written as each benchmark ends (nothing is lost), and
+    its line in the index."""
 
-
-def append_results(text: str) -> None:
-    """Append to results.md (each benchmark as soon as it is done: nothing is lost)."""
-    if not RESULTS.exists():
-        RESULTS.write_text(
-            "# Benchmark results\n\nWritten by `python3 benchmarks/run.py`, newest last.\n"
+    def __init__(self, *, quick: bool) -> None:
+        started = datetime.now(UTC)
+        self.quick = quick
+        self.path = RESULTS / f"{started:%Y-%m-%d-%H%M}{'-quick' if quick else ''}.md"
+        self.header = (
+            f"## {started:%Y-%m-%d %H:%M} UTC{' (quick)' if quick else ''}\n\n"
+            f"Streamlit {streamlit.__version__}, Python {platform.python_version()}, "
+            f"{os.cpu_count()} cores, {platform.machine()}. "
+            "Latencies in ms, median and p95 over the trials; ratios are typed_state / other.\n\n"
         )
-    with RESULTS.open("a") as out:
-        out.write("\n" + text)
+        RESULTS.mkdir(exist_ok=True)
+        self.path.write_text("# Benchmark results\n\n" + self.header)
+        self.goals = [0, 0]
+
+    def add(self, text: str) -> None:
+        with self.path.open("a") as out:
+            out.write("\n" + text)
+        self.goals[0] += text.count("- goal met:")
+        self.goals[1] += text.count("- goal NOT met:")
+
+    def index(self, names: Sequence[str]) -> None:
+        """One line per run in INDEX.md, newest first."""
+        index = RESULTS / "INDEX.md"
+        lines = index.read_text().splitlines()[2:] if index.exists() else []
+        line = (
+            f"- [{self.path.stem}]({self.path.name}): {', '.join(names)}"
+            f"{' (quick)' if self.quick else ''}; goals met {self.goals[0]}, "
+            f"not met {self.goals[1]}"
+        )
+        index.write_text("# Benchmark runs, newest first\n\n" + "\n".join([line, *lines]) + "\n")
 
 
 def update_readme(section: str) -> None:

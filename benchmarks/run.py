@@ -3,8 +3,9 @@
 Installs Debian's redis-server when missing and creates ``.venv`` with the
 package and its ``dev`` and ``bench`` extras when needed (as ``tests/run.py``
 does), then runs each benchmark on fresh servers,
-prints its table, appends the figures to ``benchmarks/results.md`` and, after a
-full run of all of them, quotes the new figures in README.md.
+prints its table, writes the run's figures to ``benchmarks/results/<date>.md`` (listed
+in ``benchmarks/results/INDEX.md``) and, after a full run of all of them, quotes the new
+figures in README.md.
 """
 
 from __future__ import annotations
@@ -19,7 +20,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
-NAMES = ("fanout", "rooms", "dashboard", "storm", "hotpath", "shared_fanout", "bigchat")
+NAMES = (
+    "fanout",
+    "rooms",
+    "dashboard",
+    "storm",
+    "hotpath",
+    "shared_fanout",
+    "bigchat",
+    "memory",
+)
 
 
 def in_venv() -> bool:
@@ -35,8 +45,11 @@ def bootstrap() -> None:
     python = VENV / "bin" / "python"
     if not python.exists():
         venv.create(VENV, with_pip=True)
+    lock = ROOT / "tests" / "requirements.lock"  # the same pinned set as the tests
     subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "-e", ".[dev,bench]"], cwd=ROOT, check=True
+        [str(python), "-m", "pip", "install", "-q", "-c", str(lock), "-e", ".[dev,bench]"],
+        cwd=ROOT,
+        check=True,
     )
     os.execv(str(python), [str(python), str(Path(__file__).resolve()), *sys.argv[1:]])
 
@@ -44,7 +57,7 @@ def bootstrap() -> None:
 def main(argv: list[str]) -> None:
     import importlib
 
-    from benchmarks._common import append_results, results_header, update_readme
+    from benchmarks._common import Results, update_readme
 
     quick = "--quick" in argv
     names = [a for a in argv if not a.startswith("--")] or list(NAMES)
@@ -52,18 +65,19 @@ def main(argv: list[str]) -> None:
     if unknown:
         sys.exit(f"unknown benchmark(s) {sorted(unknown)}; choose from {NAMES}")
     started = time.monotonic()
-    section = results_header(quick=quick)
-    append_results(section)
+    results = Results(quick=quick)
+    section = results.header
     for name in names:
         module = importlib.import_module(f"benchmarks.{name}")
         print(f"\n== {name}{' (quick)' if quick else ''}", flush=True)
         text = asyncio.run(module.run(quick)).markdown()
         print(text, flush=True)
-        append_results(text)
+        results.add(text)
         section += text + "\n"
     took = f"The whole run took {time.monotonic() - started:.0f} s.\n"
-    append_results(took)
-    print(f"appended to {ROOT / 'benchmarks' / 'results.md'}")
+    results.add(took)
+    results.index(names)
+    print(f"written to {results.path}")
     if not quick and names == list(NAMES):
         update_readme(section + took)
         print("quoted in README.md")

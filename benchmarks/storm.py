@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 from benchmarks._common import (
     CONFIGS,
+    DEFAULT,
+    FREEZE_OFF,
     LABELS,
     SERVER_STATE,
     TYPED_STATE,
@@ -133,17 +135,22 @@ async def run(quick: bool) -> Report:
                 ]
             )
         ours = figures[TYPED_STATE]
+        if config == FREEZE_OFF:
+            continue  # for comparison: typed_state as it was before the frozen heap
+        # Issue 28 under the default config: 8 runs/s and 300 ms; 5 and 500 elsewhere.
+        rate, stale = (8, 0.3) if config == DEFAULT else (5, 0.5)
         goals.append(
             (
-                f"{config}: >= 5 completed runs/s per reader "
+                f"{config}: >= {rate} completed runs/s per reader "
                 f"(median {ours['rate']:.1f}/s, slowest reader {ours['min_rate']:.1f}/s)",
-                ours["min_rate"] >= 5,
+                ours["min_rate"] >= rate,
             )
         )
         goals.append(
             (
-                f"{config}: never more than 500 ms stale (worst {ms(ours['stale'])} ms)",
-                ours["stale"] <= 0.5,
+                f"{config}: never more than {stale * 1000:.0f} ms stale "
+                f"(worst {ms(ours['stale'])} ms)",
+                ours["stale"] <= stale,
             )
         )
     notes = [

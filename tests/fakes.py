@@ -29,6 +29,9 @@ class FakeSession:
     session_id: str
     settled: bool = True
     page: str = ""
+    run_page: str | None = None
+    """The page its runs run, where it differs from ``page`` (the one Streamlit holds,
+    which it updates only once a run has started)."""
     fragments: set[str] = field(default_factory=set)
     reruns: list[str | None] = field(default_factory=list)
     marker: Marker = field(default_factory=Marker)
@@ -50,7 +53,8 @@ class FakeSession:
         """The Run of a new script run (or of the current one with new=False)."""
         if new:
             self.marker = Marker()
-        return Run(self.session_id, self.marker, fragment, fragment_only, callback)
+        page = self.page if self.run_page is None else self.run_page
+        return Run(self.session_id, self.marker, fragment, fragment_only, callback, page)
 
 
 class FakeSessions:

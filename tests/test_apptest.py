@@ -134,3 +134,27 @@ def test_a_schema_change_is_shown_in_the_page_that_caused_it(tmp_path: Path) -> 
     at.run()
     assert markdown(at) == ["1 items"]  # reverted: the item is back
     assert not at.warning  # shown once, by the run that caused it
+
+
+NOTICE = str(Path(__file__).parent / "apps" / "notice_page.py")
+
+
+def test_feedback_given_with_notice_survives_the_catch_up_run() -> None:
+    """st.success after a write was never seen: the writer's catch-up run redraws the
+    page without the click.  notice.success is drawn in that run too."""
+    at = AppTest.from_file(NOTICE).run()
+    at.button[0].click()
+    testing.run(at)
+    assert [m.value for m in at.markdown] == ["count=1"]  # the catch-up run's page
+    assert [s.value for s in at.success] == ["Saved!"]
+    assert [t.value for t in at.toast] == ["Saved"]
+    at.run()  # the user's next action: seen, gone
+    assert not at.success
+    assert not at.toast
+
+
+def test_plain_feedback_is_not_kept() -> None:
+    at = AppTest.from_file(NOTICE).run()
+    at.button[1].click()
+    testing.run(at)
+    assert [s.value for s in at.success] == ["plain feedback"]  # no write: no catch-up

@@ -62,6 +62,18 @@ def test_unsupported_url_is_a_configuration_error(monkeypatch: pytest.MonkeyPatc
         Board.get()
 
 
+@pytest.mark.parametrize(
+    "url", ["rediss+sentinel://:S3cret@db:26379/0", "sqlite://admin:S3cret@host/x.db"]
+)
+def test_a_url_error_never_shows_the_password(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TYPED_STATE_URL", url)
+    settings.cache_clear()
+    with pytest.raises(ConfigurationError) as caught:
+        Board.get()
+    assert "S3cret" not in str(caught.value)
+    assert "***@" in str(caught.value)
+
+
 def test_a_class_may_name_its_own_backend() -> None:
     class Elsewhere(SharedState):
         model_config = StateConfig(typed_state_url="nope://x")
@@ -94,13 +106,19 @@ def test_the_public_api_is_exactly_this_and_reports_typed_state_as_its_module() 
         "WidgetBinding",
         "inspector",
         "no_rerun",
+        "notice",
         "shared_state",
     ]
     for name in typed_state.__all__:
         member = getattr(typed_state, name)
-        if isinstance(member, type) or name == "shared_state":
+        if isinstance(member, type) or callable(member):
             assert member.__module__ == "typed_state", name
+        else:  # an instance: no_rerun, notice
+            assert type(member).__module__ == "typed_state", name
     assert repr(typed_state.FieldNameError) == "<class 'typed_state.FieldNameError'>"
+    from typed_state import testing
+
+    assert testing.RerunRecord.__module__ == "typed_state.testing"
 
 
 # Settings that need no Redis running (they were skipped with the Redis tests).

@@ -11,7 +11,7 @@ import pytest
 
 from tests.fakes import FakeSession, FakeSessions
 from typed_state import _engine, _streamlit
-from typed_state._engine import Engine
+from typed_state._engine import Engine, RerunRecord
 
 A = ("ns", "a")
 B = ("ns", "b")
@@ -410,12 +410,28 @@ def test_notify_re_runs_the_others_not_the_caller(sessions: FakeSessions, engine
     assert other.reruns == [None]
 
 
-def test_no_catch_up_is_recorded_under_apptest() -> None:
+def test_under_apptest_the_writers_catch_up_is_recorded_once_its_run_ended() -> None:
+    # Under AppTest the writer got no catch-up and none was recorded: the README's
+    # counter showed 0 after its "+1" click, where a browser shows 1.
     engine = Engine(min_interval=0.0, sessions=lambda: None)
     session = FakeSessions().add("test session id")
     run = session.run()
-    engine.bind(run, A)
-    engine.changed([A], writer=run)
+    engine.bind(run, A)  # the page drew the value...
+    engine.changed([A], writer=run)  # ...then its button wrote it
+    assert engine.take_recorded() == [RerunRecord("test session id", None)]
+    catch_up = session.run()
+    engine.bind(catch_up, A)
+    engine.changed([A], writer=catch_up)  # a catch-up run's write catches nobody up
+    assert engine.take_recorded() == []
+
+
+def test_under_apptest_a_callbacks_write_needs_no_catch_up() -> None:
+    engine = Engine(min_interval=0.0, sessions=lambda: None)
+    session = FakeSessions().add("test session id")
+    engine.bind(session.run(), A)
+    click = session.run(callback=True)
+    engine.changed([A], writer=click)  # the callback writes before the body runs
+    engine.bind(session.run(new=False), A)  # the body reads the new value
     assert engine.take_recorded() == []
 
 

@@ -12,6 +12,7 @@ from streamlit import config
 from streamlit.testing.v1 import AppTest
 
 from tests.harness import RELEASE
+from typed_state import testing
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 PAGES = sorted((EXAMPLES / "views").glob("*.py"))
@@ -62,27 +63,49 @@ def test_the_table_recipe_keeps_the_editors_data_and_says_the_table_changed() ->
     "drops an st.data_editor's edits under AppTest when an element appears above it",
 )
 def test_the_table_recipe_keeps_unsaved_edits_and_validates_on_save() -> None:
+    """The recipe's Save overwrote a newer save even while its warning was shown, showed
+    a raw traceback for some input, and refused a new row whose blank cells have
+    defaults.  Save is a conditional write now, with "Overwrite with mine" offered."""
     from states import Row, Table  # type: ignore[import-not-found]
 
+    def click(label: str) -> None:
+        next(b for b in at.button if b.label == label).click()
+        testing.run(at)
+
+    def edit(**changes: object) -> None:
+        at.session_state["table_editor"] = {
+            "edited_rows": {},
+            "added_rows": [],
+            "deleted_rows": [],
+            **changes,
+        }
+        at.run()
+
     at = AppTest.from_file(str(EXAMPLES / "views" / "table.py")).run()
-    edits = {"edited_rows": {0: {"qty": 5}}, "added_rows": [], "deleted_rows": []}
-    at.session_state["table_editor"] = edits  # this user's unsaved edit
-    at.run()
+    edit(edited_rows={0: {"qty": 5}})  # this user's unsaved edit
     Table.get().rows = [Row(item="apples", qty=3), Row(item="figs", qty=2)]  # another saves
     at.run()
     assert at.warning  # told, and the edit is still there
     assert at.session_state["table_editor"]["edited_rows"] == {0: {"qty": 5}}
-    save = next(b for b in at.button if b.label == "Save")
-    save.click().run()
+    click("Save")
+    assert "Somebody saved a newer version first: nothing was saved." in [
+        w.value for w in at.warning
+    ]
+    assert Table.get().rows == [Row(item="apples", qty=3), Row(item="figs", qty=2)]
+    click("Overwrite with mine")
     assert Table.get().rows == [Row(item="apples", qty=5), Row(item="pears", qty=1)]
-    at.session_state["table_editor"] = {
-        "edited_rows": {1: {"qty": -1}},
-        "added_rows": [],
-        "deleted_rows": [],
-    }
-    at.run()
-    next(b for b in at.button if b.label == "Save").click().run()
+    assert [s.value for s in at.success] == ["Saved."]  # seen after the catch-up run
+    assert not at.warning
+    edit(edited_rows={1: {"qty": -1}})
+    click("Save")
     assert [e.value for e in at.error] == [
         "Not saved: row 1, qty: Input should be greater than or equal to 0"
     ]
+    assert not at.exception
     assert Table.get().rows == [Row(item="apples", qty=5), Row(item="pears", qty=1)]
+    edit(added_rows=[{"item": "kiwi", "qty": None}])  # a new row, qty left blank
+    click("Save")
+    assert Table.get().rows[-1] == Row(item="kiwi", qty=1)  # the field's default
+    edit(added_rows=[{"item": None, "qty": 2}])
+    click("Save")
+    assert [e.value for e in at.error] == ["Not saved: row 3, item: Field required"]

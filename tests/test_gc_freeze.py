@@ -1,17 +1,22 @@
-"""The opt-in gc_freeze on a real server: it freezes once, and leaks nothing per session."""
+"""The frozen heap: on by default in a server, off elsewhere, refrozen when due."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import re
+import weakref
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.apps.server_states import Counter
 from tests.harness import StreamlitClient, StreamlitServer
-
-pytestmark = pytest.mark.server
+from typed_state import _gc
+from typed_state._gc import Freezer, HeapState, due
 
 APP = Path(__file__).parent / "apps" / "freeze_page.py"
 SESSIONS = int(os.environ.get("TYPED_STATE_FREEZE_SESSIONS", "1000"))
@@ -37,10 +42,10 @@ async def churn(server: StreamlitServer, count: int, batch: int = 25) -> None:
         await asyncio.gather(*(client.close() for client in clients))
 
 
-async def test_the_heap_is_frozen_once_and_sessions_leak_nothing(tmp_path: Path) -> None:
+@pytest.mark.server
+async def test_the_heap_is_frozen_by_default_and_sessions_leak_nothing(tmp_path: Path) -> None:
     with StreamlitServer(
         APP,
-        env={"TYPED_STATE_GC_FREEZE": "1"},
         # Closed sessions are kept 120 s by default: measure what stays after them.
         options={"server.disconnectedSessionTTL": "1"},
         log=tmp_path / "freeze.log",
@@ -63,7 +68,133 @@ async def test_the_heap_is_frozen_once_and_sessions_leak_nothing(tmp_path: Path)
         after = rss_kb(server)
         await first.rerun()
         await first.wait_idle()
-        assert frozen(first) <= count  # frozen once, not again (freed ones leave it)
+        # Refrozen at most as sessions closed, never growing without bound.
+        assert frozen(first) <= count * 2
         await first.close()
     print(f"RSS {before} -> {after} kB over {SESSIONS} sessions, {count} objects frozen")
     assert after - before <= 5 * 1024, f"RSS grew {after - before} kB over {SESSIONS} sessions"
+
+
+@pytest.mark.server
+async def test_turned_off_it_leaves_gc_alone(tmp_path: Path) -> None:
+    with StreamlitServer(
+        APP, env={"TYPED_STATE_GC_FREEZE": "0"}, log=tmp_path / "off.log"
+    ) as server:
+        client = await StreamlitClient(server.ws_url).connect()
+        for _ in range(3):
+            await client.rerun()
+            await client.wait_idle()
+        assert frozen(client) == 0
+        await client.close()
+
+
+# -- in this process (no server): nothing frozen unless asked ----------------------
+
+
+@pytest.fixture
+def thawed() -> Iterator[None]:
+    """Whatever a test freezes is unfrozen after it: the rest of the suite runs normally."""
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
+
+
+def test_nothing_is_frozen_in_a_process_that_is_no_server(thawed: None) -> None:
+    Counter.get().count = 1
+    Counter.get()
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_process_that_asks_is_frozen_once(thawed: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typed_state._config import settings
+
+    monkeypatch.setenv("TYPED_STATE_GC_FREEZE", "1")
+    settings.cache_clear()
+    Counter.get()
+    assert gc.get_freeze_count() > 0
+    assert _gc.freezer().stats.freezes == 1
+    Counter.get()
+    assert _gc.freezer().stats.freezes == 1
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_a_refreeze_frees_cyclic_garbage_that_a_freeze_kept(thawed: None) -> None:
+    freezer = Freezer(sessions=lambda: None)
+    garbage = _Cycle()
+    gone = weakref.ref(garbage)
+    freezer.freeze()  # alive now: frozen
+    del garbage
+    gc.collect()
+    assert gone() is not None  # a frozen cycle is never collected...
+    freezer.freeze()
+    assert gone() is None  # ...until the next refreeze
+    assert freezer.stats.freezes == 2
+
+
+class _Sessions:
+    """The part of _streamlit.Sessions the freezer uses, driven by the test."""
+
+    def __init__(self) -> None:
+        self.live = {f"s{i}" for i in range(30)}
+        self.busy = False
+        self.scheduled: list[tuple[float, Callable[[], None]]] = []
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> bool:
+        self.scheduled.append((delay, callback))
+        return True
+
+    def quiet(self) -> bool:
+        return not self.busy
+
+    def alive(self) -> set[str]:
+        return set(self.live)
+
+    def step(self) -> float:
+        """Run the one callback scheduled; the delay it was scheduled with."""
+        ((delay, callback),) = self.scheduled
+        self.scheduled.clear()
+        callback()
+        return delay
+
+
+def test_the_freezer_waits_for_quiet_then_refreezes_when_sessions_close(thawed: None) -> None:
+    sessions = _Sessions()
+    now = [0.0]
+    freezer = Freezer(sessions=lambda: sessions, clock=lambda: now[0])  # type: ignore[arg-type, return-value]
+    sessions.call_later(0.1, freezer._check)
+    sessions.busy = True
+    assert sessions.step() == 0.1
+    assert freezer.stats.freezes == 0  # runs going on: not now
+    sessions.busy = False
+    sessions.step()
+    assert freezer.stats.freezes == 1  # quiet: the first freeze
+    now[0] += 60
+    sessions.step()
+    assert freezer.stats.freezes == 1  # nothing closed, little made: not due
+    sessions.live -= {f"s{i}" for i in range(_gc.CLOSED)}
+    sessions.busy = True
+    sessions.step()
+    sessions.step()
+    assert freezer.stats.freezes == 1  # due, but never in the middle of runs
+    sessions.busy = False
+    sessions.step()
+    assert freezer.stats.freezes == 2
+    assert sessions.scheduled[0][0] == _gc.CHECK_EVERY
+
+
+@pytest.mark.parametrize(
+    ("heap", "expected"),
+    [
+        (HeapState(since=5, frozen=100_000, young=500_000, closed=50), False),  # too soon
+        (HeapState(since=30, frozen=100_000, young=10_000, closed=0), False),
+        (HeapState(since=30, frozen=100_000, young=10_000, closed=_gc.CLOSED), True),
+        (HeapState(since=30, frozen=100_000, young=60_000, closed=0), True),  # grew by half
+        (HeapState(since=_gc.MAX_AGE, frozen=100_000, young=10, closed=0), True),
+    ],
+)
+def test_when_a_refreeze_is_due(heap: HeapState, expected: Any) -> None:
+    assert due(heap) is expected

@@ -285,3 +285,34 @@ def test_across_processes_max_keys_counts_every_process_s_members(
         clock.advance(1)
     Slot.get(key="c").owner = "here"
     assert Slot.keys() == ["b", "c"]
+
+
+def test_visiting_keys_keeps_no_memory_for_ever(harness: Harness) -> None:
+    """Members never written are not stored, but each get(key=) kept ~2 kB in the
+    process: 50,000 visits kept 100 MB.  Visited members nobody shows are forgotten
+    past VISITED_KEPT; written ones and shown ones stay."""
+    import gc
+    import tracemalloc
+
+    from typed_state import _members
+
+    Room.get(key="written").topic = "kept"
+    harness.read_as("watcher", Room.get(key="shown"), "topic")
+    gc.collect()
+    tracemalloc.start()
+    try:
+        for i in range(4 * _members.VISITED_KEPT):
+            _ = Room.get(key=f"visitor-{i}").topic
+        gc.collect()
+        first, _ = tracemalloc.get_traced_memory()
+        for i in range(4 * _members.VISITED_KEPT, 12 * _members.VISITED_KEPT):
+            _ = Room.get(key=f"visitor-{i}").topic
+        gc.collect()
+        later, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(_members.slots()) <= _members.VISITED_KEPT + 2
+    assert later - first < 200_000, f"{later - first} bytes more after 4,000 more visits"
+    assert Room.get(key="written").topic == "kept"
+    assert "shown" in {slot.key for _, slot in _members.slots()}
+    assert Room.keys() == ["written"]

@@ -73,6 +73,27 @@ def test_a_session_that_goes_to_another_page_leaves(harness: Harness) -> None:
     assert watch(harness, "watcher") == 1
 
 
+def test_a_first_load_under_navigation_counts_steadily(harness: Harness) -> None:
+    # Under st.navigation the browser's first request names no page (""), and Streamlit
+    # sets the page it runs only once the run has started: the session looked as if it
+    # had left, so the watchers (itself included) re-ran, and again when it came back:
+    # three runs per page load.
+    ann = harness.sessions.add("ann")
+    ann.run_page = "room-hash"
+    ann.settled = False
+    assert watch(harness, "ann") == 1
+    harness.sessions.pump()
+    ann.page = "room-hash"  # Streamlit has started the run on that page
+    ann.settled = True
+    harness.sessions.pump()
+    assert harness.reruns("ann") == []
+    assert watch(harness, "watcher") == 2
+    harness.sessions.pump()
+    ann.page = "elsewhere-hash"  # and now ann does go elsewhere
+    harness.sessions.pump()
+    assert harness.reruns("watcher") == [None]
+
+
 def test_a_run_that_stops_using_the_state_leaves_once_it_ended(harness: Harness) -> None:
     view(harness, "ann")
     assert watch(harness, "watcher") == 2

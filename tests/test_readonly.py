@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import copy
 import json
 import pickle
@@ -287,3 +288,54 @@ def test_a_subclass_instance_keeps_its_class() -> None:
     chat.latest = Loud(text="hey")
     assert isinstance(chat.latest, Loud)
     assert chat.latest.volume == 11
+
+
+class Tallies(SharedState):
+    counts: collections.Counter[str] = Field(default_factory=collections.Counter)
+    order: collections.OrderedDict[str, int] = Field(default_factory=collections.OrderedDict)
+    groups: collections.defaultdict[str, list[int]] = Field(
+        default_factory=lambda: collections.defaultdict(list)
+    )
+    recent: collections.deque[int] = Field(default_factory=lambda: collections.deque(maxlen=3))
+    items: list[int] = Field(default_factory=list)
+
+
+def test_counters_ordered_and_default_dicts_and_deques_stay_what_they_are() -> None:
+    """They were read back as plain read-only dicts (most_common() AttributeError,
+    dd["x"] KeyError), and a deque field could be changed in place."""
+    tallies = Tallies.get()
+    tallies.update(
+        counts=collections.Counter("hello"),
+        order=collections.OrderedDict([("b", 1), ("a", 2)]),
+        groups=collections.defaultdict(list, {"x": [1]}),
+        recent=collections.deque([1, 2, 3], maxlen=3),
+    )
+    assert tallies.counts.most_common(1) == [("l", 2)]
+    assert list(tallies.order) == ["b", "a"]
+    assert tallies.groups["missing"] == []  # the default, not stored
+    assert "missing" not in tallies.groups
+    assert tallies.recent.maxlen == 3
+    assert isinstance(tallies.counts, collections.Counter)
+    assert isinstance(tallies.order, collections.OrderedDict)
+    assert isinstance(tallies.groups, collections.defaultdict)
+    refused = {
+        "subtract": lambda: tallies.counts.subtract("h"),
+        "counter update": lambda: tallies.counts.update("z"),
+        "move_to_end": lambda: tallies.order.move_to_end("b"),
+        "ordered setitem": lambda: tallies.order.__setitem__("c", 3),
+        "default setitem": lambda: tallies.groups.__setitem__("y", []),
+        "deque append": lambda: tallies.recent.append(4),
+        "deque rotate": lambda: tallies.recent.rotate(1),
+        "re-init": lambda: tallies.items.__init__([9]),
+    }
+    for name, change in refused.items():
+        with pytest.raises(ReadOnlyValueError):
+            change()
+        assert name  # each one refused
+    assert list(tallies.recent) == [1, 2, 3]
+    assert tallies.items == []
+    with tallies.mutate("recent") as recent:  # the draft is a plain deque
+        recent.append(4)
+    assert list(tallies.recent) == [2, 3, 4]
+    assert copy.copy(tallies.counts) == collections.Counter("hello")
+    assert type(copy.deepcopy(tallies.groups)) is collections.defaultdict

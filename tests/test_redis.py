@@ -14,7 +14,7 @@ import redis
 from pytest_redis.executor import RedisExecutor
 
 from tests.test_shared import NS, Board, Note, wait_until
-from typed_state import BackendError
+from typed_state import BackendError, testing
 from typed_state._backends._codec import codec_for
 from typed_state._backends._redis import RedisBackend
 
@@ -88,3 +88,50 @@ def test_a_process_is_subscribed_before_its_first_read_returns(
     finally:
         fresh.close()
         client.close()
+
+
+def test_keys_are_listed_when_the_app_name_holds_glob_characters(redis_url: str) -> None:
+    """The default app name is the script's folder and name, which may hold [ ] * ?:
+    unescaped in the SCAN pattern, they matched nothing and keys() was empty."""
+    backend = RedisBackend(redis_url, "my[app]*?")
+    try:
+        codec = codec_for(Board)
+        for member in ("Board[a]", "Board[b*]"):
+            backend.create(member, {"count": 1, "notes": [], "title": "t"}, codec)
+        assert backend.namespaces("Board[") == ["Board[a]", "Board[b*]"]
+        assert backend.namespaces("Board[b*") == ["Board[b*]"]
+    finally:
+        backend.close()
+
+
+def test_redis_emptied_under_locked_increments_loses_none(raw: redis.Redis, redis_url: str) -> None:
+    """Redis restarted without its data while a thread did locked increments: 550 of
+    4,777 acknowledged increments were lost, because the read under the lock found the
+    defaults before the reconnect put the held values back."""
+    board = Board.get()
+    board.title = "kept"
+    for _ in range(30):
+        with board.lock("count"):
+            board.count += 1
+    raw.flushall()  # what a restart without persistence leaves
+    for _ in range(30):
+        with board.lock("count"):
+            board.count += 1
+    assert board.count == 60
+    stored = raw.hgetall(f"typed_state:tests:state:{NS}")
+    assert json.loads(stored[b"count"]) == 60
+    assert json.loads(stored[b"title"]) == "kept"  # the other fields came back too
+    assert board.version("count") == 60  # the change count never goes back
+
+
+def test_redis_emptied_under_appends_loses_none(raw: redis.Redis, redis_url: str) -> None:
+    board = Board.get()
+    for i in range(5):
+        board.append("notes", Note(text=f"a{i}"))
+    raw.flushall()
+    for i in range(5):
+        board.append("notes", Note(text=f"b{i}"))
+    expected = [f"a{i}" for i in range(5)] + [f"b{i}" for i in range(5)]
+    assert [n.text for n in board.notes] == expected
+    testing.reset()  # a fresh process reads it all back
+    assert [n.text for n in Board.get().notes] == expected

@@ -412,6 +412,18 @@ def presence_server(
     yield from run_servers(request, tmp_path_factory, APPS / "presence_pages.py")
 
 
+async def test_a_page_load_under_navigation_is_one_run(presence_server: Servers) -> None:
+    """A page under st.navigation showing presence() ran three times per load, about a
+    second apart: the session looked as if it had left its page (Streamlit names the
+    page only once the run started) and came back.  Two presence ticks (1 s each) are
+    waited out: every extra run came from one."""
+    client = await StreamlitClient(presence_server.pick(None).ws_url).connect()
+    await client.wait_for_text("here=1")
+    await asyncio.sleep(2.5)
+    assert [run.pushed for run in client.runs] == [False]
+    await client.close()
+
+
 async def test_presence_follows_tabs_and_pages(presence_server: Servers) -> None:
     names = ("ann", "bob", "cy")
     clients = [
@@ -430,3 +442,25 @@ async def test_presence_follows_tabs_and_pages(presence_server: Servers) -> None
     await clients[0].wait_for_text("who=ann")
     for client in clients[:2]:
         await client.close()
+
+
+async def test_a_losing_writers_notice_survives_the_winners_push(tmp_path: Path) -> None:
+    """A losing writer's st.error was usually wiped by the push from the winner's next
+    write (5 of 8 rounds on Redis); notice.error stays until the user acts again."""
+    with StreamlitServer(APPS / "notice_page.py", log=tmp_path / "notice.log") as running:
+        ann = await StreamlitClient(running.ws_url).connect()
+        bob = await StreamlitClient(running.ws_url).connect()
+        await ann.click("+1")
+        await bob.wait_for_text("count=1")
+        await bob.click("save from the start")  # bob's version is older: refused
+        await bob.wait_for_text("Somebody saved first: nothing was saved.")
+        await ann.click("+1")  # ann wins again: bob is pushed
+        await bob.wait_for_text("count=2")
+        await bob.wait_idle()
+        assert bob.runs[-1].pushed
+        assert "Somebody saved first: nothing was saved." in bob.texts()
+        await bob.click("plain")  # bob acts: the notice has been seen
+        await bob.wait_for_text("plain feedback")
+        assert "Somebody saved first: nothing was saved." not in bob.texts()
+        await ann.close()
+        await bob.close()

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tests.stores import Store
 from typed_state import (
@@ -33,6 +33,7 @@ from typed_state import (
 )
 from typed_state._backends._codec import codec_for
 from typed_state._backends._shared import SharedBackend
+from typed_state._config import settings
 from typed_state._engine import engine
 
 
@@ -317,6 +318,45 @@ def test_malformed_json_gives_the_default_with_a_warning_and_keeps_the_data(
     assert store.stored(NS, "count") == "2"
 
 
+class Doc(SharedState):
+    meta: dict[str, Any] = {}
+    title: str = "doc"
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize("depth", [250, 1000])
+def test_a_value_too_deep_to_read_back_is_refused_at_write(store: Store, depth: int) -> None:
+    """250 levels were stored, and after a restart every Doc.get() raised 'recursion
+    limit exceeded': the class was down until the store was repaired by hand."""
+    doc = Doc.get()
+    doc.meta = {"k": _nested(150)}  # deep, but readable
+    with pytest.raises(ValidationError, match=r"meta\n.*nested more than 200 levels"):
+        doc.meta = {"k": _nested(depth)}
+    assert doc.meta == {"k": _nested(150)}  # nothing stored
+    testing.reset()  # a restart reads it back
+    assert Doc.get().meta == {"k": _nested(150)}
+
+
+def test_a_stored_value_too_deep_to_parse_gives_the_default_and_the_class_works(
+    store: Store,
+) -> None:
+    namespace = Doc.__typed_state_namespace__
+    deep = "{" + '"a":{' * 300 + "}" * 301
+    store.put(namespace, {"meta": deep, "title": '"kept"'})
+    with pytest.warns(StoredValueWarning, match=r"Doc.meta in (Redis|SQLite) .* recursion limit"):
+        doc = Doc.get()
+    assert doc.meta == {}
+    assert doc.title == "kept"
+    doc.title = "still works"
+    assert store.stored(namespace, "meta") == deep  # left for the operator
+
+
 def test_a_replica_with_another_schema_does_not_overwrite(
     store: Store, peer: SharedBackend
 ) -> None:
@@ -398,6 +438,51 @@ def test_two_processes_5000_locked_increments_each_end_exact(
     assert store.stored(namespace, "n") == "10000"
 
 
+def test_a_lock_whose_holder_was_killed_is_taken_over_at_once(
+    store: Store, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kill -9 while holding a lock, and the next locked write waited the whole lock
+    timeout (30 s) and failed, because the lease (60 s) outlived it.  A holder on this
+    host that no longer runs is now seen to be dead: here the lease is an hour long
+    and the write must still get the lock within its 10 s timeout."""
+    monkeypatch.setenv("TYPED_STATE_LOCK_LEASE", "3600")
+    settings.cache_clear()
+    (tmp_path / "tally_state.py").write_text(
+        "from typed_state import SharedState\n\nclass Tally(SharedState):\n    n: int = 0\n"
+    )
+    script = tmp_path / "holder.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import time
+            from tally_state import Tally
+
+            tally = Tally.get()
+            with tally.lock("n"):
+                print("holding", flush=True)
+                time.sleep(600)
+            """
+        )
+    )
+    env = {**os.environ, "TYPED_STATE_URL": store.url, "TYPED_STATE_APP": "tests"}
+    holder = subprocess.Popen(
+        [sys.executable, str(script)], env=env, cwd=tmp_path, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == "holding\n"
+    finally:
+        holder.kill()  # SIGKILL: nothing released
+        holder.wait(timeout=30)
+    monkeypatch.syspath_prepend(tmp_path)
+    from tally_state import Tally  # type: ignore[import-not-found]
+
+    tally = Tally.get()
+    with tally.lock("n", timeout=10):
+        tally.n += 1
+    assert tally.n == 1
+
+
 def test_the_schema_moves_only_forward_in_the_store(store: Store) -> None:
     from tests.test_model import _BOARD_V1, _define
 
@@ -433,3 +518,20 @@ def test_another_process_s_presence_is_seen_until_it_expires(
         assert here.others_presence(["group"], now=999.0) == {}
     finally:
         here.close()
+
+
+def test_a_value_typed_any_reads_the_same_in_the_writer_and_everywhere_else(
+    store: Store, peer: SharedBackend
+) -> None:
+    """{1: "a"} in a dict[str, Any] read {1: "a"} in the writer and {"1": "a"} in every
+    other process and after a restart; the writer now reads what the store keeps."""
+    doc = Doc.get()
+    namespace = Doc.__typed_state_namespace__
+    live = peer.load(namespace, codec_for(Doc))
+    assert live is not None
+    doc.meta = {"k": {1: "a"}, "pair": (1, 2)}
+    kept = {"k": {"1": "a"}, "pair": [1, 2]}
+    assert doc.meta == kept
+    wait_until(lambda: live["meta"] == kept)
+    testing.reset()
+    assert Doc.get().meta == kept

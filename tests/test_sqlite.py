@@ -50,7 +50,11 @@ def test_urls_name_a_file_relative_to_the_start_folder_or_absolute(
         database_path("sqlite:///:memory:")
 
 
-def test_a_class_can_choose_the_file_in_its_config(tmp_path: Path) -> None:
+def test_a_class_can_choose_the_file_in_its_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TYPED_STATE_APP", "tests")
+
     class Kept(SharedState):
         model_config = StateConfig(typed_state_url=f"sqlite:///{tmp_path / 'kept.db'}")
         n: int = 0
@@ -301,7 +305,34 @@ def test_a_missing_folder_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.M
 
     path = tmp_path / "nope" / "state.db"
     monkeypatch.setenv("TYPED_STATE_URL", f"sqlite:///{path}")
+    monkeypatch.setenv("TYPED_STATE_APP", "tests")
     settings.cache_clear()
     with pytest.raises(BackendError, match=rf"failed to open: the folder {tmp_path / 'nope'} does"):
         Board.get()
     assert not path.parent.exists()  # nothing made behind the operator's back
+
+
+def test_a_write_into_a_deleted_folder_is_refused_not_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The folder was deleted under a running process: its writes went to the unlinked
+    file and returned success, and a restarted process saw the old value."""
+    import shutil
+
+    from typed_state._config import settings
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    monkeypatch.setenv("TYPED_STATE_URL", f"sqlite:///{folder / 'state.db'}")
+    monkeypatch.setenv("TYPED_STATE_APP", "tests")
+    settings.cache_clear()
+    board = Board.get()
+    board.count = 1
+    shutil.rmtree(folder)
+    with pytest.raises(BackendError, match="was deleted or replaced"):
+        board.count = 2
+    assert board.count == 1  # not shown as done: it was not stored
+    folder.mkdir()  # the operator puts the folder back: the next write makes a new file
+    board.count = 3
+    testing.reset()
+    assert Board.get().count == 3

@@ -2,13 +2,16 @@
 
 ::
 
-    from typed_state import SharedState
+    from typed_state import SharedState, notice
 
     class Counter(SharedState):
         count: int = 0
 
     state = Counter.get()      # the instance every session of the server shares
     st.write(state.count)      # this session now re-runs when `count` changes
+    if st.button("+1"):
+        state.count += 1
+        notice.success("Saved")  # stays through the catch-up run that shows 1
 """
 
 from typed_state._change import no_rerun
@@ -32,6 +35,7 @@ from typed_state._errors import (
 )
 from typed_state._inspector import inspector
 from typed_state._model import SharedState
+from typed_state._notice import notice
 from typed_state._widgets import WidgetBinding
 
 __all__ = [
@@ -54,6 +58,7 @@ __all__ = [
     "WidgetBinding",
     "inspector",
     "no_rerun",
+    "notice",
     "shared_state",
 ]
 
@@ -65,4 +70,6 @@ for _name in __all__:
     _public = globals()[_name]
     if isinstance(_public, type) or (callable(_public) and hasattr(_public, "__qualname__")):
         _public.__module__ = __name__
+    else:  # an instance (no_rerun, notice): its class
+        type(_public).__module__ = __name__
 del _name, _public

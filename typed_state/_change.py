@@ -66,8 +66,22 @@ def _equal_with_nan(a: Any, b: Any) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(a[k] == b[k] or _equal_with_nan(a[k], b[k]) for k in a)
     if isinstance(a, BaseModel) and isinstance(b, BaseModel):
-        return _model_class(a) is _model_class(b) and _equal_with_nan(a.__dict__, b.__dict__)
+        return _same_model_class(a, b) and _equal_with_nan(a.__dict__, b.__dict__)
     return _arrays_equal(a, b)
+
+
+def _same_model_class(a: BaseModel, b: BaseModel) -> bool:
+    """Whether two models are of one class, or of two definitions of it.
+
+    Pydantic's ``==`` wants the very same class, but a page script that
+    declares its models defines them anew on every run: a value built by this
+    run's ``Row`` and an equal one stored by an earlier run's is no change.
+    A frozen model's class is compared as its plain class.
+    """
+    cls_a, cls_b = _model_class(a), _model_class(b)
+    return cls_a is cls_b or (
+        cls_a.__qualname__ == cls_b.__qualname__ and cls_a.__module__ == cls_b.__module__
+    )
 
 
 def _model_class(model: BaseModel) -> type:

@@ -6,9 +6,9 @@
 shortest time between two pushed re-runs of one session, in seconds;
 ``TYPED_STATE_APP`` / ``[typed_state] app`` name the app in a shared store and
 ``TYPED_STATE_LOCK_LEASE`` / ``[typed_state] lock_lease`` bound how long a Redis
-or SQLite lock outlives a holder that never releases it; ``TYPED_STATE_GC_FREEZE=1`` /
-``[typed_state] gc_freeze = true`` takes the start-up heap out of Streamlit's
-per-run garbage collections.
+or SQLite lock outlives a holder that never releases it; ``TYPED_STATE_GC_FREEZE=0`` /
+``[typed_state] gc_freeze = false`` stops typed_state from taking a server's
+long-lived heap out of Streamlit's per-run garbage collections (on by default).
 """
 
 from __future__ import annotations
@@ -58,11 +58,12 @@ class Settings(BaseModel):
     app: str | None = Field(None, min_length=1, pattern=r"^[^\s{}*?\[\]]+$")
     """The name under which a shared store (Redis, SQLite) keeps this app's states;
     by default the main script's folder and name, e.g. ``examples/app``."""
-    lock_lease: float = Field(60.0, gt=0.0)
+    lock_lease: float = Field(10.0, gt=0.0)
     """Seconds a Redis or SQLite field lock lasts if its holder never releases it."""
-    gc_freeze: bool = False
-    """Freeze the heap after the first run (``gc.freeze()``), out of Streamlit's
-    per-run collections: opt-in, see :mod:`typed_state._gc`."""
+    gc_freeze: bool | None = None
+    """Freeze the long-lived heap (``gc.freeze()``, refrozen now and then) out of
+    Streamlit's per-run collections: None (the default) in a server only, True in
+    any process, False never; see :mod:`typed_state._gc`."""
 
 
 @cache

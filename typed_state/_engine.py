@@ -124,8 +124,12 @@ class _Subscriptions:
     """``used`` of the run before, still counted until the new run is seen to have
     ended (so a count never dips while a page re-runs)."""
     page: str | None = None
-    """The page the browser had asked for when the latest full run started: once it
-    asks for another, the session has left (that page's runs may use no state)."""
+    """The page the latest full run ran (None: the main script, part of every page).
+    Once Streamlit holds another page for the session than this one or ``asked``, it
+    has left (that page's runs may use no state)."""
+    asked: str | None = None
+    """The page Streamlit held for the session when that run first used a state: on a
+    first load under ``st.navigation`` "", until Streamlit has started the run."""
     labels: dict[str, str] = field(default_factory=dict)
     """Per namespace, who the session says it is there (``present_as``)."""
 
@@ -191,6 +195,15 @@ class Engine:
             with self._starting:
                 pass
 
+    def pushed(self, run: Run) -> bool:
+        """Whether the engine started ``run`` (a push, or a writer's catch-up run)."""
+        subs = self._sessions.get(run.session_id)
+        if subs is None:
+            return False
+        with self._lock:
+            self._note_run(subs, run.marker)
+            return subs.pushed_run is run.marker
+
     def present_as(self, run: Run, namespace: str, label: str) -> None:
         """Who the session of ``run`` is, for presence on ``namespace``."""
         with self._lock:
@@ -251,9 +264,10 @@ class Engine:
             subs.fragment_markers.clear()
             subs.was_used |= subs.used
             subs.used = set()
+            subs.page = run.page
             sessions = self._get_sessions()
             view = None if sessions is None else sessions.get(run.session_id)
-            subs.page = None if view is None else view.page
+            subs.asked = None if view is None else view.page
         fid = run.fragment_id
         if fid is not None and subs.fragment_markers.get(fid) is not marker:
             subs.fragment_markers[fid] = marker
@@ -261,6 +275,10 @@ class Engine:
         return subs
 
     # -- writes -----------------------------------------------------------------
+
+    def forget_namespace(self, namespace: str) -> None:
+        """Drop what the engine keeps for a state this process no longer holds."""
+        self._titles.pop(namespace, None)
 
     def name(self, namespace: str, title: str) -> None:
         """How messages name the state stored under ``namespace`` (``Chat['r1']``)."""
@@ -296,11 +314,6 @@ class Engine:
                     if subs is None:
                         continue
                     if session_id == writer_id:
-                        if catching_up and not subs.dirty and sessions is None:
-                            # Looked up once, and only when needed: writes are a hot path.
-                            sessions = self._get_sessions()
-                            # Under AppTest each run is the test's: nothing to catch up with.
-                            catching_up = sessions is not None
                         if not catching_up:
                             continue
                         subs.self_written = True
@@ -312,10 +325,13 @@ class Engine:
         if sessions is None:
             sessions = self._get_sessions()
         if sessions is None:
-            # Under AppTest, or with no server: nobody to re-run; record it.
+            # Under AppTest, or with no server: nobody to re-run; record it.  The
+            # writer's own session is decided once its run has ended, as on a server
+            # (a callback's write needs no catch-up: the body reads after it).
             with self._lock:
                 for session_id in dirty:
-                    self._flush_locked(session_id, None)
+                    if session_id != writer_id:
+                        self._flush_locked(session_id, None)
             return
         now = self._clock()
         due: list[str] = []
@@ -560,7 +576,7 @@ class Engine:
             for session_id, subs in self._sessions.items():
                 view = views.get(session_id)
                 if view is not None:
-                    if subs.page is not None and view.page != subs.page:
+                    if subs.page is not None and view.page not in (subs.page, subs.asked):
                         continue  # left for another page
                     if on_loop and subs.was_used and view.settled:
                         subs.was_used = set()  # the latest run ended: its own uses count
@@ -582,10 +598,19 @@ class Engine:
         with self._lock:
             return len(self._sessions)
 
-    def take_recorded(self) -> list[RerunRecord]:
-        """The re-runs recorded where no server could run them, and clear them."""
+    def take_recorded(self, *, clear: bool = True) -> list[RerunRecord]:
+        """The re-runs recorded where no server could run them (and clear them).
+
+        A writer's catch-up is decided here, where its run has ended (without a
+        server nobody else can tell when it has).
+        """
         with self._lock:
-            recorded, self._recorded = self._recorded, []
+            for session_id, subs in list(self._sessions.items()):
+                if subs.dirty:
+                    self._flush_locked(session_id, None)
+            recorded = list(self._recorded)
+            if clear:
+                self._recorded = []
             return recorded
 
 

@@ -142,7 +142,7 @@ class LockLostError(TypedStateError):
     """A field lock expired (its lease ran out) before it was released.
 
     With Redis, a lock is a lease, so that a crashed process cannot block the
-    others forever: ``lock_lease`` seconds (``TYPED_STATE_LOCK_LEASE``, 60 by
+    others forever: ``lock_lease`` seconds (``TYPED_STATE_LOCK_LEASE``, 10 by
     default), renewed in the background while its holder runs.  A holder that
     could not renew it in time (a process stalled longer than the lease) has
     lost it: its writes are refused from then on (nothing is stored after the

@@ -67,7 +67,10 @@ def _live() -> None:
     for slot in slots:
         present = len(seen.get(slot.namespace, []))
         fields = len(slot.cls.model_fields)
-        label = f"**{slot.title}** · {fields} field{'s' if fields != 1 else ''} · {present} here"
+        label = (
+            f"**{slot.title}** · {fields} field{'s' if fields != 1 else ''} · "
+            f"{present} session{'s' if present != 1 else ''} showing it (all processes)"
+        )
         with st.expander(label, expanded=len(slots) <= 3):
             _show(slot, query)
     st.subheader("Last writes")
@@ -130,7 +133,8 @@ def _show(slot: Slot, query: str) -> None:
         kind = _type_name(info.annotation)
         st.markdown(
             f"`{name}`: `{kind}` · version {version} · {when} · "
-            f"{readers} reader{'s' if readers != 1 else ''}"
+            f"read by {readers} session{'s' if readers != 1 else ''} of this process "
+            "(their latest runs, this page's too)"
         )
         _value(slot, name, value, codec)
 
@@ -246,7 +250,7 @@ def _ask_to_set(slot: Slot, name: str, area: str) -> None:
     text = str(st.session_state.get(area, ""))
     try:
         json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested thousands deep
         st.session_state.pop("_ts_pending", None)
         st.session_state["_ts_outcome"] = ("error", f"Not JSON: {exc}. Nothing was changed.")
         return
@@ -282,10 +286,10 @@ def _carry_out(slot: Slot, action: str, name: str, text: str) -> tuple[str, str]
         return "success", f"Dropped {slot.title}."
     try:
         value = json.loads(text)
-    except ValueError as exc:  # checked when asked; kept for a value edited since
+    except (ValueError, RecursionError) as exc:  # checked when asked already
         return "error", f"Not JSON: {exc}. Nothing was changed."
     try:
         slot.assign(slot.cls, {name: value})
-    except ValidationError as exc:
+    except ValidationError as exc:  # also a value too deep for the store
         return "error", f"{slot.title}.{name} was not changed:\n\n```\n{exc}\n```"
     return "success", f"{slot.title}.{name} is set."

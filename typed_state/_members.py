@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import warnings
 from typing import TYPE_CHECKING, cast
 
 from typed_state import _clock, _streamlit
 from typed_state._backends import backend_for
-from typed_state._config import settings
+from typed_state._config import app_name, settings
 from typed_state._engine import FieldKey, engine
 from typed_state._slot import Slot
 
@@ -73,12 +74,71 @@ def slot_for(cls: type[SharedState], key: str | None, *, use: bool = True) -> Sl
         with _LOCK:
             slot = _SLOTS.get((url, namespace))
             if slot is None or slot.dropped:
-                slot = _SLOTS[(url, namespace)] = Slot(
-                    cls, namespace, key, backend_for(url), family
-                )
+                backend = backend_for(url)
+                if backend.shared and not _streamlit.in_server():
+                    _check_outside_a_server(cls)
+                slot = _SLOTS[(url, namespace)] = Slot(cls, namespace, key, backend, family)
+                if key is not None:
+                    _VISITED[(url, namespace)] = None
+                    if len(_VISITED) > VISITED_KEPT:
+                        _forget_visits()
     if family is not None and use:
         family.used(slot)
     return slot
+
+
+VISITED_KEPT = 500
+"""Members this process keeps a slot for although nobody wrote them (only visited:
+``get(key=)``), past which the least recently made ones nobody shows are forgotten."""
+
+_VISITED: dict[tuple[str, str], None] = {}
+"""Member slots made, oldest first (a dict keeps its order): candidates to forget."""
+
+
+def _forget_visits() -> None:
+    """Forget the oldest visited members that were never written and that no live
+    session shows: each get(key=) of a new key kept ~2 kB for ever (50,000 visits,
+    100 MB), ttl and max_keys notwithstanding, which see only stored members.
+    Called with ``_LOCK`` held."""
+    shown = engine().read_namespaces()
+    for where in list(_VISITED)[: len(_VISITED) - VISITED_KEPT // 2]:
+        del _VISITED[where]
+        slot = _SLOTS.get(where)
+        if slot is None or where[1] in shown:
+            continue
+        if slot.backend.detach(where[1]):  # never stored: nothing is lost
+            del _SLOTS[where]
+            slot.dropped = True  # an instance still held elsewhere asks for get() again
+            engine().forget_namespace(where[1])
+            if slot.family is not None:
+                slot.family.forget(where[1])
+
+
+_WARNED: set[str] = set()
+
+
+def _check_outside_a_server(cls: type[SharedState]) -> None:
+    """A process that is no Streamlit server (a worker, a job) shares a store with an
+    app only if the class and the app name are the app's: say so once where they
+    cannot be, instead of writing where no page reads."""
+    messages = []
+    if cls.__typed_state_namespace__.startswith("__main__:") and cls.__name__ not in _WARNED:
+        _WARNED.add(cls.__name__)
+        messages.append(
+            f"{cls.__name__} is defined in the script this process runs, so it is stored "
+            f"as {cls.__typed_state_namespace__!r}, which no page of an app reads: import "
+            "the class from the module the app imports"
+        )
+    if settings().app is None and "app" not in _WARNED:
+        _WARNED.add("app")
+        messages.append(
+            f"TYPED_STATE_APP is not set, so this process stores under the app name "
+            f"{app_name()!r} (its own script's folder and name): set TYPED_STATE_APP to "
+            "the app's name, in the app's servers and here"
+        )
+    for message in messages:
+        _LOGGER.warning("typed_state: %s", message)
+        warnings.warn(f"typed_state: {message}", UserWarning, stacklevel=4)
 
 
 def family_for(cls: type[SharedState], url: str) -> Family:
@@ -136,6 +196,7 @@ def reset() -> None:
             family.close()
         _FAMILIES.clear()
         _SLOTS.clear()
+        _VISITED.clear()
 
 
 class Family:
@@ -227,6 +288,10 @@ class Family:
         if dropped:
             _LOGGER.info("typed_state: expired %s", ", ".join(dropped))
             self.members_changed(None)
+
+    def forget(self, namespace: str) -> None:
+        """Drop what is kept for a member this process no longer holds."""
+        self._marked.pop(namespace, None)
 
     def heartbeat(self) -> None:
         """Note as used the members that live sessions of this process read.

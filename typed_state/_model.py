@@ -21,6 +21,7 @@ from typed_state._errors import (
     KeyNotAllowedError,
 )
 from typed_state._gc import maybe_freeze
+from typed_state._notice import replay as replay_notices
 from typed_state._slot import _VALIDATING, DEFAULT_LOCK_TIMEOUT, Slot
 
 if TYPE_CHECKING:
@@ -159,7 +160,9 @@ class SharedState(BaseModel):
             _check_key(cls, key)
         slot = _members.slot_for(cls, key)
         instance = slot.adopt(cls)
-        slot.touch()
+        run = slot.touch()
+        if run is not None:
+            replay_notices(run)  # kept feedback, in a run typed_state pushed
         if slot.backend.shared:
             _presence.start()  # other processes may be counting who is here
         maybe_freeze()
@@ -251,7 +254,7 @@ class SharedState(BaseModel):
         """
         slot = self._slot()
         slot.check_fields(type(self), (field,))
-        with slot.locked((field,), timeout):
+        with slot.locked(slot.write_locks(slot.cls, (field,)), timeout):
             draft = deepcopy(slot.values[field])
             yield draft
             slot.assign(type(self), {field: draft}, timeout)

@@ -24,6 +24,7 @@ re-assignment of the very object stored then counts as a change.
 
 from __future__ import annotations
 
+import collections
 import datetime
 import decimal
 import enum
@@ -195,6 +196,170 @@ class FrozenSet(set[Any], Frozen):
         return set(self)
 
 
+def _once_made(base: type, name: str, action: str) -> Any:
+    """``base.<name>`` while the value is being made (it has no origin yet), refused
+    after: ``__init__`` called again (``v.__init__(...)``) would refill it, and an
+    OrderedDict fills itself through ``__setitem__``."""
+    method = getattr(base, name)
+
+    def guarded(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            origin: Origin = self._ts_origin
+        except AttributeError:
+            return method(self, *args, **kwargs)
+        origin.refuse(action)
+
+    guarded.__name__ = name
+    return guarded
+
+
+FrozenList.__init__ = _once_made(list, "__init__", "re-initialize")  # type: ignore[method-assign]
+FrozenDict.__init__ = _once_made(dict, "__init__", "re-initialize")  # type: ignore[method-assign]
+FrozenSet.__init__ = _once_made(set, "__init__", "re-initialize")  # type: ignore[method-assign]
+
+
+class FrozenCounter(FrozenDict, collections.Counter[Any]):
+    """A ``Counter`` whose counts cannot change (``most_common()`` and the rest work)."""
+
+    __slots__ = ()
+
+    subtract = _refusing("subtract from")
+
+    def __copy__(self) -> collections.Counter[Any]:
+        return collections.Counter(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> collections.Counter[Any]:
+        return collections.Counter({deepcopy(k, memo): v for k, v in self.items()})
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (collections.Counter, (dict(self),))
+
+    def copy(self) -> collections.Counter[Any]:  # type: ignore[override]
+        return collections.Counter(self)
+
+    def __ior__(self, other: Any) -> collections.Counter[Any]:  # type: ignore[override,misc]
+        return collections.Counter(self) | collections.Counter(other)
+
+
+_DICT_MUTATORS = {
+    "__setitem__": "assign an item of",
+    "__delitem__": "delete an item of",
+    "clear": "clear",
+    "pop": "pop from",
+    "popitem": "pop from",
+    "setdefault": "setdefault on",
+    "update": "update",
+}
+
+
+class FrozenOrderedDict(collections.OrderedDict[Any, Any], Frozen):
+    """An ``OrderedDict`` whose contents and order cannot change."""
+
+    __slots__ = ("_ts_origin",)
+
+    move_to_end = _refusing("move an item of")
+
+    def __copy__(self) -> collections.OrderedDict[Any, Any]:
+        return collections.OrderedDict(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> collections.OrderedDict[Any, Any]:
+        return collections.OrderedDict(
+            (deepcopy(k, memo), deepcopy(v, memo)) for k, v in self.items()
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (collections.OrderedDict, (list(self.items()),))
+
+    def copy(self) -> collections.OrderedDict[Any, Any]:  # type: ignore[override]
+        return collections.OrderedDict(self)
+
+
+class FrozenDefaultDict(collections.defaultdict[Any, Any], Frozen):
+    """A ``defaultdict`` that cannot change: a missing key gives the default, unstored."""
+
+    __slots__ = ("_ts_origin",)
+
+    def __missing__(self, key: Any) -> Any:
+        if self.default_factory is None:
+            raise KeyError(key)
+        return self.default_factory()
+
+    def __copy__(self) -> collections.defaultdict[Any, Any]:  # type: ignore[override]
+        return collections.defaultdict(self.default_factory, self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> collections.defaultdict[Any, Any]:
+        return collections.defaultdict(
+            self.default_factory, {deepcopy(k, memo): deepcopy(v, memo) for k, v in self.items()}
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (collections.defaultdict, (self.default_factory, dict(self)))
+
+    def copy(self) -> collections.defaultdict[Any, Any]:  # type: ignore[override]
+        return collections.defaultdict(self.default_factory, self)
+
+
+for _cls, _base in (
+    (FrozenOrderedDict, collections.OrderedDict),
+    (FrozenDefaultDict, collections.defaultdict),
+):
+    for _name, _action in {**_DICT_MUTATORS, "__init__": "re-initialize"}.items():
+        setattr(_cls, _name, _once_made(_base, _name, _action))
+    _cls.__ior__ = lambda self, other: {**self, **dict(other)}  # type: ignore[method-assign,assignment]
+
+
+class FrozenDeque(collections.deque[Any], Frozen):
+    """A ``deque`` whose contents cannot change."""
+
+    __slots__ = ("_ts_origin",)
+
+    append = _refusing("append to")
+    appendleft = _refusing("append to")
+    extend = _refusing("extend")
+    extendleft = _refusing("extend")
+    insert = _refusing("insert into")
+    pop = _refusing("pop from")
+    popleft = _refusing("pop from")
+    remove = _refusing("remove from")
+    rotate = _refusing("rotate")
+    reverse = _refusing("reverse")
+    clear = _refusing("clear")
+    __setitem__ = _refusing("assign an item of")
+    __delitem__ = _refusing("delete an item of")
+    __init__ = _once_made(collections.deque, "__init__", "re-initialize")
+
+    def __iadd__(self, other: Iterable[Any]) -> collections.deque[Any]:  # type: ignore[override]
+        return collections.deque([*self, *other], self.maxlen)
+
+    def __copy__(self) -> collections.deque[Any]:  # type: ignore[override]
+        return collections.deque(self, self.maxlen)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> collections.deque[Any]:
+        return collections.deque((deepcopy(v, memo) for v in self), self.maxlen)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (collections.deque, (list(self), self.maxlen))
+
+    def copy(self) -> collections.deque[Any]:  # type: ignore[override]
+        return collections.deque(self, self.maxlen)
+
+
+def _frozen_mapping(value: dict[Any, Any], origin: Origin) -> Any:
+    """The read-only form of a dict, or of a Counter, OrderedDict or defaultdict."""
+    items = {k: freeze(v, origin) for k, v in value.items()}
+    frozen: Any
+    if isinstance(value, collections.Counter):
+        frozen = FrozenCounter(items)
+    elif isinstance(value, collections.defaultdict):
+        frozen = FrozenDefaultDict(value.default_factory, items)
+    elif isinstance(value, collections.OrderedDict):
+        frozen = FrozenOrderedDict(items)
+    else:
+        frozen = FrozenDict(items)
+    frozen._ts_origin = origin
+    return frozen
+
+
 # -- Pydantic models ----------------------------------------------------------------
 
 
@@ -295,9 +460,11 @@ def freeze(value: Any, origin: Origin) -> Any:
         frozen_list._ts_origin = origin
         return frozen_list
     if isinstance(value, dict):
-        frozen_dict = FrozenDict({k: freeze(v, origin) for k, v in value.items()})
-        frozen_dict._ts_origin = origin
-        return frozen_dict
+        return _frozen_mapping(value, origin)
+    if isinstance(value, collections.deque):
+        frozen_deque = FrozenDeque((freeze(v, origin) for v in value), value.maxlen)
+        frozen_deque._ts_origin = origin
+        return frozen_deque
     if isinstance(value, set):
         frozen_set = FrozenSet(value)
         frozen_set._ts_origin = origin

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from typed_state import _items, _journal, _streamlit
 from typed_state._backends._base import StaleVersions
-from typed_state._backends._codec import codec_for
+from typed_state._backends._codec import codec_for, too_deep
 from typed_state._change import differs, no_rerun, reassigned_in_place
 from typed_state._convert import accepting_earlier_models, map_models
 from typed_state._engine import FieldKey, engine
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from typed_state._backends._codec import FieldCodec
     from typed_state._members import Family
     from typed_state._model import SharedState
+    from typed_state._streamlit import Run
 
 _LOGGER = logging.getLogger("typed_state")
 
@@ -208,11 +209,12 @@ class Slot:
         self.read(name)
         return self.backend.version(self.namespace, name)
 
-    def touch(self) -> None:
-        """Note that the current run uses this state (a ``get()``)."""
+    def touch(self) -> Run | None:
+        """Note that the current run uses this state (a ``get()``); that run, if any."""
         run = _streamlit.current_run()
         if run is not None:
             engine().touch(run, self.namespace)
+        return run
 
     # -- locks -----------------------------------------------------------------------
 
@@ -222,6 +224,14 @@ class Slot:
         for name in names:
             if name not in fields:
                 raise FieldNameError(cls.__name__, name, fields)
+
+    def write_locks(self, cls: type[BaseModel], names: Sequence[str]) -> Sequence[str]:
+        """The locks a write of ``names`` takes: theirs, or every field's where the class
+        has a model validator, which must see (and keep) a combination of values no
+        other write changes meanwhile (``lo <= hi`` written as ``lo`` and ``hi`` apart)."""
+        if cls.__pydantic_decorators__.model_validators:
+            return list(cls.model_fields)
+        return names
 
     @contextmanager
     def locked(self, names: Sequence[str], timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[None]:
@@ -268,7 +278,7 @@ class Slot:
         expect = dict(if_versions) if if_versions else {}
         names = [*updates, *expect] if expect else list(updates)
         self.check_fields(cls, names)
-        with self.locked(names, timeout):
+        with self.locked(self.write_locks(cls, names), timeout):
             self._refuse_if_dropped()
             values = self.values
             if expect:
@@ -278,24 +288,19 @@ class Slot:
                 stale = {n: (expect[n], found[n]) for n in expect if found[n] != expect[n]}
                 if stale:
                     raise StaleWriteError(self.title, stale)
-            checked = {
-                name: value if type(value) in ATOMIC else _revalidate_models(value)
-                for name, value in updates.items()
-            }
-            if len(checked) == 1:
-                ((name, value),) = checked.items()
-                shadow = cls.model_construct(**values)
-                validated = {name: _validate_one(cls, shadow, name, value)}
-            else:
-                validated = _validate_many(cls, values, checked)
             codec = codec_for(cls)
-            changed = {}
-            before = {}
-            for name, new in validated.items():
-                old = values.get(name)
-                if reassigned_in_place(updates[name], old) or differs(old, new):
-                    changed[name] = codec.freeze(name, new)
-                    before[name] = old
+            try:
+                validated = _validated(cls, values, updates)
+                changed = {}
+                before = {}
+                for name, new in validated.items():
+                    old = values.get(name)
+                    if reassigned_in_place(updates[name], old) or differs(old, new):
+                        changed[name] = codec.freeze(name, new)
+                        before[name] = old
+            except RecursionError:
+                # Nested deeper than Python recurses: no store could read it back.
+                raise too_deep(self.title, ", ".join(updates), "Python's recursion limit") from None
             if not changed:
                 return
             try:
@@ -327,7 +332,7 @@ class Slot:
         cls = self.cls
         self.check_fields(cls, (name,))
         plan = _items.plan_for(cls, name, operation)
-        with self.locked((name,), timeout):
+        with self.locked(self.write_locks(cls, (name,)), timeout):
             self._refuse_if_dropped()
             old = self.values[name]
             if not plan.direct:
@@ -451,6 +456,21 @@ def _new_instance(cls: type[SharedState], slot: Slot) -> SharedState:
     object.__setattr__(instance, "__pydantic_private__", private or None)
     object.__setattr__(instance, "_ts_slot", slot)
     return instance
+
+
+def _validated(
+    cls: type[BaseModel], values: Mapping[str, Any], updates: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``updates`` validated as ``cls`` would on assignment (all together where several)."""
+    checked = {
+        name: value if type(value) in ATOMIC else _revalidate_models(value)
+        for name, value in updates.items()
+    }
+    if len(checked) == 1:
+        ((name, value),) = checked.items()
+        shadow = cls.model_construct(**values)
+        return {name: _validate_one(cls, shadow, name, value)}
+    return _validate_many(cls, values, checked)
 
 
 def _validate_one(cls: type[BaseModel], shadow: BaseModel, name: str, value: Any) -> Any:

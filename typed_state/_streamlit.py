@@ -111,7 +111,7 @@ class Run:
     field read, and a frozen dataclass costs several times more to build.
     """
 
-    __slots__ = ("fragment_id", "fragment_only", "in_callback", "marker", "session_id")
+    __slots__ = ("fragment_id", "fragment_only", "in_callback", "marker", "page", "session_id")
 
     def __init__(
         self,
@@ -120,6 +120,7 @@ class Run:
         fragment_id: str | None,
         fragment_only: bool,
         in_callback: bool,
+        page: str | None = None,
     ) -> None:
         self.session_id = session_id
         self.marker = marker
@@ -130,6 +131,10 @@ class Run:
         """True when this run re-runs fragments only, not the whole page."""
         self.in_callback = in_callback
         """True inside widget callbacks, before the script body starts."""
+        self.page = page
+        """The page (script hash) this run runs, as it stood when the run first used a
+        state; None when that was in the main script of an ``st.navigation`` app, which
+        every page runs."""
 
     def __repr__(self) -> str:
         return (
@@ -194,12 +199,16 @@ def current_run() -> Run | None:
         return last
     if not _is_script_thread():
         return None
+    page: str | None = ctx.page_script_hash
+    if page == ctx.pages_manager.main_script_hash:
+        page = None  # the main script: part of every page of an st.navigation app
     run = Run(
         session_id=ctx.session_id,
         marker=marker,
         fragment_id=fragment_id,
         fragment_only=bool(ctx.fragment_ids_this_run),
         in_callback=in_callback,
+        page=page,
     )
     _LAST_RUN.run = run
     return run
@@ -308,6 +317,17 @@ class Sessions:
             done.wait(wait)
         return True
 
+    def alive(self) -> set[str]:
+        """The ids of the server's live sessions."""
+        return {info.session.id for info in self._runtime._session_mgr.list_active_sessions()}
+
+    def quiet(self) -> bool:
+        """No live session has a run running or queued (read on the event loop)."""
+        return all(
+            SessionView(info.session).settled
+            for info in self._runtime._session_mgr.list_active_sessions()
+        )
+
     def get(self, session_id: str) -> SessionView | None:
         """The live session with this id; None if it closed or disconnected."""
         if _HAS_GET_APP_SESSION:
@@ -316,6 +336,11 @@ class Sessions:
             info = self._runtime._session_mgr.get_active_session_info(session_id)
             session = None if info is None else info.session
         return None if session is None else SessionView(session)
+
+
+def in_server() -> bool:
+    """Whether this process runs a Streamlit server (``streamlit run``), started or starting."""
+    return Runtime.exists()
 
 
 def sessions() -> Sessions | None:

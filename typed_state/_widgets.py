@@ -24,6 +24,7 @@ import streamlit as st
 from pydantic import ValidationError
 
 from typed_state._change import differs
+from typed_state._errors import StateDroppedError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -73,6 +74,12 @@ class _WriteBack:
         value = st.session_state[self.key]
         try:
             setattr(self.state, self.field, value)
+        except StateDroppedError:
+            # Dropped (drop(), expiry, another process) between the run that drew the
+            # widget and this change: nothing to write to; the page now runs with the
+            # fresh member.  Say so rather than fail the session's run.
+            title = self.state._slot().title
+            st.toast(f"{title} was deleted meanwhile: your change was not saved.", icon="⚠️")
         except ValidationError as exc:
             stored = self.state._slot().values[self.field]
             st.session_state[self.key] = _plain(stored)  # snap back

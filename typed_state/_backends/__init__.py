@@ -6,7 +6,7 @@ import importlib.util
 import threading
 from urllib.parse import urlsplit
 
-from typed_state._backends._base import Backend, FieldLock
+from typed_state._backends._base import Backend, FieldLock, safe_url
 from typed_state._backends._memory import MemoryBackend
 from typed_state._config import app_name, settings
 from typed_state._errors import ConfigurationError
@@ -31,7 +31,7 @@ def _create(url: str) -> Backend:
         if importlib.util.find_spec("redis") is None:
             # Only redis-py's absence: an ImportError of our own must show as itself.
             raise ConfigurationError(
-                f"the typed_state URL {url.split('@')[-1]!r} needs redis-py: "
+                f"the typed_state URL {safe_url(url)!r} needs redis-py: "
                 "pip install 'streamlit-typed-state[redis]'"
             )
         from typed_state._backends._redis import RedisBackend  # redis-py is optional
@@ -42,7 +42,7 @@ def _create(url: str) -> Backend:
 
         return SQLiteBackend(url, app_name(), lock_lease=settings().lock_lease)
     raise ConfigurationError(
-        f"unsupported typed_state URL {url!r}: the supported schemes are 'memory://', "
+        f"unsupported typed_state URL {safe_url(url)!r}: the supported schemes are 'memory://', "
         "'sqlite:///file.db' (a file on this host), 'redis://', 'rediss://' (TLS) and "
         "'unix://' (a Redis socket)"
     )

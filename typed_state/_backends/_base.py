@@ -145,6 +145,11 @@ class Backend(ABC):
         """Remove a namespace; False if it did not exist."""
 
     @abstractmethod
+    def detach(self, namespace: str) -> bool:
+        """Forget a member this process holds that was never stored (the store is not
+        touched); False, forgetting nothing, if it is stored."""
+
+    @abstractmethod
     def mark_used(self, namespace: str, when: float) -> None:
         """Note that a member of a family was used at ``when`` (nothing if it is not stored)."""
 
@@ -190,3 +195,11 @@ class Backend(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release what the backend holds (connections, threads)."""
+
+
+def safe_url(url: str) -> str:
+    """The URL without its user and password, for messages and logs."""
+    if "@" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://***@{rest.rpartition('@')[2]}"

@@ -25,21 +25,27 @@ field, when the class first meets such a store.
 from __future__ import annotations
 
 import base64
+import functools
 import importlib
 import io
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import pydantic_core
-from pydantic import ConfigDict, PydanticUserError, TypeAdapter
+from pydantic import ConfigDict, PydanticUserError, TypeAdapter, ValidationError
 
 from typed_state._errors import ConfigurationError
 from typed_state._readonly import Origin, freeze
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pydantic import BaseModel
 
 _TAG = "__typed_state__"
+
+MAX_DEPTH = 200
+"""Levels of nesting a stored value may have: the JSON parser reads 201, no more."""
 
 
 class FieldCodec:
@@ -51,6 +57,9 @@ class FieldCodec:
         self._tagged: dict[str, bool] = {}
         self._origins = {name: Origin(cls.__name__, name) for name in cls.model_fields}
         self._items_adapters: dict[str, TypeAdapter[Any]] = {}
+        self._loose: dict[str, bool] = {}
+        """Per field, whether it holds ``Any`` somewhere: JSON keeps less of such a value
+        than the writer had (``{1: "a"}`` comes back ``{"1": "a"}``, a tuple a list)."""
 
     @property
     def names(self) -> list[str]:
@@ -72,6 +81,7 @@ class FieldCodec:
                 adapter = TypeAdapter(form)
             self._adapters[name] = adapter
             self._tagged[name] = _holds(adapter.core_schema, ("bytes", "is-instance", "any"))
+            self._loose[name] = _holds(adapter.core_schema, ("any",))
         return adapter
 
     def check_storable(self, backend: str) -> None:
@@ -93,12 +103,40 @@ class FieldCodec:
                     )
 
     def encode(self, name: str, value: Any) -> bytes:
-        """The JSON of a field's value (exact: see the module's docstring)."""
+        """The JSON of a field's value (exact: see the module's docstring).
+
+        Raises ``pydantic.ValidationError`` for a value nested deeper than any
+        process could read back (see :func:`_readable`).
+        """
         adapter = self._adapter(name)
         data = adapter.dump_python(value, mode="python")
         if self._tagged[name]:
             data = _tag(data)
-        return pydantic_core.to_json(data, inf_nan_mode="constants")
+        return self._readable(name, lambda: pydantic_core.to_json(data, inf_nan_mode="constants"))
+
+    def _readable(self, name: str, encode: Callable[[], bytes]) -> bytes:
+        """The JSON ``encode`` makes, refused unless it can be decoded again.
+
+        The JSON parser stops at ``MAX_DEPTH`` levels of nesting: a deeper value
+        written would make every later read of the field fail, in every process,
+        until someone repaired the store by hand.  Counting brackets (a C loop)
+        spares the parse for the usual value, which cannot nest that deep.
+        """
+        problem = None
+        try:
+            raw = encode()
+        except ValueError as exc:  # the serializer's own depth limit (or a value it refuses)
+            problem = str(exc)
+        else:
+            if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
+                return raw
+            try:
+                pydantic_core.from_json(raw, allow_inf_nan=True)
+            except ValueError as exc:
+                problem = str(exc)
+            else:
+                return raw
+        raise too_deep(self.cls.__name__, name, problem)
 
     def decode(self, name: str, raw: bytes | str) -> Any:
         """The (frozen) value of ``raw``; raises ``pydantic.ValidationError`` if it does not fit."""
@@ -107,6 +145,13 @@ class FieldCodec:
             data = _untag(pydantic_core.from_json(raw, allow_inf_nan=True))
             return self.freeze(name, adapter.validate_python(data))
         return self.freeze(name, adapter.validate_json(raw))
+
+    def as_stored(self, name: str, value: Any, raw: bytes | str) -> Any:
+        """What every process reads of a write: ``value`` itself, or, for a field that
+        holds ``Any``, the value decoded from ``raw`` (its JSON), so that the writer
+        sees what the others and a restart see."""
+        self._adapter(name)
+        return self.decode(name, raw) if self._loose[name] else value
 
     def default(self, name: str) -> Any:
         """A field's default value, frozen."""
@@ -125,7 +170,12 @@ class FieldCodec:
         data = self._adapter(name).dump_python(items, mode="python")
         if self._tagged[name]:
             data = _tag(data)
-        return [pydantic_core.to_json(item, inf_nan_mode="constants") for item in data]
+        return [
+            self._readable(
+                name, functools.partial(pydantic_core.to_json, item, inf_nan_mode="constants")
+            )
+            for item in data
+        ]
 
     def decode_items(self, name: str, raws: list[bytes]) -> list[Any]:
         """The (frozen) items of :meth:`encode_items`; the field's constraints are not
@@ -151,6 +201,26 @@ class FieldCodec:
             values = adapter.validate_json(joined)
         origin = self._origins[name]
         return [freeze(value, origin) for value in values]
+
+
+def too_deep(title: str, name: str, problem: str) -> ValidationError:
+    """The error for a value of field ``name`` nested too deeply to be stored."""
+    return ValidationError.from_exception_data(
+        title,
+        [
+            {
+                "type": "value_error",
+                "loc": (name,),
+                "input": "<a value nested too deeply>",
+                "ctx": {
+                    "error": ValueError(
+                        f"cannot be stored: nested more than {MAX_DEPTH} levels deep, "
+                        f"or not JSON-able ({problem})"
+                    )
+                },
+            }
+        ],
+    )
 
 
 def codec_for(cls: type[BaseModel]) -> FieldCodec:

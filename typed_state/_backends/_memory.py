@@ -107,6 +107,16 @@ class MemoryBackend(Backend):
     def namespaces(self, prefix: str) -> list[str]:
         return sorted(ns for ns in list(self._stored) if ns.startswith(prefix))
 
+    def detach(self, namespace: str) -> bool:
+        with self._mutex:
+            if namespace in self._stored:
+                return False
+            self._live.pop(namespace, None)
+            self._versions.pop(namespace, None)
+            for key in [k for k in self._locks if k[0] == namespace]:
+                del self._locks[key]
+            return True
+
     def delete(self, namespace: str) -> bool:
         with self._mutex:
             self._live.pop(namespace, None)

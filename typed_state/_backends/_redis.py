@@ -31,14 +31,23 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 import redis
 from redis.exceptions import LockError, LockNotOwnedError, RedisError
 
 from typed_state import _clock
-from typed_state._backends._base import StaleVersions, family_of
-from typed_state._backends._shared import LOGGER, Lease, LeaseLost, Namespace, SharedBackend
+from typed_state._backends._base import StaleVersions, family_of, safe_url
+from typed_state._backends._shared import (
+    LOGGER,
+    Lease,
+    LeaseLost,
+    Namespace,
+    SharedBackend,
+    holder_died,
+    lock_token,
+)
 from typed_state._errors import BackendError, ConfigurationError
 
 if TYPE_CHECKING:
@@ -237,21 +246,13 @@ _RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
 """Seconds between attempts to reach Redis again after losing it (the last repeats)."""
 
 
-def _safe_url(url: str) -> str:
-    """The URL without its password, for messages."""
-    if "@" not in url:
-        return url
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://***@{rest.rpartition('@')[2]}"
-
-
 class RedisBackend(SharedBackend):
     """Values in Redis, cached in this process and kept fresh over pub/sub."""
 
     store_name = "Redis"
 
     def __init__(
-        self, url: str, app: str, *, lock_lease: float = 60.0, renew_locks: bool = True
+        self, url: str, app: str, *, lock_lease: float = 10.0, renew_locks: bool = True
     ) -> None:
         super().__init__(lock_lease=lock_lease, renew_locks=renew_locks)
         self.url = url
@@ -263,7 +264,7 @@ class RedisBackend(SharedBackend):
                 url, socket_connect_timeout=2.0, socket_timeout=5.0, health_check_interval=30
             )
         except ValueError as exc:
-            raise ConfigurationError(f"invalid Redis URL {_safe_url(url)!r}: {exc}") from exc
+            raise ConfigurationError(f"invalid Redis URL {safe_url(url)!r}: {exc}") from exc
         self._subscribed = threading.Event()
         self._listener: threading.Thread | None = None
         self._fenced_write = self._client.register_script(_FENCED_WRITE)
@@ -275,7 +276,7 @@ class RedisBackend(SharedBackend):
     # -- errors ------------------------------------------------------------------------
 
     def _failed(self, action: str, exc: Exception) -> BackendError:
-        url = _safe_url(self.url)
+        url = safe_url(self.url)
         return BackendError(
             f"Redis at {url} failed to {action}: {exc}. Nothing was "
             "changed; typed_state reconnects by itself when Redis is back.",
@@ -365,9 +366,17 @@ class RedisBackend(SharedBackend):
         if ns is None:
             return
         try:
-            counts = self._client.hmget(
-                self._key(namespace), [f"{_CHANGES}{name}" for name in names]
+            *counts, stored_version = self._client.hmget(
+                self._key(namespace), [*(f"{_CHANGES}{name}" for name in names), _VERSION]
             )
+            if stored_version is None and ns.stored:
+                # Redis lost the state (restarted empty) and no write since brought it
+                # back: what this process holds goes back first, else the write under
+                # this lock would start from the defaults and lose acknowledged writes.
+                self._restore(namespace, ns)
+                counts = self._client.hmget(
+                    self._key(namespace), [f"{_CHANGES}{name}" for name in names]
+                )
             names = [
                 name
                 for name, count in zip(names, counts, strict=True)
@@ -435,7 +444,7 @@ class RedisBackend(SharedBackend):
         # Stored: only now does this process show it.
         ns.stored = True
         for (name, value), changes in zip(values.items(), result[3:], strict=True):
-            ns.live[name] = value
+            ns.live[name] = codec.as_stored(name, value, encoded[name])
             ns.field_versions[name] = version
             ns.changes[name] = int(changes)
         return created
@@ -591,7 +600,8 @@ class RedisBackend(SharedBackend):
 
     def namespaces(self, prefix: str) -> list[str]:
         start = len(self._key(""))
-        pattern = self._key(_glob_escape(prefix)) + "*"
+        # The app name may hold glob characters too (its default is the script's folder).
+        pattern = _glob_escape(self._key(prefix)) + "*"
         try:
             keys = list(self._client.scan_iter(match=pattern, count=500))
         except RedisError as exc:
@@ -626,7 +636,7 @@ class RedisBackend(SharedBackend):
                 # Redis answers in order: the PONG means the subscription is in effect.
                 pubsub.ping(_SUBSCRIBED)
                 if attempt:
-                    LOGGER.warning("typed_state: Redis at %s is back", _safe_url(self.url))
+                    LOGGER.warning("typed_state: Redis at %s is back", safe_url(self.url))
                     # Writes made while we were away were never heard of.
                     self._resync()
                 attempt = 0
@@ -641,7 +651,7 @@ class RedisBackend(SharedBackend):
             except RedisError as exc:
                 if attempt == 0:
                     LOGGER.warning(
-                        "typed_state: lost Redis at %s (%s); retrying", _safe_url(self.url), exc
+                        "typed_state: lost Redis at %s (%s); retrying", safe_url(self.url), exc
                     )
                 delay = _RECONNECT_DELAYS[min(attempt, len(_RECONNECT_DELAYS) - 1)]
                 attempt += 1
@@ -658,20 +668,33 @@ class RedisBackend(SharedBackend):
         for namespace, ns in list(self._namespaces.items()):
             if not ns.stored:
                 continue  # a member nobody wrote: nothing to put back
-            key = self._key(namespace)
-            # A Redis restarted without persistence lost everything: what this
-            # process still has comes back (only into fields nobody stored since).
-            with self._client.pipeline(transaction=True) as pipe:
-                for name, value in list(ns.live.items()):
-                    pipe.hsetnx(key, name, ns.codec.encode(name, value))
-                pipe.execute()
+            self._restore(namespace, ns)
             # Every field may have changed, and versions restart with Redis.
             ns.field_versions = dict.fromkeys(ns.field_versions, 0)
             self._fetch(namespace, ns, ns.codec.names)
 
+    def _restore(self, namespace: str, ns: Namespace) -> None:
+        """Put back what this process holds of a state Redis lost (restarted without
+        persistence), only into fields nobody stored since, with the change counts
+        this process knows, so that versions do not go back."""
+        key = self._key(namespace)
+        with self._client.pipeline(transaction=True) as pipe:
+            for name, value in list(ns.live.items()):
+                pipe.hsetnx(key, name, ns.codec.encode(name, value))
+                pipe.hsetnx(key, f"{_CHANGES}{name}", ns.changes.get(name, 0))
+            pipe.hsetnx(key, _VERSION, max(ns.field_versions.values(), default=0))
+            pipe.execute()
+
     def close(self) -> None:
         super().close()
         self._client.close()
+
+
+_DEAD_HOLDER_CHECK = 0.25
+"""While a lock is held by another, how often its holder is checked for having died (s)."""
+
+_DELETE_IF = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
+"""Delete a lock only if it still holds the token that was seen (a dead holder's)."""
 
 
 class _RedisLease:
@@ -700,8 +723,27 @@ class _RedisLease:
         return self.lock.local.token
 
     def take(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        token = lock_token()
         try:
-            return bool(self.lock.acquire(blocking_timeout=timeout))
+            while True:
+                wait = max(0.0, min(_DEAD_HOLDER_CHECK, deadline - time.monotonic()))
+                if self.lock.acquire(blocking_timeout=wait, token=token):
+                    return True
+                if time.monotonic() >= deadline:
+                    return False
+                # Held: by a process of this host that died (kill -9, a crash)?
+                # Then its lease need not run out first.
+                holder = self._backend._client.get(self.lock.name)
+                if (
+                    holder is not None
+                    and holder_died(holder)
+                    and self._backend._client.eval(_DELETE_IF, 1, self.lock.name, holder)
+                ):
+                    LOGGER.warning(
+                        "typed_state: took over the lock %s from a process that died holding it",
+                        self.name,
+                    )
         except (RedisError, LockError) as exc:
             raise self._backend._failed(f"lock {self._what}", exc) from exc
 

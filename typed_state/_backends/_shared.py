@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import threading
 import time
 import uuid
@@ -56,6 +58,45 @@ class Namespace:
         self.changes: dict[str, int] = {}
         """Per field, how many changes were stored (``state.version(field)``)."""
         self.callbacks: list[Callable[[list[str], bool], None]] = []
+
+
+def _pid_namespace() -> str:
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:  # no /proc (macOS, Windows): the host name alone says "same host"
+        return "-"
+
+
+_HOST = f"{socket.gethostname()}/{_pid_namespace()}"
+"""Where this process's process ids mean something: its host and process namespace."""
+
+
+def lock_token() -> str:
+    """A new token for a lease: who holds it (host, process namespace, process id) and a
+    unique part, so that another process on the same host can see that its holder died."""
+    return f"{_HOST}/{os.getpid()}/{uuid.uuid4().hex}"
+
+
+def holder_died(token: str | bytes | None) -> bool:
+    """Whether the lease ``token`` names a process of this host that no longer runs.
+
+    Only the same host and process namespace can tell; a holder elsewhere (or an
+    older token without a holder) is taken to be alive, and its lease frees it.
+    """
+    if isinstance(token, bytes):
+        token = token.decode(errors="replace")
+    if not token or token.count("/") < 3:
+        return False
+    where, pid, _ = token.rsplit("/", 2)
+    if where != _HOST or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it exists, as another user's process
+        return False
+    return False
 
 
 class LeaseLost(Exception):
@@ -149,10 +190,12 @@ class SharedBackend(Backend):
             )
         try:
             return ns.codec.decode(name, raw)
-        except ValidationError as exc:
+        except ValueError as exc:  # does not validate, or is not JSON this parser reads
             default = ns.codec.default(name)
-            problems = "; ".join(
-                f"{e['msg']} (input {str(e.get('input'))[:60]!r})" for e in exc.errors()
+            problems = (
+                "; ".join(f"{e['msg']} (input {str(e.get('input'))[:60]!r})" for e in exc.errors())
+                if isinstance(exc, ValidationError)
+                else str(exc)
             )
             message = (
                 f"{ns.codec.cls.__name__}.{name} in {self.store_name} ({self._where(namespace)}) "
@@ -261,6 +304,16 @@ class SharedBackend(Backend):
             ns.field_versions[name] = version
             ns.changes[name] = count
 
+    def detach(self, namespace: str) -> bool:
+        with self._mutex:
+            ns = self._namespaces.get(namespace)
+            if ns is not None and ns.stored:
+                return False
+            self._namespaces.pop(namespace, None)
+            for key in [k for k in self._locks if k[0] == namespace]:
+                del self._locks[key]
+            return True
+
     def _forget(self, namespaces: list[str]) -> None:
         with self._mutex:
             for namespace in namespaces:
@@ -334,7 +387,7 @@ class SharedBackend(Backend):
             return
         try:
             added = ns.codec.decode_items(name, [item.encode() for item in message["a"]])
-        except ValidationError:
+        except ValueError:  # does not validate, or cannot be parsed
             self._fetch(namespace, ns, [name], quiet=quiet)  # warns, as any fetch would
             return
         value = frozen_list(ns.live[name], ns.codec.origin(name))

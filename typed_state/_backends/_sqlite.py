@@ -30,17 +30,25 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from typed_state import _clock
-from typed_state._backends._base import StaleVersions, family_of
-from typed_state._backends._shared import LOGGER, Lease, LeaseLost, Namespace, SharedBackend
+from typed_state._backends._base import StaleVersions, family_of, safe_url
+from typed_state._backends._shared import (
+    LOGGER,
+    Lease,
+    LeaseLost,
+    Namespace,
+    SharedBackend,
+    holder_died,
+    lock_token,
+)
 from typed_state._errors import BackendError, ConfigurationError
 
 if TYPE_CHECKING:
@@ -106,8 +114,8 @@ def database_path(url: str) -> Path:
     path = unquote(parts.path)
     if parts.netloc or parts.query or not path.startswith("/") or len(path) < 2:
         raise ConfigurationError(
-            f"invalid SQLite URL {url!r}: write sqlite:///state.db (a file relative to the "
-            "folder the app is started from) or sqlite:////var/lib/app/state.db (absolute)"
+            f"invalid SQLite URL {safe_url(url)!r}: write sqlite:///state.db (a file relative "
+            "to the folder the app is started from) or sqlite:////var/lib/app/state.db (absolute)"
         )
     relative = path[1:]
     if relative == ":memory:":
@@ -116,6 +124,15 @@ def database_path(url: str) -> Path:
             "for that, or a file path to share it and keep it across restarts"
         )
     return Path(relative).absolute()
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """The file at ``path`` (device and inode), None if there is none."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def _prepare(db: sqlite3.Connection) -> None:
@@ -135,7 +152,7 @@ class SQLiteBackend(SharedBackend):
     store_name = "SQLite"
 
     def __init__(
-        self, url: str, app: str, *, lock_lease: float = 60.0, renew_locks: bool = True
+        self, url: str, app: str, *, lock_lease: float = 10.0, renew_locks: bool = True
     ) -> None:
         if sqlite3.sqlite_version_info < (3, 35):
             raise ConfigurationError(
@@ -147,6 +164,9 @@ class SQLiteBackend(SharedBackend):
         self.app = app
         self.path = database_path(url)
         self._db: sqlite3.Connection | None = None
+        self._file: tuple[int, int] | None = None
+        """The file the connection has open (device, inode): a durable write checks that
+        it is still at the path."""
         self._db_mutex = threading.RLock()
         """One connection per process, one statement at a time: SQLite runs one
         write transaction at a time anyway, and reads are served from the cache."""
@@ -196,7 +216,17 @@ class SQLiteBackend(SharedBackend):
         if self._db is None:
             self._db = self._connect()
             self._synchronous = "FULL"
+            self._file = _identity(self.path)
         return self._db
+
+    def _check_file(self) -> None:
+        """Refuse to commit into a file that is no longer at the path (its folder or the
+        file deleted or replaced): the write would land in an unlinked file and be lost
+        to every process that opens the path next."""
+        if _identity(self.path) != self._file:
+            raise sqlite3.OperationalError(
+                f"the file {self.path} was deleted or replaced while this process had it open"
+            )
 
     def _broken(self) -> None:
         """Close the connection after a failure: the next use opens the file again."""
@@ -231,6 +261,8 @@ class SQLiteBackend(SharedBackend):
                 db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 try:
                     yield db
+                    if write and durable:
+                        self._check_file()  # one stat: a returned write is in the file
                     db.execute("COMMIT")
                 except BaseException:
                     if db.in_transaction:
@@ -426,7 +458,9 @@ class SQLiteBackend(SharedBackend):
                 for name in values
             ]
             self._log(db, self._message(namespace, names, q=quiet, c=created))
-        self._stored(ns, values, version, changes)
+        self._stored(
+            ns, {n: codec.as_stored(n, v, encoded[n]) for n, v in values.items()}, version, changes
+        )
         return created
 
     def append(
@@ -712,7 +746,7 @@ class _SQLiteLease:
     def take(self, timeout: float) -> bool:
         backend = self._backend
         deadline = time.monotonic() + timeout
-        token = uuid.uuid4().hex
+        token = lock_token()
         while True:
             with backend._transaction(f"lock {self.name}", durable=False) as db:
                 now = time.time()
@@ -722,6 +756,25 @@ class _SQLiteLease:
                     "WHERE expires < ? RETURNING token",
                     (backend.app, self.name, token, now + backend.lock_lease, now),
                 ).fetchone()
+                if taken is None:
+                    # Held: by a process of this host that died (kill -9, a crash)?
+                    # Then its lease need not run out first.
+                    (holder,) = db.execute(
+                        "SELECT token FROM locks WHERE app = ? AND name = ?",
+                        (backend.app, self.name),
+                    ).fetchone() or (None,)
+                    if holder_died(holder):
+                        taken = db.execute(
+                            "UPDATE locks SET token = ?, expires = ? WHERE app = ? AND name = ? "
+                            "AND token = ? RETURNING token",
+                            (token, now + backend.lock_lease, backend.app, self.name, holder),
+                        ).fetchone()
+                        if taken is not None:
+                            LOGGER.warning(
+                                "typed_state: took over the lock %s from a process that died "
+                                "holding it",
+                                self.name,
+                            )
             if taken is not None:
                 self.token = token
                 return True

@@ -10,6 +10,7 @@ class AppSession:
     # Set in __init__, so stubtest cannot see them; tests/test_stubs.py checks them
     # on the class's source.
     _client_state: ClientState
+    id: str
     # Before 1.67 (no settling tracking, no has_fragment): read directly.
     _scriptrunner: ScriptRunner | None
     _browser_queue: ForwardMsgQueue

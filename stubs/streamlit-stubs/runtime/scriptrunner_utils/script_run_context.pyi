@@ -4,6 +4,8 @@
 # the names a release may lack, and what is used instead, are listed there.
 from typing import Any
 
+from streamlit.runtime.pages_manager import PagesManager
+
 # Since 1.58 (parallel fragments).
 class FragmentThreadState:
     fragment_id: str | None
@@ -17,6 +19,9 @@ class ScriptRunContext:
     session_id: str
     cursors: dict[int, Any]
     fragment_ids_this_run: list[str] | None
+    pages_manager: PagesManager
+    @property
+    def page_script_hash(self) -> str: ...
     _has_script_started: bool
     # Until 1.57; ThreadState.get().fragment_id since 1.58.
     current_fragment_id: str | None

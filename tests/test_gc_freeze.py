@@ -189,11 +189,12 @@ def test_the_freezer_waits_for_quiet_then_refreezes_when_sessions_close(thawed: 
 @pytest.mark.parametrize(
     ("heap", "expected"),
     [
-        (HeapState(since=5, frozen=100_000, young=500_000, closed=50), False),  # too soon
-        (HeapState(since=30, frozen=100_000, young=10_000, closed=0), False),
-        (HeapState(since=30, frozen=100_000, young=10_000, closed=_gc.CLOSED), True),
-        (HeapState(since=30, frozen=100_000, young=60_000, closed=0), True),  # grew by half
-        (HeapState(since=_gc.MAX_AGE, frozen=100_000, young=10, closed=0), True),
+        (HeapState(since=5, then=100_000, now=500_000, closed=50), False),  # too soon
+        (HeapState(since=30, then=100_000, now=110_000, closed=0), False),
+        (HeapState(since=30, then=100_000, now=110_000, closed=_gc.CLOSED), True),
+        (HeapState(since=30, then=100_000, now=150_000, closed=0), True),  # grew by half
+        (HeapState(since=_gc.MAX_AGE, then=100_000, now=100_001, closed=0), True),
+        (HeapState(since=_gc.MAX_AGE, then=100_000, now=90_000, closed=0), False),
     ],
 )
 def test_when_a_refreeze_is_due(heap: HeapState, expected: Any) -> None:

@@ -770,3 +770,53 @@ def test_locked_releases_every_lock_even_when_a_release_raises() -> None:
     thread.start()
     thread.join()
     assert taken_elsewhere == [True, True]
+
+
+def test_reading_a_misspelt_field_is_a_field_name_error() -> None:
+    """chat.cout raised a plain AttributeError: `except TypedStateError` missed it."""
+    from typed_state import TypedStateError
+
+    state = Chat.get()
+    with pytest.raises(TypedStateError, match="Chat has no field 'cout'; its fields are"):
+        _ = state.cout  # type: ignore[attr-defined]
+    assert getattr(state, "cout", None) is None  # still an AttributeError for getattr()
+
+
+def test_type_hints_resolve_on_every_public_class_and_user_classes() -> None:
+    """typing.get_type_hints() raised NameError: 'Slot' on SharedState and every user
+    subclass (autodoc and runtime checkers broke)."""
+    import typing
+
+    import typed_state
+
+    assert typing.get_type_hints(Chat)["count"] is int
+    failing = []
+    for name in typed_state.__all__:
+        member = getattr(typed_state, name)
+        if isinstance(member, type) and name != "StateConfig":
+            try:
+                typing.get_type_hints(member)
+            except Exception as exc:
+                failing.append(f"{name}: {exc}")
+    assert failing == []
+    assert set(typing.get_type_hints(typed_state.WidgetBinding)) == {"key", "on_change"}
+
+
+class Validated(SharedState):
+    tags: list[str] = Field(default_factory=lambda: ["a", "b", "c"])
+    index: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("tags", "index")
+    @classmethod
+    def as_is(cls, value: Any) -> Any:
+        return value
+
+
+def test_item_errors_name_the_state_and_the_field_when_validators_force_whole_writes() -> None:
+    """With a field_validator the item operations write the whole value, and their
+    errors said '. has 3 items: no index 7' and a bare KeyError('zz')."""
+    state = Validated.get()
+    with pytest.raises(IndexError, match=r"^Validated\.tags has 3 items: no index 7$"):
+        state.set_item("tags", 7, "x")
+    with pytest.raises(KeyError, match=r"Validated\.index has no item 'zz'"):
+        state.del_item("index", "zz")

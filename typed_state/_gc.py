@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -41,8 +42,9 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger("typed_state")
 
-CHECK_EVERY = 5.0
-"""Seconds between two looks, on the loop, at whether a refreeze is due."""
+CHECK_EVERY = 1.0
+"""Seconds between two looks, on the loop, at whether a refreeze is due (a look costs
+two O(1) calls: ``sys.getallocatedblocks()`` and the live sessions' ids)."""
 
 _POLL = 0.1
 """Seconds between two looks at whether the server is quiet, once a freeze is due."""
@@ -55,8 +57,10 @@ CLOSED = 10
 in reference cycles, if they were alive then, is freed only by one."""
 
 GROWTH = 0.5
-"""Objects made since the last freeze and still alive, as a share of those frozen,
-that make a refreeze due: every run walks them again."""
+"""Growth of the heap since the last freeze, as a share of it then, that makes a
+refreeze due: what was made since and is still alive, every run walks again.  The
+heap is counted in pymalloc blocks (``sys.getallocatedblocks()``, O(1)), a stand-in for
+the objects that ``len(gc.get_objects())`` would count at O(n)."""
 
 MAX_AGE = 1800.0
 """Seconds after which a refreeze is due anyway (garbage that closed sessions do
@@ -69,10 +73,10 @@ class HeapState:
 
     since: float
     """Seconds since the last freeze."""
-    frozen: int
-    """Objects frozen by the last freeze."""
-    young: int
-    """Objects tracked outside the frozen generation now."""
+    then: int
+    """Allocated blocks just after the last freeze."""
+    now: int
+    """Allocated blocks now."""
     closed: int
     """Sessions closed since the last freeze."""
 
@@ -87,8 +91,8 @@ def due(heap: HeapState) -> bool:
         return False
     return (
         heap.closed >= CLOSED
-        or heap.young >= GROWTH * max(heap.frozen, 1)
-        or (heap.since >= MAX_AGE and heap.young > 0)
+        or heap.now >= (1 + GROWTH) * max(heap.then, 1)
+        or (heap.since >= MAX_AGE and heap.now > heap.then)
     )
 
 
@@ -106,6 +110,8 @@ class Stats:
     """The longest a (re)freeze held the event loop, in ms."""
     freed: list[int] = field(default_factory=list)
     """Per freeze, the unreachable objects its collection found."""
+    blocks: int = 0
+    """Allocated blocks just after the last freeze."""
 
 
 class Freezer:
@@ -187,7 +193,7 @@ class Freezer:
             closed = len(self._alive_then - sessions.alive())
         since = self._clock() - (self._frozen_at if self._frozen_at is not None else 0.0)
         return HeapState(
-            since=since, frozen=self.stats.frozen, young=len(gc.get_objects()), closed=closed
+            since=since, then=self.stats.blocks, now=sys.getallocatedblocks(), closed=closed
         )
 
     def freeze(self, sessions: Sessions | None = None) -> None:
@@ -203,6 +209,7 @@ class Freezer:
         stats.last_ms = took
         stats.longest_ms = max(stats.longest_ms, took)
         stats.freed = [*stats.freed[-99:], freed]
+        stats.blocks = sys.getallocatedblocks()
         self._frozen_at = self._clock()
         self._alive_then = sessions.alive() if sessions is not None else set()
         _LOGGER.debug(

@@ -174,8 +174,11 @@ def del_item(plan: Plan, title: str, name: str, old: Any, key: Any, origin: Orig
     return Edit(frozen_list(new_list, origin))
 
 
-def edited_plainly(plan: Plan, old: Any, operation: str, args: tuple[Any, ...]) -> Any:
-    """The new value as a plain list or dict, for the whole-value path (validated by the caller)."""
+def edited_plainly(
+    plan: Plan, title: str, name: str, old: Any, operation: str, args: tuple[Any, ...]
+) -> Any:
+    """The new value as a plain list or dict, for the whole-value path (validated by the
+    caller); errors name the state and the field, as on the direct path."""
     if operation == "append":
         items, keep_last = args
         value = [*old, *items]
@@ -184,13 +187,13 @@ def edited_plainly(plan: Plan, old: Any, operation: str, args: tuple[Any, ...]) 
     if operation == "set_item":
         key, item = args
         if plan.kind == "list":
-            key = _index("", "", old, key)
+            key = _index(title, name, old, key)
         new[key] = item
         return new
     (key,) = args
     if plan.kind == "dict" and key not in old:
-        raise KeyError(key)
-    del new[key if plan.kind == "dict" else _index("", "", old, key)]
+        raise KeyError(f"{title}.{name} has no item {key!r}")
+    del new[key if plan.kind == "dict" else _index(title, name, old, key)]
     return new
 
 

@@ -110,7 +110,10 @@ class SharedState(BaseModel):
     """
 
     __slots__ = ("_ts_slot",)
-    _ts_slot: Slot
+    if TYPE_CHECKING:
+        # Not a runtime annotation: typing.get_type_hints() on any SharedState
+        # resolves names in ``typed_state``'s namespace (the public __module__).
+        _ts_slot: Slot
 
     model_config = ConfigDict(validate_default=True)
 
@@ -420,6 +423,16 @@ class SharedState(BaseModel):
 
         def __delattr__(self, name: str) -> None:
             raise AttributeError(f"cannot delete {type(self).__name__}.{name}")
+
+        def __getattr__(self, name: str) -> Any:
+            # Only for names Python found nowhere else: a misspelt field (chat.cout)
+            # is then a FieldNameError, which `except TypedStateError` catches too.
+            try:
+                return super().__getattr__(name)
+            except AttributeError:
+                if name.startswith("_"):
+                    raise
+                raise FieldNameError(type(self).__name__, name, type(self).model_fields) from None
 
     def __copy__(self) -> Self:
         raise TypeError(

@@ -336,7 +336,7 @@ class Slot:
             self._refuse_if_dropped()
             old = self.values[name]
             if not plan.direct:
-                new = _items.edited_plainly(plan, old, operation, args)
+                new = _items.edited_plainly(plan, self.title, name, old, operation, args)
                 self.assign(cls, {name: new}, timeout)
                 return
             origin = codec_for(cls).origin(name)

@@ -17,6 +17,7 @@ Only Streamlit's public API is used (``st.session_state``, ``st.toast``).
 
 from __future__ import annotations
 
+from collections.abc import Callable  # noqa: TC003 - WidgetBinding's hints resolve at run time
 from copy import deepcopy
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -27,8 +28,6 @@ from typed_state._change import differs
 from typed_state._errors import StateDroppedError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from typed_state._model import SharedState
 
 

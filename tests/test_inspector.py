@@ -190,3 +190,13 @@ def test_the_write_log_keeps_small_values_and_only_the_size_of_big_ones() -> Non
     assert ("tags", "['a', 'b']") in shown
     assert ("text", "<str of 2,000,000 characters>") in shown
     assert ("items", "<list of 1 item>") in shown  # models: their type and count
+
+
+def test_a_big_value_is_sent_in_part_and_an_unsendable_one_escaped() -> None:
+    """A 3 MB value was sent on every 1 s refresh; a lone surrogate ("\\ud800") showed
+    a raw traceback."""
+    at = AppTest.from_file(str(Path(__file__).parent / "apps" / "inspector_big.py")).run()
+    assert not at.exception
+    codes = [c.value for c in at.code]
+    assert max(len(c) for c in codes) <= 20_000
+    assert any("\\\\ud800 lone surrogate" in c or "\\ud800 lone surrogate" in c for c in codes)

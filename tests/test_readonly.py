@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import copy
+import dataclasses
 import json
 import pickle
 from typing import Any
@@ -12,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from tests.test_model import Harness
 from typed_state import ReadOnlyValueError, SharedState, TypedStateError
@@ -339,3 +341,44 @@ def test_counters_ordered_and_default_dicts_and_deques_stay_what_they_are() -> N
     assert list(tallies.recent) == [2, 3, 4]
     assert copy.copy(tallies.counts) == collections.Counter("hello")
     assert type(copy.deepcopy(tallies.groups)) is collections.defaultdict
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    tags: list[str] = dataclasses.field(default_factory=list)
+
+
+@pydantic_dataclass
+class Checked:
+    x: int
+
+
+class Shapes(SharedState):
+    point: Point = Field(default_factory=lambda: Point(1))
+    checked: Checked = Field(default_factory=lambda: Checked(2))
+
+
+def test_dataclass_values_are_read_only_and_still_their_class() -> None:
+    """state.checked.x = "not-an-int" stored an invalid value: dataclasses had no
+    read-only form."""
+    shapes = Shapes.get()
+    with pytest.raises(
+        ReadOnlyValueError, match=r"Shapes\.checked is read-only \(cannot set \.x"
+    ):
+        shapes.checked.x = "not-an-int"  # type: ignore[assignment]
+    with pytest.raises(ReadOnlyValueError):
+        shapes.point.tags.append("a")
+    assert isinstance(shapes.point, Point)
+    assert shapes.point == Point(1)
+    assert Point(1) == shapes.point
+    plain = copy.copy(shapes.point)
+    plain.x = 9  # a copy is a plain, mutable Point
+    assert shapes.point.x == 1
+    assert pickle.loads(pickle.dumps(shapes.point)) == Point(1)
+    with shapes.mutate("point") as point:
+        point.x = 7
+    assert shapes.point == Point(7)
+    version = shapes.version("point")
+    shapes.point = Point(7)  # equal: no change
+    assert shapes.version("point") == version

@@ -336,3 +336,24 @@ def test_a_write_into_a_deleted_folder_is_refused_not_lost(
     board.count = 3
     testing.reset()
     assert Board.get().count == 3
+
+
+def test_a_locked_write_waits_for_another_writer_no_longer_than_its_timeout(
+    sqlite_store: SQLiteStore,
+) -> None:
+    """A write with timeout=2 took 10 s behind another process's stalled write: the
+    store's busy wait (10 s) did not know the write's own timeout."""
+    board = Board.get()
+    backend = board._ts_slot.backend  # type: ignore[attr-defined]
+    staller = sqlite3.connect(sqlite_store.path, isolation_level=None)
+    staller.execute("BEGIN IMMEDIATE")  # another process's write, stalled
+    try:
+        with pytest.raises(BackendError, match="database is locked"):
+            with board.lock("count", timeout=0.5):
+                board.count = 1
+        assert 0 <= backend._busy_ms <= 500  # it waited for its own timeout only
+    finally:
+        staller.execute("ROLLBACK")
+        staller.close()
+    board.count = 2  # the file is free again: writes work
+    assert sqlite_store.stored(NS, "count") == "2"

@@ -33,6 +33,9 @@ _PAGE = 50
 _LONG = 2_000
 """JSON longer than this (characters) is shown collapsed."""
 
+_SHOWN = 20_000
+"""Characters of a long value's JSON the page sends at most (it refreshes every second)."""
+
 _MEMBERS = 50
 """Members of a family listed at most (filter to see others)."""
 
@@ -160,8 +163,11 @@ def _value(slot: Slot, name: str, value: Any, codec: Any) -> None:
         return
     text = _json_text(codec, name, value)
     if len(text) > _LONG:
-        with st.expander(f"{name}: {len(text):,} characters of JSON"):
-            st.code(text, language="json")
+        # Only the start: the page refreshes every second, and a 3 MB value would be
+        # sent to the browser each time.
+        shown = f"the first {_SHOWN:,} of " if len(text) > _SHOWN else ""
+        with st.expander(f"{name}: {shown}{len(text):,} characters of JSON"):
+            st.code(text[:_SHOWN], language="json")
     elif text.startswith(("{", "[")):
         st.json(text, expanded=1)
     else:
@@ -172,9 +178,16 @@ def _value(slot: Slot, name: str, value: Any, codec: Any) -> None:
 
 def _json_text(codec: Any, name: str, value: Any) -> str:
     try:
-        return str(codec.encode(name, value).decode())
-    except Exception:  # a type with no JSON form (memory backend): its repr
-        return json.dumps(repr(value))
+        text = str(codec.encode(name, value).decode())
+    except Exception:  # no JSON form (memory backend), or a lone surrogate: its repr
+        text = json.dumps(repr(value))
+    return _printable(text)
+
+
+def _printable(text: str) -> str:
+    """``text`` with what the browser cannot be sent (a lone surrogate, ``"\ud800"``)
+    escaped: Streamlit fails to send such a string, and the page showed a traceback."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _jsonable(codec: Any, name: str, part: list[Any] | dict[Any, Any]) -> Any:
@@ -201,7 +214,7 @@ def _when(at: float, *, milliseconds: bool = False) -> str:
 def _short(value: Any) -> str:
     if value is _journal.UNKNOWN:
         return "?"
-    text = repr(value)
+    text = _printable(repr(value))
     return text if len(text) <= 60 else text[:57] + "..."
 
 

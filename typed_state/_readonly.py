@@ -17,14 +17,18 @@ The frozen forms stay what the annotation says (``isinstance(v, list)``,
 new plain value instead of changing this one, as it does on a tuple, so
 ``state.tags |= {"x"}`` is an ordinary validated write.
 
-Types with no read-only form (a pandas DataFrame, a dataclass, any other
-object) are stored as they are: :func:`is_frozen` says False for them, and a
-re-assignment of the very object stored then counts as a change.
+Counters, OrderedDicts, defaultdicts and deques keep their type, read-only; a
+dataclass (stdlib or Pydantic's, with a ``__dict__``) becomes an instance of a
+read-only subclass of its class.  Types with no read-only form (a pandas DataFrame,
+a slotted dataclass, any other object) are stored as they are: :func:`is_frozen` says
+False for them, and a re-assignment of the very object stored then counts as a change.
 """
 
 from __future__ import annotations
 
 import collections
+import copy
+import dataclasses
 import datetime
 import decimal
 import enum
@@ -35,7 +39,7 @@ import threading
 import uuid
 from abc import ABCMeta
 from copy import deepcopy
-from typing import TYPE_CHECKING, Any, NoReturn, SupportsIndex
+from typing import TYPE_CHECKING, Any, NoReturn, SupportsIndex, cast
 
 from pydantic import BaseModel
 
@@ -432,6 +436,72 @@ def _make_frozen(cls: type[BaseModel]) -> type[BaseModel]:
     return frozen
 
 
+# -- dataclasses ---------------------------------------------------------------------
+
+_FROZEN_DATACLASSES: dict[type, type] = {}
+
+
+def _frozen_dataclass_class(cls: type) -> type:
+    """The read-only subclass of a dataclass (stdlib or Pydantic's), made once per class:
+    attribute assignment and deletion refused, equal to a plain instance with the same
+    fields, copied (``copy``, ``deepcopy``, ``pickle``) to a plain one."""
+
+    def make() -> type:
+        def refuse_set(self: Frozen, name: str, value: Any) -> NoReturn:
+            self._ts_origin.refuse(f"set .{name} of")
+
+        def refuse_delete(self: Frozen, name: str) -> NoReturn:
+            self._ts_origin.refuse(f"delete .{name} of")
+
+        def equal(self: Any, other: object) -> Any:  # a bool, or NotImplemented
+            if not isinstance(other, cls):
+                return NotImplemented
+            return all(
+                bool(getattr(self, f.name) == getattr(other, f.name))
+                for f in dataclasses.fields(cls)
+                if f.compare
+            )
+
+        def plain(self: Any, memo: dict[int, Any] | None = None) -> Any:
+            # As for models: a copy is plain outside, holding the same (frozen)
+            # values; a deep copy is plain all the way down.
+            instance: Any = object.__new__(cls)
+            values = {k: v for k, v in self.__dict__.items() if k != "_ts_origin"}
+            instance.__dict__.update(values if memo is None else deepcopy(values, memo))
+            return instance
+
+        def reduce(self: Any) -> tuple[Any, ...]:
+            return (copy_plain, (plain(self, {}),))
+
+        namespace = {
+            "__module__": cls.__module__,
+            "__qualname__": cls.__qualname__,
+            "__setattr__": refuse_set,
+            "__delattr__": refuse_delete,
+            "__eq__": equal,
+            "__hash__": cls.__hash__,
+            "__copy__": plain,
+            "__deepcopy__": plain,
+            "__reduce__": reduce,
+        }
+        return type(cls.__name__, (cls, Frozen), namespace)
+
+    return get_or_create(_FROZEN_DATACLASSES, cls, _FROZEN_CLASSES_LOCK, make)
+
+
+def copy_plain(value: Any) -> Any:
+    """Unpickles a frozen dataclass as the plain instance it was reduced to."""
+    return value
+
+
+def _freeze_dataclass(value: Any, origin: Origin) -> Any:
+    frozen_cls = _frozen_dataclass_class(type(value))
+    instance: Any = object.__new__(frozen_cls)
+    values = {k: freeze(v, origin) for k, v in vars(value).items()}
+    object.__setattr__(instance, "__dict__", {**values, "_ts_origin": origin})
+    return instance
+
+
 # -- freezing -----------------------------------------------------------------------
 
 
@@ -455,6 +525,10 @@ def freeze(value: Any, origin: Origin) -> Any:
         return value
     if isinstance(value, BaseModel):
         return _freeze_model(value, origin)
+    if dataclasses.is_dataclass(value) and hasattr(value, "__dict__"):
+        if isinstance(cast("Any", value), Frozen):  # frozen for another field: its plain copy
+            value = copy.copy(value)
+        return _freeze_dataclass(value, origin)
     if isinstance(value, list):
         frozen_list = FrozenList(freeze(v, origin) for v in value)
         frozen_list._ts_origin = origin

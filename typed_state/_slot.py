@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import warnings
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from typed_state import _items, _journal, _streamlit
-from typed_state._backends._base import StaleVersions
+from typed_state._backends._base import WRITE_DEADLINE, StaleVersions
 from typed_state._backends._codec import codec_for, too_deep
 from typed_state._change import differs, no_rerun, reassigned_in_place
 from typed_state._convert import accepting_earlier_models, map_models
@@ -241,6 +242,8 @@ class Slot:
         (a Redis lease that ran out): the first such error is raised after.
         """
         taken = []
+        # The whole write, the store's own waits included, is bounded by ``timeout``.
+        deadline = WRITE_DEADLINE.set(WRITE_DEADLINE.get() or time.monotonic() + timeout)
         try:
             for name in sorted(set(names)):
                 lock = self.backend.lock(self.namespace, name)
@@ -249,6 +252,7 @@ class Slot:
                 taken.append(lock)
             yield
         finally:
+            WRITE_DEADLINE.reset(deadline)
             failure: BaseException | None = None
             for lock in reversed(taken):
                 try:

@@ -11,6 +11,7 @@ writes through :meth:`Backend.watch`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
@@ -203,3 +204,8 @@ def safe_url(url: str) -> str:
         return url
     scheme, _, rest = url.partition("://")
     return f"{scheme}://***@{rest.rpartition('@')[2]}"
+
+
+WRITE_DEADLINE: ContextVar[float | None] = ContextVar("typed_state_write_deadline", default=None)
+"""When (``time.monotonic()``) the locked write going on in this thread must give up:
+a store that waits for another process (SQLite's busy wait) waits no longer."""

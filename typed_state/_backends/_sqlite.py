@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from typed_state import _clock
-from typed_state._backends._base import StaleVersions, family_of, safe_url
+from typed_state._backends._base import WRITE_DEADLINE, StaleVersions, family_of, safe_url
 from typed_state._backends._shared import (
     LOGGER,
     Lease,
@@ -176,6 +176,8 @@ class SQLiteBackend(SharedBackend):
         self._writes = 0
         self._synchronous = "FULL"
         """The main connection's ``PRAGMA synchronous`` (see :meth:`_transaction`)."""
+        self._busy_ms = int(_BUSY_TIMEOUT * 1000)
+        """The main connection's ``PRAGMA busy_timeout``, in ms."""
 
     # -- the connection ----------------------------------------------------------------
 
@@ -216,6 +218,7 @@ class SQLiteBackend(SharedBackend):
         if self._db is None:
             self._db = self._connect()
             self._synchronous = "FULL"
+            self._busy_ms = int(_BUSY_TIMEOUT * 1000)
             self._file = _identity(self.path)
         return self._db
 
@@ -254,6 +257,16 @@ class SQLiteBackend(SharedBackend):
                 self._broken()
                 raise self._failed("open", exc) from exc
             try:
+                # A write waits for another process's write at most until its own
+                # deadline (its lock timeout), never the whole busy timeout.
+                deadline = WRITE_DEADLINE.get() if write else None
+                busy = _BUSY_TIMEOUT
+                if deadline is not None:
+                    busy = max(0.0, min(_BUSY_TIMEOUT, deadline - time.monotonic()))
+                busy_ms = int(busy * 1000)
+                if busy_ms != self._busy_ms:
+                    db.execute(f"PRAGMA busy_timeout={busy_ms}")
+                    self._busy_ms = busy_ms
                 synchronous = "FULL" if durable or not write else "NORMAL"
                 if synchronous != self._synchronous:
                     db.execute(f"PRAGMA synchronous={synchronous}")

@@ -363,9 +363,7 @@ def test_dataclass_values_are_read_only_and_still_their_class() -> None:
     """state.checked.x = "not-an-int" stored an invalid value: dataclasses had no
     read-only form."""
     shapes = Shapes.get()
-    with pytest.raises(
-        ReadOnlyValueError, match=r"Shapes\.checked is read-only \(cannot set \.x"
-    ):
+    with pytest.raises(ReadOnlyValueError, match=r"Shapes\.checked is read-only \(cannot set \.x"):
         shapes.checked.x = "not-an-int"  # type: ignore[assignment]
     with pytest.raises(ReadOnlyValueError):
         shapes.point.tags.append("a")

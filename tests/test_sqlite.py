@@ -348,9 +348,11 @@ def test_a_locked_write_waits_for_another_writer_no_longer_than_its_timeout(
     staller = sqlite3.connect(sqlite_store.path, isolation_level=None)
     staller.execute("BEGIN IMMEDIATE")  # another process's write, stalled
     try:
-        with pytest.raises(BackendError, match="database is locked"):
-            with board.lock("count", timeout=0.5):
-                board.count = 1
+        with (
+            pytest.raises(BackendError, match="database is locked"),
+            board.lock("count", timeout=0.5),
+        ):
+            board.count = 1
         assert 0 <= backend._busy_ms <= 500  # it waited for its own timeout only
     finally:
         staller.execute("ROLLBACK")

@@ -85,3 +85,21 @@ def peer(store: Store) -> Iterator[SharedBackend]:
     backend = store.new()
     yield backend
     backend.close()
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis), "sqlite"])
+def where(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """The store the test's states use (through TYPED_STATE_URL)."""
+    if request.param == "redis":
+        yield request.getfixturevalue("redis_url")
+        return
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'state.db'}"
+        monkeypatch.setenv("TYPED_STATE_URL", url)
+        monkeypatch.setenv("TYPED_STATE_APP", "tests")
+        settings.cache_clear()
+        yield url
+        return
+    yield "memory://"

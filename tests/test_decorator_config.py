@@ -10,8 +10,8 @@ import streamlit as st
 from streamlit import config
 
 from typed_state import ConfigurationError, DefinitionError, SharedState, StateConfig, shared_state
-from typed_state._backends import backend_for
 from typed_state._config import app_name, settings
+from typed_state._open import backend_for
 
 
 class Board(SharedState):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -15,7 +13,6 @@ from pydantic import Field, ValidationError, model_validator
 from tests.test_model import Harness
 from typed_state import SharedState, StaleWriteError, TypedStateError
 from typed_state._backends._codec import codec_for
-from typed_state._config import settings
 
 if TYPE_CHECKING:
     from tests.stores import Store
@@ -24,24 +21,6 @@ if TYPE_CHECKING:
 class Doc(SharedState):
     text: str = ""
     title: str = Field("untitled", max_length=20)
-
-
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis), "sqlite"])
-def where(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    """The store the test's states use (through TYPED_STATE_URL)."""
-    if request.param == "redis":
-        yield request.getfixturevalue("redis_url")
-        return
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'state.db'}"
-        monkeypatch.setenv("TYPED_STATE_URL", url)
-        monkeypatch.setenv("TYPED_STATE_APP", "tests")
-        settings.cache_clear()
-        yield url
-        return
-    yield "memory://"
 
 
 def test_a_version_counts_stored_changes(where: str) -> None:

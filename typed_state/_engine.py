@@ -18,8 +18,9 @@ page that writes on every run makes at most two runs per user action.  Two
 sessions whose pushed runs keep writing the same field re-run each other for
 ever; that is detected and logged once per field (see :data:`_ECHO_ROUNDS`).
 
-The engine knows nothing of models or backends: a field is a ``(namespace,
-name)`` key.  It talks to Streamlit only through :mod:`typed_state._streamlit`.
+The engine knows nothing of models or backends: what a run reads is a topic, a
+field (a ``(namespace, name)`` key), a family's list of members or a presence.
+It talks to Streamlit only through :mod:`typed_state._streamlit`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from typed_state import _streamlit
 from typed_state._config import settings
@@ -43,6 +44,28 @@ _LOGGER = logging.getLogger("typed_state")
 
 FieldKey = tuple[str, str]
 """A field of one state instance: (namespace, field name)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Members:
+    """The list of a family's members (``keys()``): changes when one is made or deleted."""
+
+    family: str
+
+
+@dataclass(frozen=True, slots=True)
+class Presence:
+    """Who is present on a state (``presence()``), or, ``by_key``, on each member of a
+    family (``presence_by_key()``)."""
+
+    namespace: str
+    by_key: bool = False
+
+
+Topic = FieldKey | Members | Presence
+"""What a run can read, and so be re-run for when it changes."""
+
+_T = TypeVar("_T", bound="Members | Presence")
 
 _POLL_BUSY = 0.01
 """How often a dirty session that is still running is checked again (s)."""
@@ -97,9 +120,9 @@ class _Subscriptions:
     """Run marker of the latest full run that touched a state."""
     last_marker: object = None
     """Run marker of the latest run (full or fragment) that touched a state."""
-    main: dict[FieldKey, int] = field(default_factory=dict)
-    """Fields read outside fragments in the latest full run -> version read."""
-    fragments: dict[str, dict[FieldKey, int]] = field(default_factory=dict)
+    main: dict[Topic, int] = field(default_factory=dict)
+    """Topics read outside fragments in the latest full run -> version read."""
+    fragments: dict[str, dict[Topic, int]] = field(default_factory=dict)
     fragment_markers: dict[str, object] = field(default_factory=dict)
     pushed_marker: object = None
     """``last_marker`` when we last pushed a full run; unchanged at the next
@@ -166,8 +189,8 @@ class Engine:
         self._titles: dict[str, str] = {}
         self._echoes: dict[FieldKey, int] = {}
         self._echo_warned: set[FieldKey] = set()
-        self._versions: dict[FieldKey, int] = {}
-        self._readers: dict[FieldKey, set[str]] = {}
+        self._versions: dict[Topic, int] = {}
+        self._readers: dict[Topic, set[str]] = {}
         self._sessions: dict[str, _Subscriptions] = {}
         self._recorded: list[RerunRecord] = []
         self._next_sweep = clock() + _SWEEP_EVERY
@@ -211,7 +234,7 @@ class Engine:
             subs.used.add(namespace)
             subs.labels[namespace] = label
 
-    def bind(self, run: Run, key: FieldKey) -> None:
+    def bind(self, run: Run, key: Topic) -> None:
         """Bind the session (or fragment) of ``run`` to ``key`` for this run."""
         if run.in_callback:
             # A callback runs before the script body of the same run, which
@@ -236,7 +259,7 @@ class Engine:
             # The first read of the run counts: what it showed may be older than
             # what a later read of the same run sees.
             target.setdefault(key, self._versions.get(key, 0))
-            if not key[1].startswith("["):  # a field, not a family's keys or a presence
+            if type(key) is tuple:  # a field: presence counts the session on its state
                 subs.used.add(key[0])
             readers = self._readers.get(key)
             if readers is None:
@@ -284,10 +307,8 @@ class Engine:
         """How messages name the state stored under ``namespace`` (``Chat['r1']``)."""
         self._titles[namespace] = title
 
-    def changed(
-        self, keys: Iterable[FieldKey], writer: Run | None, *, catch_up: bool = True
-    ) -> None:
-        """Fields changed: re-run (soon) every session bound to them.
+    def changed(self, keys: Iterable[Topic], writer: Run | None, *, catch_up: bool = True) -> None:
+        """Fields (or other topics) changed: re-run (soon) every session bound to them.
 
         ``writer`` is the script run that wrote (None for a thread of the app's
         own, or another process).  Its session is re-run too where its page
@@ -361,14 +382,14 @@ class Engine:
         subs.catchup_run = marker if subs.catchup_pending else None
         subs.push_pending = subs.catchup_pending = False
 
-    def _count_echo(self, key: FieldKey, echo: bool | None) -> None:
+    def _count_echo(self, key: Topic, echo: bool | None) -> None:
         """Count writes of ``key`` in a row made by pushed runs; log a loop once.
 
         A write by a run nobody pushed (a user's action) ends the count; one of
         unknown origin (another process, whose sessions may be the other half
         of the loop) leaves it as it is.
         """
-        if echo is None:
+        if echo is None or type(key) is not tuple:
             return
         if not echo:
             self._echoes.pop(key, None)
@@ -523,7 +544,7 @@ class Engine:
 
     # -- introspection -------------------------------------------------------------
 
-    def readers(self, key: FieldKey) -> set[str]:
+    def readers(self, key: Topic) -> set[str]:
         """Sessions currently bound to ``key`` (latest runs only)."""
         with self._lock:
             found: set[str] = set()
@@ -548,9 +569,8 @@ class Engine:
                     self._forget_locked(session_id)
             found: set[str] = set()
             for subs in self._sessions.values():
-                found.update(namespace for namespace, _ in subs.main)
-                for reads in subs.fragments.values():
-                    found.update(namespace for namespace, _ in reads)
+                for reads in (subs.main, *subs.fragments.values()):
+                    found.update(key[0] for key in reads if type(key) is tuple)
             return found
 
     def showing(self, *, on_loop: bool = False) -> dict[str, list[str | None]]:
@@ -584,10 +604,10 @@ class Engine:
                     found.setdefault(namespace, []).append(subs.labels.get(namespace))
             return found
 
-    def watched(self, name: str) -> set[str]:
-        """The namespaces whose key ``(namespace, name)`` a live run reads (e.g. presence)."""
+    def watched(self, kind: type[_T]) -> set[_T]:
+        """The topics of this kind (e.g. :class:`Presence`) that some live run reads."""
         with self._lock:
-            return {namespace for namespace, field_name in self._readers if field_name == name}
+            return {key for key in self._readers if isinstance(key, kind)}
 
     def sessions(self) -> Sessions | None:
         """The server's live sessions (None without a server)."""

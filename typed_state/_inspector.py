@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from typed_state import _journal, _members
 from typed_state._backends._codec import codec_for
 from typed_state._engine import engine
+from typed_state._ids import StateId, key_of, members_prefix
 from typed_state._presence import shown_here
 
 if TYPE_CHECKING:
@@ -102,12 +103,11 @@ def _states(query: str) -> list[Slot]:
         cls = family.cls
         if cls is None:
             continue
-        prefix = family.name + "["
-        keys = [ns[len(prefix) : -1] for ns in family.backend.namespaces(prefix)]
+        keys = [key_of(ns) or "" for ns in family.backend.namespaces(members_prefix(family.name))]
         if query:
             keys = [key for key in keys if query.lower() in key.lower()] or keys
         for key in keys[:_MEMBERS]:
-            namespace = f"{prefix}{key}]"
+            namespace = StateId(family.name, key).namespace
             if namespace not in found:
                 found[namespace] = _members.slot_for(cls, key, use=False)
     slots = sorted(found.values(), key=lambda slot: slot.title)

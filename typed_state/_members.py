@@ -26,9 +26,10 @@ import warnings
 from typing import TYPE_CHECKING, cast
 
 from typed_state import _clock, _streamlit
-from typed_state._backends import backend_for
 from typed_state._config import app_name, settings
-from typed_state._engine import FieldKey, engine
+from typed_state._engine import Members, engine
+from typed_state._ids import StateId, family_of, key_of, members_prefix
+from typed_state._open import backend_for
 from typed_state._slot import Slot
 
 if TYPE_CHECKING:
@@ -37,9 +38,6 @@ if TYPE_CHECKING:
     from typed_state._streamlit import Run
 
 _LOGGER = logging.getLogger("typed_state")
-
-KEYS_FIELD = "[keys]"
-"""The engine's field name for a family's list of members (no field has brackets)."""
 
 _MARK_EVERY = 1.0
 """Seconds between two notes of a member's use by ``get(key=)`` (at most; less with a short ttl)."""
@@ -68,7 +66,7 @@ def slot_for(cls: type[SharedState], key: str | None, *, use: bool = True) -> Sl
     url = url_of(cls)
     base = cls.__typed_state_namespace__
     family = None if key is None else family_for(cls, url)
-    namespace = base if key is None else f"{base}[{key}]"
+    namespace = StateId(base, key).namespace
     slot = _SLOTS.get((url, namespace))
     if slot is None or slot.dropped:
         with _LOCK:
@@ -162,15 +160,14 @@ def keys(cls: type[SharedState]) -> list[str]:
     if run is not None:
         engine().bind(run, family.keys_key)
     family.maybe_sweep()
-    prefix = family.name + "["
-    return [ns[len(prefix) : -1] for ns in family.backend.namespaces(prefix)]
+    return [key_of(ns) or "" for ns in family.backend.namespaces(members_prefix(family.name))]
 
 
 def drop(cls: type[SharedState], key: str) -> bool:
     """Delete the member ``key`` of ``cls``'s family; False if it held nothing."""
     url = url_of(cls)
     family = family_for(cls, url)
-    namespace = f"{family.name}[{key}]"
+    namespace = StateId(family.name, key).namespace
     with _LOCK:
         slot = _SLOTS.pop((url, namespace), None)
     deleted = slot.drop() if slot is not None else family.backend.delete(namespace)
@@ -206,7 +203,7 @@ class Family:
         self.name = cls.__typed_state_namespace__
         self.url = url
         self.backend = backend
-        self.keys_key: FieldKey = (self.name, KEYS_FIELD)
+        self.keys_key = Members(self.name)
         self.ttl: float | None = None
         self.max_keys: int | None = None
         self._cls: type[SharedState] | None = None
@@ -305,8 +302,7 @@ class Family:
             self.backend.mark_used(namespace, now)
 
     def _read_here(self) -> set[str]:
-        prefix = self.name + "["
-        return {ns for ns in engine().read_namespaces() if ns.startswith(prefix)}
+        return {ns for ns in engine().read_namespaces() if family_of(ns) == self.name}
 
     def _beat(self) -> None:
         while not self._stop.wait(max(0.5, min(30.0, (self.ttl or 120.0) / 4))):

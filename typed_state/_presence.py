@@ -20,20 +20,14 @@ import threading
 from typing import TYPE_CHECKING
 
 from typed_state import _clock, _members, _streamlit
-from typed_state._backends._base import family_of
-from typed_state._engine import engine
+from typed_state._engine import Presence, engine
+from typed_state._ids import family_of, key_of
 
 if TYPE_CHECKING:
     from typed_state._backends import Backend
     from typed_state._slot import Slot
 
 _LOGGER = logging.getLogger("typed_state")
-
-PRESENCE = "[presence]"
-"""The engine's field name for a state's presence."""
-
-BY_KEY = "[presence by key]"
-"""The engine's field name for the presence of every member of a family."""
 
 _TICK = 1.0
 """Seconds between two looks at who is where."""
@@ -52,8 +46,8 @@ class _Presence:
     def __init__(self) -> None:
         self.ticking = False
         self.lock = threading.Lock()
-        self.totals: dict[tuple[str, str], tuple[int, tuple[str, ...]]] = {}
-        """What the watching sessions last saw, per engine key: count and labels."""
+        self.totals: dict[Presence, tuple[int, tuple[str, ...]]] = {}
+        """What the watching sessions last saw, per presence: count and labels."""
         self.remote: dict[tuple[Backend, str], Shown] = {}
         """Per (shared backend, group), the other processes' presence, from the last tick."""
         self.shared: dict[Backend, dict[str, Shown]] = {}
@@ -77,22 +71,21 @@ def shown(slot: Slot) -> list[str | None]:
     namespace = slot.namespace
     labels = engine().showing().get(namespace, [])
     labels = labels + _others(slot.backend, group_of(namespace)).get(namespace, [])
-    _bind((namespace, PRESENCE), labels)
+    _bind(Presence(namespace), labels)
     return labels
 
 
 def by_key(family: str, backend: Backend) -> dict[str, int]:
     """Per member key of ``family``, how many sessions are present; binds the current run."""
-    prefix = family + "["
     counts: dict[str, int] = {}
     seen: list[str | None] = []
     for shown_somewhere in (engine().showing(), _others(backend, family)):
         for namespace, labels in shown_somewhere.items():
-            if namespace.startswith(prefix):
-                key = namespace[len(prefix) : -1]
+            key = key_of(namespace)
+            if key is not None and family_of(namespace) == family:
                 counts[key] = counts.get(key, 0) + len(labels)
                 seen += [f"{namespace}:{label}" for label in labels]
-    _bind((family, BY_KEY), seen)
+    _bind(Presence(family, by_key=True), seen)
     return dict(sorted(counts.items()))
 
 
@@ -106,7 +99,7 @@ def shown_here() -> Shown:
     return found
 
 
-def _bind(key: tuple[str, str], labels: list[str | None]) -> None:
+def _bind(key: Presence, labels: list[str | None]) -> None:
     run = _streamlit.current_run()
     if run is not None:
         engine().bind(run, key)
@@ -176,8 +169,9 @@ def _look() -> None:
             backend.share_presence(mine, now + _EXPIRY)
             _STATE.shared[backend] = mine
     _STATE.remote.clear()
-    watched = engine().watched(PRESENCE)
-    families = engine().watched(BY_KEY)
+    topics = engine().watched(Presence)
+    watched = {topic.namespace for topic in topics if not topic.by_key}
+    families = {topic.namespace for topic in topics if topic.by_key}
     wanted = sorted({group_of(ns) for ns in watched} | families)
     for backend in groups:
         if wanted:
@@ -192,21 +186,23 @@ def _look() -> None:
         for (_, group), remote in _STATE.remote.items():
             if group == group_of(namespace):
                 labels += remote.get(namespace, [])
-        changed += _note((namespace, PRESENCE), labels)
+        changed += _note(Presence(namespace), labels)
     for family in families:
-        prefix = family + "["
         labels = [
-            f"{ns}:{label}" for ns, here in local.items() if ns.startswith(prefix) for label in here
+            f"{ns}:{label}"
+            for ns, here in local.items()
+            if family_of(ns) == family
+            for label in here
         ]
         for (_, group), remote in _STATE.remote.items():
             if group == family:
                 labels += [f"{ns}:{label}" for ns, there in remote.items() for label in there]
-        changed += _note((family, BY_KEY), labels)
+        changed += _note(Presence(family, by_key=True), labels)
     if changed:
         engine().changed(changed, None)
 
 
-def _note(key: tuple[str, str], labels: list[str | None]) -> list[tuple[str, str]]:
+def _note(key: Presence, labels: list[str | None]) -> list[Presence]:
     """``[key]`` if what its watchers see changed since the last look."""
     seen = _summary(labels)
     previous = _STATE.totals.get(key)

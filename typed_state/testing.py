@@ -20,10 +20,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from typed_state import _gc, _journal, _presence
-from typed_state._backends import reset_backends
 from typed_state._config import settings
 from typed_state._engine import RerunRecord, engine, use_engine
 from typed_state._model import SharedState, reset_slots
+from typed_state._open import reset_backends
 
 if TYPE_CHECKING:
     from streamlit.testing.v1 import AppTest

@@ -28,16 +28,6 @@ class StaleVersions(Exception):
         self.found = found
 
 
-def family_of(namespace: str) -> str | None:
-    """The family a member's namespace belongs to (``mod.Chat`` for ``mod.Chat[r1]``).
-
-    A namespace is a class's module and qualified name, which hold no ``[``,
-    then, for a member of a family, ``[key]``.
-    """
-    family, bracket, _ = namespace.partition("[")
-    return family if bracket else None
-
-
 class FieldLock(Protocol):
     """A re-entrant lock on one field of one state instance."""
 

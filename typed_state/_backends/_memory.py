@@ -6,7 +6,8 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from typed_state import _clock
-from typed_state._backends._base import Backend, FieldLock, StaleVersions, family_of
+from typed_state._backends._base import Backend, FieldLock, StaleVersions
+from typed_state._ids import family_of
 from typed_state._once import get_or_create
 
 if TYPE_CHECKING:

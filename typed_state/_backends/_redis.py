@@ -38,7 +38,7 @@ import redis
 from redis.exceptions import LockError, LockNotOwnedError, RedisError
 
 from typed_state import _clock
-from typed_state._backends._base import StaleVersions, family_of, safe_url
+from typed_state._backends._base import StaleVersions, safe_url
 from typed_state._backends._shared import (
     LOGGER,
     Lease,
@@ -49,6 +49,7 @@ from typed_state._backends._shared import (
     lock_token,
 )
 from typed_state._errors import BackendError, ConfigurationError
+from typed_state._ids import family_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Mapping

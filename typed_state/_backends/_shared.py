@@ -29,9 +29,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
-from typed_state._backends._base import Backend, FieldLock, family_of
+from typed_state._backends._base import Backend, FieldLock
 from typed_state._change import differs
 from typed_state._errors import BackendError, LockLostError, StoredValueWarning
+from typed_state._ids import family_of
 from typed_state._once import get_or_create
 from typed_state._readonly import frozen_list
 

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from typed_state import _clock
-from typed_state._backends._base import WRITE_DEADLINE, StaleVersions, family_of, safe_url
+from typed_state._backends._base import WRITE_DEADLINE, StaleVersions, safe_url
 from typed_state._backends._shared import (
     LOGGER,
     Lease,
@@ -50,6 +50,7 @@ from typed_state._backends._shared import (
     lock_token,
 )
 from typed_state._errors import BackendError, ConfigurationError
+from typed_state._ids import family_of
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterator, Mapping

@@ -1,0 +1,106 @@
+"""The shape of the package, checked: what each room may import."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PLAIN_PROCESS = """
+import importlib, json, sys, types
+
+# The package's __init__ (the public API) imports Streamlit: stand in for it with a
+# bare package, so that only what the store module itself imports is loaded.
+package = types.ModuleType("typed_state")
+package.__path__ = [{folder!r}]
+sys.modules["typed_state"] = package
+importlib.import_module({module!r})
+print(json.dumps(sorted(
+    name for name in sys.modules
+    if name.partition(".")[0] == "streamlit"
+    or name in ("typed_state._config", "typed_state._streamlit", "typed_state._engine")
+)))
+"""
+
+STORE_IN_A_PLAIN_PROCESS = """
+from pydantic import BaseModel
+from typed_state._backends._codec import codec_for
+from typed_state._backends._sqlite import SQLiteBackend
+
+
+class Settings(BaseModel):
+    theme: str = "light"
+    size: int = 12
+
+
+codec = codec_for(Settings)
+for value in ("dark", None):
+    store = SQLiteBackend({url!r}, "plain")
+    live = store.load("app.Settings", codec)
+    if value is None:
+        print(live)
+    else:
+        store.attach("app.Settings", Settings().model_dump(), codec)
+        store.save("app.Settings", {{"theme": value}}, codec)
+    store.close()
+"""
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "typed_state._backends",
+        "typed_state._backends._memory",
+        "typed_state._backends._sqlite",
+        "typed_state._backends._redis",
+        "typed_state._backends._codec",
+    ],
+)
+def test_a_store_imports_neither_streamlit_nor_the_configuration(module: str) -> None:
+    """A store is usable from a plain Python process (a worker, a script, a new store's
+    tests): it loads no Streamlit, no configuration and no re-run engine."""
+    code = PLAIN_PROCESS.format(folder=str(ROOT / "typed_state"), module=module)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout
+    assert json.loads(out) == []
+
+
+def test_a_store_works_in_a_plain_python_process(tmp_path: Path) -> None:
+    code = PLAIN_PROCESS.format(
+        folder=str(ROOT / "typed_state"), module="typed_state._backends"
+    ).replace("print(json.dumps(", "(json.dumps(")
+    code += textwrap.dedent(STORE_IN_A_PLAIN_PROCESS.format(url=f"sqlite:///{tmp_path}/s.db"))
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout
+    assert out.strip() == "{'theme': 'dark', 'size': 12}"
+    assert "streamlit" not in out
+
+
+def test_a_state_is_named_in_one_place() -> None:
+    """Identities were an f-string convention built and parsed in five modules, with
+    the pseudo-fields "[keys]" and "[presence]" riding on field names: only _ids.py
+    writes or reads a namespace now, and what a run reads is a typed topic."""
+    from typed_state._ids import StateId, family_of, key_of, members_prefix
+
+    member = StateId("app.Room", "r[1]")
+    assert member.namespace == "app.Room[r[1]]"
+    assert StateId.of(member.namespace) == member
+    assert StateId.of("app.Room") == StateId("app.Room")
+    assert family_of(member.namespace) == "app.Room"
+    assert family_of("app.Room") is None
+    assert key_of(member.namespace) == "r[1]"
+    assert member.namespace.startswith(members_prefix("app.Room"))
+    for path in (ROOT / "typed_state").rglob("*.py"):
+        if path.name == "_ids.py":
+            continue
+        text = path.read_text()
+        for pattern in ('"[keys]"', '"[presence', '+ "["', "}[{key}]"):
+            assert pattern not in text, f"{path.name} builds or parses an identity: {pattern}"

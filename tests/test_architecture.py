@@ -104,3 +104,52 @@ def test_a_state_is_named_in_one_place() -> None:
         text = path.read_text()
         for pattern in ('"[keys]"', '"[presence', '+ "["', "}[{key}]"):
             assert pattern not in text, f"{path.name} builds or parses an identity: {pattern}"
+
+
+def test_errors_name_the_state_field_and_key_in_the_same_attributes() -> None:
+    """Error facts were named three ways (model, state, namespace)."""
+    import threading
+
+    from typed_state import FieldNameError, LockTimeoutError, SharedState
+
+    class Ledger(SharedState):
+        total: int = 0
+
+    ledger = Ledger.get(key="q1")
+    with pytest.raises(FieldNameError) as misspelt:
+        ledger.totl = 1  # type: ignore[attr-defined]
+    assert (misspelt.value.state, misspelt.value.field) == ("Ledger", "totl")
+    assert misspelt.value.model == "Ledger"  # the first name still answers
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with ledger.lock("total"):
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(30)
+    try:
+        with (
+            pytest.raises(LockTimeoutError, match="timeout=") as late,
+            ledger.lock("total", timeout=0),
+        ):
+            pass
+    finally:
+        release.set()
+        holder.join(30)
+    assert (late.value.state, late.value.field, late.value.fields) == (
+        "Ledger['q1']",
+        "total",
+        ("total",),
+    )
+
+
+def test_the_readme_lists_every_module() -> None:
+    """"How it fits together" names each module with its job: a new one is added there."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## How it fits together") : readme.index("## Performance")]
+    for path in sorted((ROOT / "typed_state").rglob("*.py")):
+        assert f" {path.name} " in section, f"README's module list lacks {path.name}"

@@ -747,7 +747,7 @@ class _FailingRelease:
 
     def release(self) -> None:
         self.lock.release()
-        raise LockLostError("lost", namespace="ns", field="count", lease=1.0)
+        raise LockLostError("lost", state="Chat", field="count", lease=1.0)
 
 
 def test_locked_releases_every_lock_even_when_a_release_raises() -> None:

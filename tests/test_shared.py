@@ -254,6 +254,10 @@ def test_a_write_after_the_lease_ran_out_is_refused_and_the_other_write_stands(
         with pytest.raises(LockLostError, match="expired while it was held") as caught:
             slow.save(NS, {"count": 1}, codec)
         assert (caught.value.field, caught.value.lease) == ("count", 0.3)
+        # The public name, not the store's namespace (it once said tests.test_shared.Board).
+        assert (caught.value.state, caught.value.key) == ("Board", None)
+        assert "Board.count" in str(caught.value)
+        assert "tests." not in str(caught.value)
         with pytest.raises(LockLostError):
             mine.release()
         assert store.stored(NS, "count") == "2"

@@ -20,6 +20,10 @@ and friends keep working::
     SchemaChangedWarning       (UserWarning)   a state's class changed; some values were reset
     StoredValueWarning         (UserWarning)   a stored value did not validate; the default is used
 
+Each error names what it is about in the same attributes where they apply:
+``state`` (the class's name, with the key of a family's member: ``Room['r1']``),
+``field`` and ``key``; its message says how to fix it.
+
 Failed validation is not wrapped: a write that does not validate raises
 :class:`pydantic.ValidationError`, as Pydantic users expect.
 """
@@ -52,28 +56,41 @@ class FieldNameError(TypedStateError, AttributeError):
     and :meth:`~typed_state.SharedState.update`.
     """
 
-    def __init__(self, model: str, name: str, fields: Iterable[str]) -> None:
+    def __init__(self, state: str, name: str, fields: Iterable[str]) -> None:
         known = ", ".join(sorted(fields)) or "(none)"
-        super().__init__(f"{model} has no field {name!r}; its fields are: {known}")
-        self.model = model
+        super().__init__(f"{state} has no field {name!r}; its fields are: {known}")
+        self.state = state
         self.field = name
+
+    @property
+    def model(self) -> str:
+        """The state's class name (``state``, under its first name)."""
+        return self.state
 
 
 class LockTimeoutError(TypedStateError, TimeoutError):
     """A field lock could not be acquired within its timeout.
 
-    Nothing was written. Another thread (or, with Redis, another process) held
-    the lock for the whole timeout.
+    Nothing was written. Another thread (or, with Redis or SQLite, another process)
+    held the lock for the whole timeout.  ``state``, ``fields`` (``field``: the
+    first) and ``timeout`` say which lock and how long it was waited for.
     """
 
-    def __init__(self, model: str, fields: Iterable[str], timeout: float) -> None:
-        self.model = model
+    def __init__(self, state: str, fields: Iterable[str], timeout: float) -> None:
+        self.state = state
         self.fields = tuple(fields)
+        self.field = self.fields[0] if self.fields else ""
         self.timeout = timeout
         super().__init__(
-            f"could not lock {model}.{{{', '.join(self.fields)}}} within {timeout:g} s; "
-            "another thread or process holds it"
+            f"could not lock {state}.{{{', '.join(self.fields)}}} within {timeout:g} s: "
+            "another thread or process holds it. Keep locked blocks short (no slow calls "
+            "inside them), or wait longer with timeout="
         )
+
+    @property
+    def model(self) -> str:
+        """The state's name (``state``, under its first name)."""
+        return self.state
 
 
 class ReadOnlyValueError(TypedStateError, TypeError):
@@ -146,13 +163,16 @@ class LockLostError(TypedStateError):
     default), renewed in the background while its holder runs.  A holder that
     could not renew it in time (a process stalled longer than the lease) has
     lost it: its writes are refused from then on (nothing is stored after the
-    lease ran out), and releasing it raises this error too.  ``namespace``,
-    ``field`` and ``lease`` say which lock.
+    lease ran out), and releasing it raises this error too.  ``state``, ``key``
+    (of a family's member, else None), ``field`` and ``lease`` say which lock.
     """
 
-    def __init__(self, message: str, *, namespace: str, field: str, lease: float) -> None:
+    def __init__(
+        self, message: str, *, state: str, field: str, lease: float, key: str | None = None
+    ) -> None:
         super().__init__(message)
-        self.namespace = namespace
+        self.state = state
+        self.key = key
         self.field = field
         self.lease = lease
 

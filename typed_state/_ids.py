@@ -23,6 +23,12 @@ class StateId:
         """The instance's name in stores and messages (``mod.Room[r1]``)."""
         return self.name if self.key is None else f"{self.name}[{self.key}]"
 
+    @property
+    def title(self) -> str:
+        """How messages name the instance: its class's name, and key (``Room['r1']``)."""
+        short = self.name.rpartition(".")[2]
+        return short if self.key is None else f"{short}[{self.key!r}]"
+
     @classmethod
     def of(cls, namespace: str) -> StateId:
         """The instance a namespace names."""

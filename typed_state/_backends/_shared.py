@@ -32,7 +32,7 @@ from pydantic import ValidationError
 from typed_state._backends._base import Backend, FieldLock
 from typed_state._change import differs
 from typed_state._errors import BackendError, LockLostError, StoredValueWarning
-from typed_state._ids import family_of
+from typed_state._ids import StateId, family_of
 from typed_state._once import get_or_create
 from typed_state._readonly import frozen_list
 
@@ -530,12 +530,14 @@ class LeaseLock:
 
     def lost(self) -> LockLostError:
         """The error for a lock whose lease ran out while it was held."""
+        state = StateId.of(self._namespace)
         return LockLostError(
-            f"the lock on {self._namespace}.{self._field} expired while it was held: "
+            f"the lock on {state.title}.{self._field} expired while it was held: "
             f"its {self._backend.lock_lease:g} s lease (TYPED_STATE_LOCK_LEASE) ran out, so "
             "another process may have written the field meanwhile; nothing was stored "
-            "after that",
-            namespace=self._namespace,
+            "after that. Keep locked blocks shorter than the lease, or raise lock_lease",
+            state=state.title,
+            key=state.key,
             field=self._field,
             lease=self._backend.lock_lease,
         )
@@ -600,7 +602,7 @@ class LeaseLock:
                 self._backend._holding(self, False)
                 LOGGER.warning(
                     "typed_state: the lock on %s.%s expired before it could be renewed",
-                    self._namespace,
+                    StateId.of(self._namespace).title,
                     self._field,
                 )
             except BackendError as exc:

@@ -148,7 +148,7 @@ def test_errors_name_the_state_field_and_key_in_the_same_attributes() -> None:
 
 
 def test_the_readme_lists_every_module() -> None:
-    """"How it fits together" names each module with its job: a new one is added there."""
+    """ "How it fits together" names each module with its job: a new one is added there."""
     readme = (ROOT / "README.md").read_text()
     section = readme[readme.index("## How it fits together") : readme.index("## Performance")]
     for path in sorted((ROOT / "typed_state").rglob("*.py")):

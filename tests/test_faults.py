@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError, model_validator
 
 from tests.test_properties import EXAMPLES
-from typed_state import BackendError, SharedState, testing
+from typed_state import BackendError, LockLostError, SharedState, testing
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -196,7 +196,9 @@ def _write_until_stopped(counter: Counter, acks: _Acks, kinds: list[str]) -> Non
                     counter.n += 1
             else:
                 counter.append("log", step)
-        except BackendError:  # Redis down: nothing stored, not acknowledged
+        except (BackendError, LockLostError):
+            # Redis down, or its data (the lock too) gone under the lock: the write was
+            # refused, or, if only the release failed, stored but not acknowledged.
             if kind == "append":
                 acks.failed.append(step)
             continue

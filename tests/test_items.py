@@ -25,6 +25,7 @@ from typed_state import (
     no_rerun,
     testing,
 )
+from typed_state._backends._base import Append
 from typed_state._backends._codec import codec_for
 
 if TYPE_CHECKING:
@@ -355,7 +356,7 @@ def test_locked_appends_from_two_processes_all_land(peer: SharedBackend) -> None
             try:
                 old = peer._namespaces[NS].live["messages"]
                 item = codec.freeze("messages", [Msg(author="other", text=str(i))])
-                peer.append(NS, "messages", list(item), [*old, *item], codec, keep_last=None)
+                peer.append(NS, Append("messages", list(item), [*old, *item]), codec)
             finally:
                 lock.release()
 

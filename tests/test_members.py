@@ -21,6 +21,7 @@ from typed_state import (
     _clock,
     _members,
 )
+from typed_state._backends._base import Expiry
 from typed_state._backends._codec import codec_for
 
 if TYPE_CHECKING:
@@ -266,7 +267,7 @@ def test_across_processes_expiry_holds_across_processes(
     _members.family_for(Room, _members.url_of(Room)).heartbeat()  # this process's beat
     clock.advance(20)
     # Another process sweeps: its own sessions read neither member.
-    dropped = peer.expire(NS, idle_since=clock.now - 60, max_keys=None, keep=())
+    dropped = peer.expire(NS, Expiry(idle_since=clock.now - 60))
     assert dropped == [f"{NS}[idle]"]
     wait_until(lambda: Room.get(key="idle") is not idle)  # heard of it: a fresh member
     with pytest.raises(StateDroppedError):

@@ -31,6 +31,7 @@ from typed_state import (
     no_rerun,
     testing,
 )
+from typed_state._backends._base import Write
 from typed_state._backends._codec import codec_for
 from typed_state._backends._shared import SharedBackend
 from typed_state._config import settings
@@ -195,7 +196,7 @@ def test_locked_read_modify_write_starts_from_the_stored_value(peer: SharedBacke
     peer.load(NS, codec)
     theirs = peer.lock(NS, "count")
     assert theirs.acquire(1.0)
-    peer.save(NS, {"count": 41}, codec, quiet=True)  # no message: this cache is stale
+    peer.save(NS, {"count": 41}, codec, Write(quiet=True))  # no message: this cache is stale
     theirs.release()
     with board.lock("count"):
         board.count += 1

@@ -12,6 +12,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from tests.test_model import Harness
 from typed_state import SharedState, StaleWriteError, TypedStateError
+from typed_state._backends._base import Write
 from typed_state._backends._codec import codec_for
 
 if TYPE_CHECKING:
@@ -113,9 +114,9 @@ def test_versions_are_the_same_in_every_process_and_checked_in_the_store(store: 
         from typed_state._backends._base import StaleVersions
 
         with pytest.raises(StaleVersions) as caught:
-            two.save(namespace, {"text": "c"}, codec, expect={"text": 1})
+            two.save(namespace, {"text": "c"}, codec, Write(expect={"text": 1}))
         assert caught.value.found == {"text": 2}
-        two.save(namespace, {"text": "c"}, codec, expect={"text": 2})
+        two.save(namespace, {"text": "c"}, codec, Write(expect={"text": 2}))
         one.refresh(namespace, ["text"])
         assert one.version(namespace, "text") == 3
     finally:

@@ -26,6 +26,7 @@ import warnings
 from typing import TYPE_CHECKING, cast
 
 from typed_state import _clock, _streamlit
+from typed_state._backends._base import Expiry
 from typed_state._config import app_name, settings
 from typed_state._engine import Members, engine
 from typed_state._ids import StateId, family_of, key_of, members_prefix
@@ -271,12 +272,12 @@ class Family:
         now = _clock.now() if now is None else now
         every = _SWEEP_EVERY if self.ttl is None else min(_SWEEP_EVERY, self.ttl / 4)
         self._next_sweep = now + every
-        dropped = self.backend.expire(
-            self.name,
+        rule = Expiry(
             idle_since=None if self.ttl is None else now - self.ttl,
             max_keys=self.max_keys,
             keep=self._read_here(),
         )
+        dropped = self.backend.expire(self.name, rule)
         for namespace in dropped:
             self._marked.pop(namespace, None)
             slot = _SLOTS.get((self.url, namespace))

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from typed_state import _items, _journal, _streamlit
-from typed_state._backends._base import WRITE_DEADLINE, StaleVersions
+from typed_state._backends._base import WRITE_DEADLINE, Append, StaleVersions, Write
 from typed_state._backends._codec import codec_for, too_deep
 from typed_state._change import differs, no_rerun, reassigned_in_place
 from typed_state._convert import accepting_earlier_models, map_models
@@ -309,7 +309,7 @@ class Slot:
                 return
             try:
                 created = self.backend.save(
-                    self.namespace, changed, codec, quiet=no_rerun.active, expect=expect or None
+                    self.namespace, changed, codec, Write(no_rerun.active, expect or None)
                 )
             except StaleVersions as exc:
                 raise StaleWriteError(
@@ -361,18 +361,11 @@ class Slot:
             before = {name: old}
             codec = codec_for(cls)
             if edit.appended is not None:
-                created = self.backend.append(
-                    self.namespace,
-                    name,
-                    edit.appended,
-                    edit.value,
-                    codec,
-                    keep_last=edit.keep_last,
-                    quiet=no_rerun.active,
-                )
+                change = Append(name, edit.appended, edit.value, edit.keep_last, no_rerun.active)
+                created = self.backend.append(self.namespace, change, codec)
             else:
                 created = self.backend.save(
-                    self.namespace, {name: edit.value}, codec, quiet=no_rerun.active
+                    self.namespace, {name: edit.value}, codec, Write(no_rerun.active)
                 )
             self.stash.pop(name, None)
         self._push(before, created)

@@ -11,7 +11,9 @@ writes through :meth:`Backend.watch`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Collection, Mapping
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
@@ -26,6 +28,57 @@ class StaleVersions(Exception):
     def __init__(self, found: dict[str, int]) -> None:
         super().__init__(found)
         self.found = found
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """How a write is made."""
+
+    quiet: bool = False
+    """Made under ``no_rerun``: other processes update their values, nobody re-runs."""
+    expect: Mapping[str, int] | None = None
+    """Field -> version: store nothing unless every field named is still at that
+    version, checked atomically with the write (:class:`StaleVersions` otherwise)."""
+
+
+PLAIN = Write()
+
+
+@dataclass(frozen=True, slots=True)
+class Append:
+    """Items added at the end of a list field, as one change."""
+
+    name: str
+    items: list[Any]
+    value: Any
+    """The field's new value: its old value with ``items`` (only the last ``keep_last``)."""
+    keep_last: int | None = None
+    quiet: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Expiry:
+    """Which members of a family a sweep deletes."""
+
+    idle_since: float | None = None
+    """Members last used before this time (``_clock.now()``), if not None..."""
+    max_keys: int | None = None
+    """...then the least recently used ones beyond this many."""
+    keep: Collection[str] = ()
+    """Members never deleted for being idle (live sessions of this process read them)."""
+
+    def doomed(self, used: Mapping[str, float]) -> list[str]:
+        """The members to delete, given each one's last use."""
+        left = dict(used)
+        doomed = []
+        if self.idle_since is not None:
+            idle_since = self.idle_since
+            doomed = [ns for ns, when in left.items() if when < idle_since and ns not in self.keep]
+            for namespace in doomed:
+                del left[namespace]
+        if self.max_keys is not None and len(left) > self.max_keys:
+            doomed += sorted(left, key=left.__getitem__)[: len(left) - self.max_keys]
+        return doomed
 
 
 class FieldLock(Protocol):
@@ -74,46 +127,28 @@ class Backend(ABC):
 
     @abstractmethod
     def save(
-        self,
-        namespace: str,
-        values: Mapping[str, Any],
-        codec: FieldCodec,
-        *,
-        quiet: bool = False,
-        expect: Mapping[str, int] | None = None,
+        self, namespace: str, values: Mapping[str, Any], codec: FieldCodec, how: Write = PLAIN
     ) -> bool:
         """Store these fields of ``namespace`` (the caller holds their locks).
 
         Returns True when this write created the namespace in the store (its
         first write: the other live values are stored with it).  A member's
         write also counts as a use of it (:meth:`mark_used`).  Each stored
-        field's version goes up by one.  Other processes sharing the
-        store hear of the change unless ``quiet`` (a write under ``no_rerun``).
-        With ``expect`` (field -> version), nothing is stored unless every field
-        named is still at that version, checked atomically with the write:
-        :class:`StaleVersions` says what was found.
+        field's version goes up by one.  Other processes sharing the store hear
+        of the change, quietly if ``how.quiet``; ``how.expect`` makes the write
+        conditional (see :class:`Write`).
 
         Raises :class:`~typed_state.BackendError` when they could not be stored;
         the live values are then unchanged.
         """
 
-    def append(
-        self,
-        namespace: str,
-        name: str,
-        items: list[Any],
-        value: Any,
-        codec: FieldCodec,
-        *,
-        keep_last: int | None,
-        quiet: bool = False,
-    ) -> bool:
-        """Store ``value``, the list field's old value with ``items`` appended (and
-        only its last ``keep_last`` kept), as one change; as :meth:`save` otherwise.
+    def append(self, namespace: str, change: Append, codec: FieldCodec) -> bool:
+        """Store ``change.value``, the list field's old value with ``change.items``
+        appended, as one change; as :meth:`save` otherwise.
 
         A store that keeps a list as a list sends and stores only the items.
         """
-        return self.save(namespace, {name: value}, codec, quiet=quiet)
+        return self.save(namespace, {change.name: change.value}, codec, Write(change.quiet))
 
     @abstractmethod
     def version(self, namespace: str, name: str) -> int:
@@ -145,17 +180,10 @@ class Backend(ABC):
         """Note that a member of a family was used at ``when`` (nothing if it is not stored)."""
 
     @abstractmethod
-    def expire(
-        self,
-        family: str,
-        *,
-        idle_since: float | None,
-        max_keys: int | None,
-        keep: Collection[str],
-    ) -> list[str]:
-        """Delete the members of ``family`` last used before ``idle_since``
-        (except those in ``keep``), then the least recently used ones beyond
-        ``max_keys``; return the namespaces deleted."""
+    def expire(self, family: str, rule: Expiry) -> list[str]:
+        """Delete the members of ``family`` last used before ``rule.idle_since``
+        (except those in ``rule.keep``), then the least recently used ones beyond
+        ``rule.max_keys``; return the namespaces deleted."""
 
     def announce(self, namespace: str, names: list[str]) -> None:  # noqa: B027
         """Tell other processes to re-run the readers of these fields (``notify()``)."""

@@ -6,12 +6,12 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from typed_state import _clock
-from typed_state._backends._base import Backend, FieldLock, StaleVersions
+from typed_state._backends._base import PLAIN, Backend, Expiry, FieldLock, StaleVersions, Write
 from typed_state._ids import family_of
 from typed_state._once import get_or_create
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping
+    from collections.abc import Mapping
 
     from typed_state._backends._codec import FieldCodec
 
@@ -67,19 +67,13 @@ class MemoryBackend(Backend):
             return live
 
     def save(
-        self,
-        namespace: str,
-        values: Mapping[str, Any],
-        codec: FieldCodec,
-        *,
-        quiet: bool = False,
-        expect: Mapping[str, int] | None = None,
+        self, namespace: str, values: Mapping[str, Any], codec: FieldCodec, how: Write = PLAIN
     ) -> bool:
         versions = self._versions.setdefault(namespace, {})
-        if expect:
+        if how.expect:
             # The caller holds the locks of the fields expected: no write can come between.
-            found = {name: versions.get(name, 0) for name in expect}
-            if found != dict(expect):
+            found = {name: versions.get(name, 0) for name in how.expect}
+            if found != dict(how.expect):
                 raise StaleVersions(found)
         with self._mutex:
             created = namespace not in self._stored
@@ -137,21 +131,7 @@ class MemoryBackend(Backend):
                 used = self._used.setdefault(family, {})
                 used[namespace] = max(when, used.get(namespace, when))
 
-    def expire(
-        self,
-        family: str,
-        *,
-        idle_since: float | None,
-        max_keys: int | None,
-        keep: Collection[str],
-    ) -> list[str]:
+    def expire(self, family: str, rule: Expiry) -> list[str]:
         with self._mutex:
             used = dict(self._used.get(family, {}))
-        doomed = []
-        if idle_since is not None:
-            doomed = [ns for ns, when in used.items() if when < idle_since and ns not in keep]
-            for namespace in doomed:
-                del used[namespace]
-        if max_keys is not None and len(used) > max_keys:
-            doomed += sorted(used, key=used.__getitem__)[: len(used) - max_keys]
-        return [namespace for namespace in doomed if self.delete(namespace)]
+        return [namespace for namespace in rule.doomed(used) if self.delete(namespace)]

@@ -38,25 +38,19 @@ import redis
 from redis.exceptions import LockError, LockNotOwnedError, RedisError
 
 from typed_state import _clock
-from typed_state._backends._base import StaleVersions, safe_url
-from typed_state._backends._shared import (
-    LOGGER,
-    Lease,
-    LeaseLost,
-    Namespace,
-    SharedBackend,
-    holder_died,
-    lock_token,
-)
+from typed_state._backends._base import PLAIN, Expiry, StaleVersions, Write, safe_url
+from typed_state._backends._shared import LOGGER, LeaseLost, SharedBackend, holder_died, lock_token
 from typed_state._errors import BackendError, ConfigurationError
 from typed_state._ids import family_of
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Mapping
+    from collections.abc import Callable, Mapping
 
     from redis.client import PubSub
 
+    from typed_state._backends._base import Append
     from typed_state._backends._codec import FieldCodec
+    from typed_state._backends._shared import Lease, LeaseLock, Namespace
 
 _VERSION = "__v__"
 """The hash field counting writes to a namespace (fields cannot start with "_")."""
@@ -393,13 +387,7 @@ class RedisBackend(SharedBackend):
     # -- writing -----------------------------------------------------------------------
 
     def save(
-        self,
-        namespace: str,
-        values: Mapping[str, Any],
-        codec: FieldCodec,
-        *,
-        quiet: bool = False,
-        expect: Mapping[str, int] | None = None,
+        self, namespace: str, values: Mapping[str, Any], codec: FieldCodec, how: Write = PLAIN
     ) -> bool:
         ns = self._namespaces[namespace]
         encoded = {name: codec.encode(name, value) for name, value in values.items()}
@@ -416,10 +404,10 @@ class RedisBackend(SharedBackend):
         # Fenced by the locks this thread holds on these fields (all of them, on
         # every write typed_state makes).
         held = self.held_locks(namespace, names)
-        checks = dict(expect or {})
+        checks = dict(how.expect or {})
         args: list[Any] = [len(held), len(checks), len(fills), self._channel]
-        args += [self._message(namespace, names, q=quiet)]
-        args += [self._message(namespace, names, q=quiet, c=True)]
+        args += [self._message(namespace, names, q=how.quiet)]
+        args += [self._message(namespace, names, q=how.quiet, c=True)]
         args += [namespace if family is not None else "", _clock.now()]
         args += [self._items_prefix(namespace)]
         args += [lock.token for lock in held]
@@ -450,21 +438,10 @@ class RedisBackend(SharedBackend):
             ns.changes[name] = int(changes)
         return created
 
-    def append(
-        self,
-        namespace: str,
-        name: str,
-        items: list[Any],
-        value: Any,
-        codec: FieldCodec,
-        *,
-        keep_last: int | None,
-        quiet: bool = False,
-    ) -> bool:
-        ns = self._namespaces[namespace]
-        if not ns.stored:
-            return self.save(namespace, {name: value}, codec, quiet=quiet)
-        held = self.held_locks(namespace, [name])
+    def _append_items(
+        self, namespace: str, change: Append, codec: FieldCodec, held: list[LeaseLock]
+    ) -> tuple[int, int] | None:
+        name, quiet = change.name, change.quiet
         family = family_of(namespace)
         keys = [
             self._key(namespace),
@@ -481,23 +458,17 @@ class RedisBackend(SharedBackend):
             return self._append(keys=keys, args=[*args, *(convert or ()), *added])
 
         try:
-            result = run(None, codec.encode_items(name, items), keep_last)
+            result = run(None, codec.encode_items(name, change.items), change.keep_last)
             if int(result[0]) == -3:
                 # The field is JSON in the hash (written whole, or never appended
                 # to): it becomes a list, once, holding the new value.
-                result = run(codec.encode_items(name, list(value)), [], None)
+                result = run(codec.encode_items(name, list(change.value)), [], None)
         except RedisError as exc:
             raise self._failed(f"append to {namespace} {name}", exc) from exc
         code = int(result[0])
         if code == -1:
             raise held[0].lost()
-        if code == -4:  # deleted meanwhile (drop, expiry): a first write again
-            ns.stored = False
-            return self.save(namespace, {name: value}, codec, quiet=quiet)
-        ns.live[name] = value
-        ns.field_versions[name] = int(result[1])
-        ns.changes[name] = int(result[2])
-        return False
+        return None if code == -4 else (int(result[1]), int(result[2]))
 
     def announce(self, namespace: str, names: list[str]) -> None:
         try:
@@ -532,22 +503,15 @@ class RedisBackend(SharedBackend):
         except RedisError as exc:
             raise self._failed(f"note the use of {namespace}", exc) from exc
 
-    def expire(
-        self,
-        family: str,
-        *,
-        idle_since: float | None,
-        max_keys: int | None,
-        keep: Collection[str],
-    ) -> list[str]:
+    def expire(self, family: str, rule: Expiry) -> list[str]:
         args: list[Any] = [
-            "" if idle_since is None else repr(idle_since),
-            "" if max_keys is None else max_keys,
+            "" if rule.idle_since is None else repr(rule.idle_since),
+            "" if rule.max_keys is None else rule.max_keys,
             self._key(""),
             self._channel,
             self._origin,
             f"{self._prefix}items:",
-            *keep,
+            *rule.keep,
         ]
         try:
             dropped = self._expire(keys=[self._used_key(family)], args=args)
@@ -749,20 +713,19 @@ class _RedisLease:
             raise self._backend._failed(f"lock {self._what}", exc) from exc
 
     def give_back(self) -> None:
-        try:
-            self.lock.release()
-        except LockNotOwnedError:
-            raise LeaseLost from None
-        except (RedisError, LockError) as exc:
-            raise self._backend._failed(f"release the lock on {self._what}", exc) from exc
+        self._while_held(self.lock.release, "release")
 
     def extend(self) -> None:
+        self._while_held(self.lock.reacquire, "renew")
+
+    def _while_held(self, action: Callable[[], object], verb: str) -> None:
+        """Release or renew: :class:`LeaseLost` if the lease is no longer ours."""
         try:
-            self.lock.reacquire()
+            action()
         except LockNotOwnedError:
             raise LeaseLost from None
         except (RedisError, LockError) as exc:
-            raise self._backend._failed(f"renew the lock on {self._what}", exc) from exc
+            raise self._backend._failed(f"{verb} the lock on {self._what}", exc) from exc
 
 
 def _glob_escape(text: str) -> str:

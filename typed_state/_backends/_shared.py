@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
-from typed_state._backends._base import Backend, FieldLock
+from typed_state._backends._base import Append, Backend, FieldLock, Write
 from typed_state._change import differs
 from typed_state._errors import BackendError, LockLostError, StoredValueWarning
 from typed_state._ids import StateId, family_of
@@ -173,6 +173,14 @@ class SharedBackend(Backend):
     def refresh(self, namespace: str, names: list[str]) -> None:
         """Bring these fields up to date in the cache (their locks are held)."""
 
+    @abstractmethod
+    def _append_items(
+        self, namespace: str, change: Append, codec: FieldCodec, held: list[LeaseLock]
+    ) -> tuple[int, int] | None:
+        """Append to a stored list field, fenced by ``held``: the namespace's version
+        and the field's change count after it, or None if the namespace is no longer
+        stored (deleted meanwhile: the append becomes a first write)."""
+
     def _listen_from_now(self) -> None:
         """Start following other processes' changes (once; before the first read returns)."""
 
@@ -242,6 +250,18 @@ class SharedBackend(Backend):
             ns.field_versions[name] = 0
             ns.changes[name] = 0
         return ns.live
+
+    def append(self, namespace: str, change: Append, codec: FieldCodec) -> bool:
+        ns = self._namespaces[namespace]
+        if ns.stored:
+            held = self.held_locks(namespace, [change.name])
+            stored = self._append_items(namespace, change, codec, held)
+            if stored is not None:
+                ns.live[change.name] = change.value
+                ns.field_versions[change.name], ns.changes[change.name] = stored
+                return False
+            ns.stored = False  # deleted meanwhile (drop, expiry): a first write again
+        return self.save(namespace, {change.name: change.value}, codec, Write(change.quiet))
 
     def version(self, namespace: str, name: str) -> int:
         ns = self._namespaces.get(namespace)

@@ -39,23 +39,24 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from typed_state import _clock
-from typed_state._backends._base import WRITE_DEADLINE, StaleVersions, safe_url
-from typed_state._backends._shared import (
-    LOGGER,
-    Lease,
-    LeaseLost,
-    Namespace,
-    SharedBackend,
-    holder_died,
-    lock_token,
+from typed_state._backends._base import (
+    PLAIN,
+    WRITE_DEADLINE,
+    Expiry,
+    StaleVersions,
+    Write,
+    safe_url,
 )
+from typed_state._backends._shared import LOGGER, LeaseLost, SharedBackend, holder_died, lock_token
 from typed_state._errors import BackendError, ConfigurationError
 from typed_state._ids import family_of
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterator, Mapping
+    from collections.abc import Iterator, Mapping
 
+    from typed_state._backends._base import Append
     from typed_state._backends._codec import FieldCodec
+    from typed_state._backends._shared import Lease, LeaseLock, Namespace
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS fields (
@@ -411,13 +412,7 @@ class SQLiteBackend(SharedBackend):
                 raise lock.lost()
 
     def save(
-        self,
-        namespace: str,
-        values: Mapping[str, Any],
-        codec: FieldCodec,
-        *,
-        quiet: bool = False,
-        expect: Mapping[str, int] | None = None,
+        self, namespace: str, values: Mapping[str, Any], codec: FieldCodec, how: Write = PLAIN
     ) -> bool:
         ns = self._namespaces[namespace]
         encoded = {name: codec.encode(name, value).decode() for name, value in values.items()}
@@ -427,10 +422,10 @@ class SQLiteBackend(SharedBackend):
         with self._transaction(f"store {namespace} {names}") as db:
             # Fenced by the locks this thread holds on these fields.
             self._check_leases(db, held)
-            if expect:
-                _, fields = self._select(db, namespace, list(expect))
-                found = {name: fields[name][1] if name in fields else 0 for name in expect}
-                if found != dict(expect):
+            if how.expect:
+                _, fields = self._select(db, namespace, list(how.expect))
+                found = {name: fields[name][1] if name in fields else 0 for name in how.expect}
+                if found != dict(how.expect):
                     raise StaleVersions(found)
             now = _clock.now()
             row = db.execute(
@@ -471,27 +466,16 @@ class SQLiteBackend(SharedBackend):
                 )
                 for name in values
             ]
-            self._log(db, self._message(namespace, names, q=quiet, c=created))
+            self._log(db, self._message(namespace, names, q=how.quiet, c=created))
         self._stored(
             ns, {n: codec.as_stored(n, v, encoded[n]) for n, v in values.items()}, version, changes
         )
         return created
 
-    def append(
-        self,
-        namespace: str,
-        name: str,
-        items: list[Any],
-        value: Any,
-        codec: FieldCodec,
-        *,
-        keep_last: int | None,
-        quiet: bool = False,
-    ) -> bool:
-        ns = self._namespaces[namespace]
-        if not ns.stored:
-            return self.save(namespace, {name: value}, codec, quiet=quiet)
-        held = self.held_locks(namespace, [name])
+    def _append_items(
+        self, namespace: str, change: Append, codec: FieldCodec, held: list[LeaseLock]
+    ) -> tuple[int, int] | None:
+        name, keep_last = change.name, change.keep_last
         family = family_of(namespace)
         key = (self.app, namespace, name)
         with self._transaction(f"append to {namespace} {name}") as db:
@@ -507,12 +491,12 @@ class SQLiteBackend(SharedBackend):
                 if converted:
                     # The field is JSON (written whole, or never appended to): it
                     # becomes rows, once, holding the new value.
-                    added, first = codec.encode_items(name, list(value)), 1
+                    added, first = codec.encode_items(name, list(change.value)), 1
                     db.execute(
                         "DELETE FROM items WHERE app = ? AND namespace = ? AND name = ?", key
                     )
                 else:
-                    added = codec.encode_items(name, items)
+                    added = codec.encode_items(name, change.items)
                     (last,) = db.execute(
                         "SELECT max(seq) FROM items WHERE app = ? AND namespace = ? AND name = ?",
                         key,
@@ -544,16 +528,10 @@ class SQLiteBackend(SharedBackend):
                     message.update(a=[raw.decode() for raw in added], v=version, c=changes)
                     if keep_last is not None:
                         message["k"] = keep_last
-                if quiet:
+                if change.quiet:
                     message["q"] = 1
                 self._log(db, json.dumps(message))
-        if gone:
-            ns.stored = False
-            return self.save(namespace, {name: value}, codec, quiet=quiet)
-        ns.live[name] = value
-        ns.field_versions[name] = version
-        ns.changes[name] = changes
-        return False
+        return None if gone else (version, changes)
 
     def announce(self, namespace: str, names: list[str]) -> None:
         with self._transaction(f"announce {namespace} {names}") as db:
@@ -588,14 +566,7 @@ class SQLiteBackend(SharedBackend):
                 (when, self.app, namespace),
             )
 
-    def expire(
-        self,
-        family: str,
-        *,
-        idle_since: float | None,
-        max_keys: int | None,
-        keep: Collection[str],
-    ) -> list[str]:
+    def expire(self, family: str, rule: Expiry) -> list[str]:
         with self._transaction(f"expire members of {family}") as db:
             used = dict(
                 db.execute(
@@ -604,14 +575,7 @@ class SQLiteBackend(SharedBackend):
                     (self.app, family),
                 ).fetchall()
             )
-            doomed = []
-            if idle_since is not None:
-                doomed = [ns for ns, when in used.items() if when < idle_since and ns not in keep]
-                for namespace in doomed:
-                    del used[namespace]
-            if max_keys is not None and len(used) > max_keys:
-                doomed += list(used)[: len(used) - max_keys]
-            dropped = [namespace for namespace in doomed if self._drop(db, namespace)]
+            dropped = [namespace for namespace in rule.doomed(used) if self._drop(db, namespace)]
         self._forget(dropped)
         return dropped
 

@@ -44,7 +44,7 @@ FEW = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 SOME = settings(
-    max_examples=max(4, EXAMPLES // 2),
+    max_examples=max(3, EXAMPLES // 4),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -268,7 +268,7 @@ def writes(draw: st.DrawFn) -> list[tuple[str, int]]:
     low) with ``lo = 0, hi = 1000`` again now and then to make room for the next one."""
     chooser = random.Random(draw(st.integers(0, 2**32)))
     program: list[tuple[str, int]] = []
-    for _ in range(draw(st.integers(20, 200))):
+    for _ in range(draw(st.integers(20, 120))):
         kind = chooser.choice(["lo", "hi", "lo", "hi", "both"])
         value = chooser.randrange(400, 1001) if kind == "lo" else chooser.randrange(0, 601)
         program.append((kind, value))

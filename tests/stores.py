@@ -4,6 +4,7 @@ standing for another process, and a look at (or a hand in) what is stored."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,14 @@ class Store(ABC):
     @abstractmethod
     def count(self, app: str = "tests") -> int:
         """How many namespaces the app has stored."""
+
+    @abstractmethod
+    def end_lease(self, lock: str) -> None:
+        """Make the lease of the lock named ``lock`` run out now, as time would."""
+
+    @abstractmethod
+    def lease_end(self, lock: str) -> float:
+        """When (``time.time()``) the lease of the lock named ``lock`` runs out."""
 
     @abstractmethod
     def items(self, namespace: str, field: str) -> int | None:
@@ -86,6 +95,20 @@ class RedisStore(Store):
         client = self._client()
         try:
             return len(client.keys(f"typed_state:{app}:state:*"))
+        finally:
+            client.close()
+
+    def end_lease(self, lock: str) -> None:
+        client = self._client()
+        try:
+            client.delete(lock)  # what expiry does
+        finally:
+            client.close()
+
+    def lease_end(self, lock: str) -> float:
+        client = self._client()
+        try:
+            return time.time() + int(client.pttl(lock)) / 1000
         finally:
             client.close()
 
@@ -151,6 +174,13 @@ class SQLiteStore(Store):
 
     def count(self, app: str = "tests") -> int:
         return int(self._query("SELECT count(*) FROM namespaces WHERE app = ?", app)[0][0])
+
+    def end_lease(self, lock: str) -> None:
+        self._query("UPDATE locks SET expires = 0 WHERE app = ? AND name = ?", self.app, lock)
+
+    def lease_end(self, lock: str) -> float:
+        rows = self._query("SELECT expires FROM locks WHERE app = ? AND name = ?", self.app, lock)
+        return float(rows[0][0]) if rows else 0.0
 
     def items(self, namespace: str, field: str) -> int | None:
         key = (self.app, namespace, field)

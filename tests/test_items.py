@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import threading
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from tests.test_model import Harness
+from tests.waits import wait_until
 from typed_state import (
     DefinitionError,
     ReadOnlyValueError,
@@ -269,12 +270,6 @@ def test_the_item_methods_are_reserved_names() -> None:
 # -- on the stores processes share (Redis, SQLite) ---------------------------------------
 
 NS = Feed.__typed_state_namespace__
-
-
-def wait_until(predicate: Any, timeout: float = 5.0) -> None:
-    from tests.test_shared import wait_until as wait
-
-    wait(predicate, timeout)
 
 
 def test_an_append_stores_and_sends_only_its_items(

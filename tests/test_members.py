@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.test_model import Harness
+from tests.waits import wait_until
 from typed_state import (
     DefinitionError,
     SharedState,
@@ -204,12 +205,6 @@ def test_bad_lifecycle_settings_are_refused_when_the_class_is_made(
 # -- across processes, on Redis and SQLite ---------------------------------------------
 
 NS = Room.__typed_state_namespace__
-
-
-def wait_until(predicate: Any, timeout: float = 5.0) -> None:
-    from tests.test_shared import wait_until as wait
-
-    wait(predicate, timeout)
 
 
 def test_reading_a_member_stores_nothing_and_a_write_stores_it_whole(

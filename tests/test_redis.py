@@ -13,7 +13,8 @@ import pytest
 import redis
 from pytest_redis.executor import RedisExecutor
 
-from tests.test_shared import NS, Board, Note, wait_until
+from tests.test_shared import NS, Board, Note
+from tests.waits import wait_until
 from typed_state import BackendError, testing
 from typed_state._backends._codec import codec_for
 from typed_state._backends._redis import RedisBackend

@@ -11,14 +11,13 @@ from pathlib import Path
 import pytest
 
 from tests.harness import StreamlitClient, StreamlitServer
+from typed_state._engine import _ECHO_ROUNDS
 
 pytestmark = pytest.mark.server
 
 APPS = Path(__file__).parent / "apps"
 STORES = ["memory", "redis", "sqlite"]
 """One server in memory, two sharing Redis, two sharing an SQLite file."""
-QUIET = 0.6
-"""How long to watch for a run that must not come (s): several min_rerun_intervals."""
 
 
 class Servers:
@@ -85,6 +84,40 @@ def number(client: StreamlitClient, name: str) -> int:
     raise LookupError(f"no {name}= on screen: {client.texts()}")
 
 
+def _heard(monitor: StreamlitClient) -> dict[str, str]:
+    (line,) = [t for t in monitor.texts() if t.startswith("heard=")]
+    return dict(item.rsplit(":", 1) for item in line[len("heard=") :].split())
+
+
+async def settled(server: Servers, *clients: StreamlitClient, timeout: float = 20.0) -> None:
+    """Wait until nothing more will happen, instead of watching for a while: every
+    server heard every write (the same versions of the states they share), none has
+    a re-run due that it did not request yet, and each client's runs have finished;
+    twice in a row, so that a push requested just before a look has started by the
+    next one."""
+    monitors = [await open_client(server, "stats", on=i) for i in range(len(server.servers))]
+    deadline = asyncio.get_running_loop().time() + timeout
+    calm = 0
+    try:
+        while calm < 2:
+            assert asyncio.get_running_loop().time() < deadline, "the servers never settled"
+            for monitor in monitors:
+                await monitor.rerun()
+                await monitor.wait_idle()
+            heard = [_heard(monitor) for monitor in monitors]
+            shared = set.intersection(*(set(h) for h in heard))
+            calm = (
+                calm + 1
+                if all(number(m, "pending") == 0 for m in monitors)
+                and all(len({h[name] for h in heard}) == 1 for name in shared)
+                and not any(client.busy for client in clients)
+                else 0
+            )
+    finally:
+        for monitor in monitors:
+            await monitor.close()
+
+
 def pushed(client: StreamlitClient) -> list[bool]:
     return [run.pushed for run in client.runs]
 
@@ -96,7 +129,7 @@ async def test_reader_is_pushed_and_writer_only_runs_its_own(server: Servers) ->
     await a.click("inc")
     await b.wait_for_text(f"count={n + 1}")
     await a.wait_for_text(f"count={n + 1}")
-    await asyncio.sleep(QUIET)
+    await settled(server, a, b)
     assert pushed(a) == [False, False]
     assert pushed(b) == [False, True]
     assert all(run.completed for run in a.runs + b.runs)
@@ -111,7 +144,7 @@ async def test_session_not_reading_is_not_run_until_it_reads(server: Servers) ->
     n = number(a, "count")
     await a.click("inc")
     await a.wait_for_text(f"count={n + 1}")
-    await asyncio.sleep(QUIET)
+    await settled(server, a, elsewhere, hidden)
     assert len(elsewhere.runs) == 1
     assert len(hidden.runs) == 1
     await hidden.set_widget("show", True)
@@ -130,7 +163,7 @@ async def test_invalid_write_is_rejected_and_pushes_nobody(server: Servers) -> N
     n = number(b, "count")
     await a.click("invalid")
     await a.wait_for_text("rejected: Input should be greater than or equal to 0")
-    await asyncio.sleep(QUIET)
+    await settled(server, a, b)
     assert number(a, "count") == n
     assert pushed(b) == [False]
     await a.close()
@@ -146,7 +179,7 @@ async def test_the_writer_of_the_readme_idiom_sees_its_own_write(server: Servers
         await b.wait_for_text(f"count={n + step}")
         await a.wait_for_text(f"count={n + step}")  # one catch-up run, not a step behind
         await a.wait_idle()
-    await asyncio.sleep(QUIET)
+    await settled(server, a, b)
     assert pushed(a) == [False, False, True, False, True]  # each click: its run + a catch-up
     await a.close()
     await b.close()
@@ -168,11 +201,11 @@ async def test_a_fragment_callback_updates_the_writers_page_body(server: Servers
 async def test_a_page_writing_on_every_run_makes_two_runs_per_action(server: Servers) -> None:
     a = await open_client(server, "everyrun", room=uuid.uuid4().hex[:8])
     await a.wait_idle()
-    await asyncio.sleep(QUIET)
+    await settled(server, a)
     before = len(a.runs)
     await a.click("poke")
     await a.wait_idle()
-    await asyncio.sleep(QUIET)
+    await settled(server, a)
     assert len(a.runs) - before <= 2
     assert len(a.runs) <= 4  # opening the page is an action too
     await a.close()
@@ -190,11 +223,11 @@ async def test_two_sessions_re_running_each_other_are_reported_once(server: Serv
     room = uuid.uuid4().hex[:8]
     a = await open_client(server, "pingpong", room=room, mine="1")
     b = await open_client(server, "pingpong", room=room, mine="2")
-    deadline = asyncio.get_running_loop().time() + 30
-    while sum(reports()) == sum(before):
-        assert asyncio.get_running_loop().time() < deadline, "no warning in 30 s"
-        await asyncio.sleep(0.2)
-    await asyncio.sleep(2)  # the loop goes on; the warning is not repeated
+    # Each run of the loop changes a's screen: wait on that, not on the clock.
+    await a.wait_for(lambda: sum(reports()) > sum(before), timeout=30)
+    rounds = len(a.runs) + len(b.runs)
+    # The loop goes on, past the count that warned once more: no second warning.
+    await a.wait_for(lambda: len(a.runs) + len(b.runs) >= rounds + 2 * _ECHO_ROUNDS, 30)
     await a.close()
     await b.close()
     new = [after - earlier for after, earlier in zip(reports(), before, strict=True)]
@@ -223,7 +256,7 @@ async def test_an_in_place_edit_is_refused_in_every_process(server: Servers) -> 
     await a.wait_for(
         lambda: any(t.startswith("Counter.log is read-only (cannot append") for t in a.texts())
     )
-    await asyncio.sleep(QUIET)
+    await settled(server, a, b)
     assert number(a, "log") == n
     assert pushed(b) == [False]
     await a.click("append")
@@ -239,7 +272,7 @@ async def test_field_read_in_a_fragment_gets_fragment_runs(server: Servers) -> N
     n = number(b, "count")
     await a.click("inc")
     await b.wait_for_text(f"count={n + 1}")
-    await asyncio.sleep(QUIET)
+    await settled(server, a, b)
     assert pushed(b) == [False, True]
     assert b.runs[1].is_fragment_run
     assert "page body" in b.texts()
@@ -253,7 +286,7 @@ async def test_no_rerun_pushes_nothing_and_notify_pushes(server: Servers) -> Non
     n = number(b, "count")
     await a.click("quiet")
     await a.wait_for_text(f"count={n + 1}")
-    await asyncio.sleep(QUIET)
+    await settled(server, a, b)
     assert pushed(b) == [False]
     assert number(b, "count") == n
     await a.click("notify")
@@ -270,7 +303,7 @@ async def test_write_to_one_room_pushes_only_its_readers(server: Servers) -> Non
     n = number(same, "room")
     await writer.click("say")
     await same.wait_for_text(f"room={n + 1}")
-    await asyncio.sleep(QUIET)
+    await settled(server, writer, same, other)
     assert pushed(same) == [False, True]
     assert pushed(other) == [False]
     for client in (writer, same, other):
@@ -305,7 +338,7 @@ async def test_closed_sessions_are_not_run_and_not_leaked(server: Servers) -> No
     a = await open_client(server, "count", on=0)
     await a.click("inc")  # flushes away the sessions earlier tests closed
     await a.wait_idle()
-    await asyncio.sleep(QUIET)
+    await settled(server, a)
     before = await open_client(server, "stats", on=0)
     tracked, pushes, active = (number(before, k) for k in ("tracked", "pushes", "active"))
     for _ in range(4):
@@ -313,7 +346,7 @@ async def test_closed_sessions_are_not_run_and_not_leaked(server: Servers) -> No
         await asyncio.gather(*(client.close() for client in batch))
     await a.click("inc")
     await a.wait_idle()
-    await asyncio.sleep(QUIET)
+    await settled(server, a)
     after = await open_client(server, "stats", on=0)
     assert number(after, "pushes") == pushes  # nobody closed was re-run
     assert number(after, "tracked") <= tracked + 1  # + the `after` session itself

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 import warnings
 from typing import Any
 
@@ -21,6 +20,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tests.stores import Store
+from tests.waits import wait_until
 from typed_state import (
     LockLostError,
     LockTimeoutError,
@@ -50,14 +50,6 @@ class Board(SharedState):
 
 
 NS = Board.__typed_state_namespace__
-
-
-def wait_until(predicate: Any, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met in time")
-        time.sleep(0.01)
 
 
 def test_another_process_sees_writes_and_is_told_which_fields(peer: SharedBackend) -> None:
@@ -171,8 +163,11 @@ def test_writing_an_equal_value_with_nan_re_runs_nobody(peer: SharedBackend) -> 
     peer.watch(namespace, lambda names, dropped: heard.append(names))
     probe.series = [1.0, float("nan")]
     probe.array = probe.array.copy()
-    time.sleep(0.3)
-    assert heard == []
+    # A change after them: once it is heard, a message of theirs would have been too
+    # (messages arrive in order).
+    probe.raw = b"after"
+    wait_until(lambda: heard)
+    assert heard == [["raw"]]
 
 
 def test_no_rerun_writes_update_others_quietly_and_notify_reaches_them(
@@ -222,12 +217,12 @@ def test_lock_is_reentrant_and_excludes_other_processes(peer: SharedBackend) -> 
 
 
 def test_lock_held_past_its_lease_is_reported_lost(store: Store) -> None:
-    backend = store.new(lock_lease=0.2, renew_locks=False)
+    backend = store.new(renew_locks=False)
     try:
         backend.load(NS, codec_for(Board))
         lock = backend.lock(NS, "count")
         assert lock.acquire(1.0)
-        time.sleep(0.4)
+        store.end_lease(lock.name)
         with pytest.raises(LockLostError, match="expired while it was held"):
             lock.release()
         assert lock.acquire(1.0)  # usable again
@@ -247,7 +242,7 @@ def test_a_write_after_the_lease_ran_out_is_refused_and_the_other_write_stands(
             backend.create(NS, {"count": 0, "notes": [], "title": "board"}, codec)
         mine = slow.lock(NS, "count")
         assert mine.acquire(1.0)
-        time.sleep(0.6)  # past the lease, not renewed
+        store.end_lease(mine.name)  # past the lease, not renewed
         theirs = fast.lock(NS, "count")
         assert theirs.acquire(1.0)
         fast.save(NS, {"count": 2}, codec)
@@ -292,7 +287,15 @@ def test_a_holder_past_its_lease_keeps_the_lock_by_renewing_it(store: Store) -> 
 
         thread = threading.Thread(target=other_writer)
         thread.start()
-        time.sleep(0.8)  # more than two leases: renewed meanwhile
+        ends = [store.lease_end(mine.name)]
+
+        def renewed() -> bool:
+            end = store.lease_end(mine.name)
+            if end > ends[-1] + 0.05:  # a renewal moves the end a third of a lease on
+                ends.append(end)
+            return len(ends) > 3
+
+        wait_until(renewed)  # three renewals: the lease would have run out twice
         slow.save(NS, {"count": 1}, codec)
         order.append("slow stored")
         mine.release()
@@ -459,19 +462,24 @@ def test_a_lock_whose_holder_was_killed_is_taken_over_at_once(
     script.write_text(
         textwrap.dedent(
             """
-            import time
+            import sys
             from tally_state import Tally
 
             tally = Tally.get()
             with tally.lock("n"):
                 print("holding", flush=True)
-                time.sleep(600)
+                sys.stdin.readline()  # killed here
             """
         )
     )
     env = {**os.environ, "TYPED_STATE_URL": store.url, "TYPED_STATE_APP": "tests"}
     holder = subprocess.Popen(
-        [sys.executable, str(script)], env=env, cwd=tmp_path, stdout=subprocess.PIPE, text=True
+        [sys.executable, str(script)],
+        env=env,
+        cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from tests.stores import SQLiteStore
-from tests.test_shared import NS, Board, Note, wait_until
+from tests.test_shared import NS, Board, Note
+from tests.waits import wait_until
 from typed_state import BackendError, ConfigurationError, SharedState, StateConfig, testing
 from typed_state._backends._codec import codec_for
 from typed_state._backends._sqlite import database_path
@@ -90,7 +91,7 @@ def test_a_restart_shows_every_value_as_it_was(sqlite_store: SQLiteStore) -> Non
 
 
 _WRITER = """
-import sys, time
+import sys
 from typed_state import SharedState
 
 class Tally(SharedState):
@@ -98,7 +99,7 @@ class Tally(SharedState):
 
 Tally.get().n = int(sys.argv[1])
 print("written", flush=True)
-time.sleep(60)
+sys.stdin.readline()  # killed here
 """
 
 
@@ -109,7 +110,11 @@ def test_a_write_survives_a_kill_9_right_after_it(
     script.write_text(_WRITER)
     env = {**os.environ, "TYPED_STATE_URL": sqlite_store.url, "TYPED_STATE_APP": "tests"}
     proc = subprocess.Popen(
-        [sys.executable, str(script), "42"], env=env, stdout=subprocess.PIPE, text=True
+        [sys.executable, str(script), "42"],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     assert proc.stdout.readline() == "written\n"

@@ -14,8 +14,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.harness import RELEASE, StreamlitClient
-from tests.test_server import Servers, run_servers
+from tests.test_server import Servers, run_servers, settled
 from typed_state import testing
+from typed_state._engine import _ECHO_ROUNDS
 
 APPS = Path(__file__).parent / "apps"
 PAGE = str(APPS / "widgets_page.py")
@@ -96,8 +97,6 @@ def test_no_write_without_a_users_change() -> None:
 
 # -- real servers: two sessions (one server, and two sharing Redis) -----------------------
 
-QUIET = 2.0
-
 
 @pytest.fixture(scope="module", params=["memory", "redis"])
 def servers(
@@ -117,12 +116,13 @@ def shown(client: StreamlitClient) -> dict[str, str]:
     return dict(re.findall(r"(\w+)=(\S*)", line))
 
 
-async def settle(*clients: StreamlitClient) -> list[int]:
-    """Wait until nothing runs for QUIET seconds; the runs each saw meanwhile."""
+async def settle(servers: Servers, *clients: StreamlitClient) -> list[int]:
+    """Wait until nothing more will happen (see test_server.settled); the runs each
+    client saw from its last finished run on."""
     for client in clients:
         await client.wait_idle()
     before = [len(c.runs) for c in clients]
-    await asyncio.sleep(QUIET)
+    await settled(servers, *clients)
     return [len(c.runs) - n for c, n in zip(clients, before, strict=True)]
 
 
@@ -141,7 +141,7 @@ async def test_a_change_shows_in_the_other_session_and_nothing_loops(
         assert b.widget_value(label) == value
         assert b.runs[-1].pushed
         assert a.widget_value(label) == value
-        assert await settle(a, b) == [0, 0]  # no loop, no extra run
+        assert await settle(servers, a, b) == [0, 0]  # no loop, no extra run
     await a.close()
     await b.close()
 
@@ -151,7 +151,7 @@ async def test_simultaneous_moves_end_on_one_value_everywhere(servers: Servers) 
     a, b = await two_sessions(servers)
     for first, second in ((1, 7), (4, 0), (8, 5)):
         await asyncio.gather(a.set_widget("level", first), b.set_widget("level", second))
-        await settle(a, b)
+        await settle(servers, a, b)
         final = int(shown(a)["level"])
         assert int(shown(b)["level"]) == final
         assert a.widget_value("level") == final
@@ -182,7 +182,9 @@ async def test_the_naive_write_back_pattern_is_reported_once_naming_the_helper(
     b = await StreamlitClient(servers.pick(None).ws_url, query_string="naive=1").connect()
     await a.set_widget("naive", 7)
     await a.wait_for(lambda: reports() > before, timeout=30)
-    await asyncio.sleep(1)
+    rounds = len(a.runs) + len(b.runs)
+    # The loop goes on, past the count that warned once more: no second warning.
+    await a.wait_for(lambda: len(a.runs) + len(b.runs) >= rounds + 2 * _ECHO_ROUNDS, 30)
     await a.close()
     await b.close()
     assert reports() - before <= len(servers.servers)  # once per process at most

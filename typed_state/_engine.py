@@ -613,6 +613,12 @@ class Engine:
         """The server's live sessions (None without a server)."""
         return self._get_sessions()
 
+    def pending(self) -> int:
+        """How many sessions have a re-run due that was not requested yet: once it is 0
+        (and every process heard every write), nothing more will be pushed."""
+        with self._lock:
+            return sum(1 for subs in self._sessions.values() if subs.dirty)
+
     def tracked_sessions(self) -> int:
         """How many sessions the engine holds subscriptions for."""
         with self._lock:

@@ -4,15 +4,18 @@ import socket
 import threading
 import time
 
+import stats
 import streamlit as st
 from pydantic import ValidationError
 from server_states import Counter, Room
 
 from typed_state import no_rerun
-from typed_state._engine import engine
 
-state = Counter.get()
 mode = st.query_params.get("mode", "count")
+if mode == "stats":  # before any state is used: a monitor is no tracked session
+    stats.show()
+    st.stop()
+state = Counter.get()
 
 
 @st.cache_resource
@@ -166,9 +169,3 @@ elif mode == "lobby":
     st.markdown("rooms=[" + "|".join(Room.keys()) + "]")
 elif mode == "storm":
     st.markdown(f"storm={state.storm}")
-elif mode == "stats":
-    # Test-only peeks at the server: our subscription table and Streamlit's sessions.
-    sessions = st.runtime.get_instance()._session_mgr  # type: ignore[attr-defined]
-    st.markdown(f"tracked={engine().tracked_sessions()}")
-    st.markdown(f"pushes={engine().reruns_requested}")
-    st.markdown(f"active={sessions.num_active_sessions()}")

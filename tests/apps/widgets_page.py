@@ -1,8 +1,12 @@
 """Widgets bound to shared fields with Knob.widget(), for AppTest and real servers."""
 
+import stats
 import streamlit as st
 from widgets_state import Knob
 
+if st.query_params.get("mode") == "stats":
+    stats.show()
+    st.stop()
 knob = Knob.get()
 if "naive" in st.query_params:  # the pattern that loops: each session writes its widget back
     v = st.slider("naive", 0, 10, value=knob.level, key="naive")

@@ -22,6 +22,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from tests.harness import StreamlitServer
+from tests.waits import eventually
 
 pytestmark = pytest.mark.browser
 
@@ -93,11 +94,14 @@ class Tab:
 
     async def settled(self, timeout: float = 10.0) -> None:
         """Wait until the latest run this tab saw has finished and the page shows none going."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while self.running:
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"the latest run never finished ({self.runs} runs)")
-            await asyncio.sleep(0.02)
+
+        async def finished() -> bool:
+            return not self.running
+
+        try:
+            await eventually(finished, timeout)
+        except TimeoutError:
+            raise AssertionError(f"the latest run never finished ({self.runs} runs)") from None
         await expect(self.page.get_by_test_id("stStatusWidget")).to_have_count(0)
 
     def counts(self) -> tuple[int, int]:

@@ -15,6 +15,7 @@ import pytest
 
 from tests.apps.server_states import Counter
 from tests.harness import StreamlitClient, StreamlitServer
+from tests.waits import eventually
 from typed_state import _gc
 from typed_state._gc import Freezer, HeapState, due
 
@@ -30,8 +31,12 @@ def rss_kb(server: StreamlitServer) -> int:
     return int(match.group(1))
 
 
+def number(client: StreamlitClient, name: str) -> int:
+    return next(int(t.split("=")[1]) for t in client.texts() if t.startswith(f"{name}="))
+
+
 def frozen(client: StreamlitClient) -> int:
-    return next(int(t.split("=")[1]) for t in client.texts() if t.startswith("frozen="))
+    return number(client, "frozen")
 
 
 async def churn(server: StreamlitServer, count: int, batch: int = 25) -> None:
@@ -52,19 +57,23 @@ async def test_the_heap_is_frozen_by_default_and_sessions_leak_nothing(tmp_path:
     ) as server:
         first = await StreamlitClient(server.ws_url).connect()
         assert frozen(first) == 0
-        for _ in range(50):  # the freeze runs on the event loop once that run finished
-            await asyncio.sleep(0.2)
+
+        async def looked(predicate: Callable[[StreamlitClient], bool]) -> bool:
             await first.rerun()
             await first.wait_idle()
-            if frozen(first) > 0:
-                break
+            return predicate(first)
+
+        # The freeze runs on the event loop once that run finished.
+        await eventually(lambda: looked(lambda c: frozen(c) > 0), timeout=10)
         count = frozen(first)
         assert count > 10_000  # the server's heap: Streamlit, Pydantic, the app
+        # Closed sessions are gone once Streamlit counts only `first` again.
+        alone = lambda: looked(lambda c: number(c, "active") == 1)  # noqa: E731
         await churn(server, 100)  # warm-up: caches, pools and arenas reach their size
-        await asyncio.sleep(2)
+        await eventually(alone, timeout=30)
         before = rss_kb(server)
         await churn(server, SESSIONS)
-        await asyncio.sleep(2)
+        await eventually(alone, timeout=60)
         after = rss_kb(server)
         await first.rerun()
         await first.wait_idle()

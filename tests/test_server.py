@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness import StreamlitClient, StreamlitServer
+from tests.waits import eventually
 from typed_state._engine import _ECHO_ROUNDS
 
 pytestmark = pytest.mark.server
@@ -450,9 +451,18 @@ async def test_a_page_load_under_navigation_is_one_run(presence_server: Servers)
     second apart: the session looked as if it had left its page (Streamlit names the
     page only once the run started) and came back.  Two presence ticks (1 s each) are
     waited out: every extra run came from one."""
-    client = await StreamlitClient(presence_server.pick(None).ws_url).connect()
+    client = await StreamlitClient(presence_server.pick(0).ws_url).connect()
     await client.wait_for_text("here=1")
-    await asyncio.sleep(2.5)
+    monitor = await open_client(presence_server, "stats", on=0)
+    start = number(monitor, "ticks")
+
+    async def two_more_ticks() -> bool:
+        await monitor.rerun()
+        await monitor.wait_idle()
+        return number(monitor, "ticks") >= start + 2
+
+    await eventually(two_more_ticks)
+    await monitor.close()
     assert [run.pushed for run in client.runs] == [False]
     await client.close()
 

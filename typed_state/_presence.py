@@ -53,6 +53,8 @@ class _Presence:
         self.shared: dict[Backend, dict[str, Shown]] = {}
         """Per shared backend, what this process last published, per group."""
         self.heartbeat = float("-inf")
+        self.ticks = 0
+        """Looks taken so far (tests wait for a count of them, not for the clock)."""
 
 
 _STATE = _Presence()
@@ -134,7 +136,13 @@ def start() -> None:
             state.ticking = sessions.call_later(_TICK, _tick)
 
 
+def ticks() -> int:
+    """How many times presence was looked at in this process."""
+    return _STATE.ticks
+
+
 def _tick() -> None:
+    _STATE.ticks += 1
     try:
         _look()
     except Exception:  # a store that is away: look again next tick

@@ -7,3 +7,4 @@ from server_states import Counter
 
 st.markdown(f"count={Counter.get().count}")
 st.markdown(f"frozen={gc.get_freeze_count()}")
+st.markdown(f"active={st.runtime.get_instance()._session_mgr.num_active_sessions()}")  # type: ignore[attr-defined]

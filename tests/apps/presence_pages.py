@@ -1,7 +1,12 @@
 """Presence across pages: "room" shows who is in a room; "elsewhere" uses no state."""
 
+import stats
 import streamlit as st
 from server_states import Room
+
+if st.query_params.get("mode") == "stats":
+    stats.show()
+    st.stop()
 
 
 def room() -> None:

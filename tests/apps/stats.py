@@ -4,7 +4,7 @@ process has heard of every state it holds (read without binding the session)."""
 
 import streamlit as st
 
-from typed_state import _members
+from typed_state import _members, _presence
 from typed_state._engine import engine
 
 
@@ -14,6 +14,7 @@ def show() -> None:
     st.markdown(f"pushes={engine().reruns_requested}")
     st.markdown(f"active={sessions.num_active_sessions()}")
     st.markdown(f"pending={engine().pending()}")
+    st.markdown(f"ticks={_presence.ticks()}")
     heard = [
         f"{ns}.{name}:{slot.backend.version(ns, name)}"
         for ns, slot in _members.slots()

@@ -7,10 +7,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from tests.waits import wait_until
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -64,21 +65,26 @@ class StreamlitServer:
         env.setdefault("PYTHONUNBUFFERED", "1")
         output = open(self.log, "wb") if self.log else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(args, env=env, stdout=output, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+        process = self.process
+
+        def healthy() -> bool:
+            if process.poll() is not None:
                 raise RuntimeError(
-                    f"streamlit exited with {self.process.returncode} before serving"
+                    f"streamlit exited with {process.returncode} before serving"
                     + (f"; see {self.log}" if self.log else "")
                 )
             try:
                 with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=1) as r:
-                    if r.status == 200:
-                        return self
+                    return bool(r.status == 200)
             except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise TimeoutError(f"streamlit did not become healthy in {timeout} s")
+                return False
+
+        try:
+            wait_until(healthy, timeout)
+        except TimeoutError:
+            self.stop()
+            raise TimeoutError(f"streamlit did not become healthy in {timeout} s") from None
+        return self
 
     def stop(self) -> None:
         process = self.process

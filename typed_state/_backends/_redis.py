@@ -237,9 +237,6 @@ _SUBSCRIBED = "typed_state-subscribed"
 _SUBSCRIBE_WAIT = 2.0
 """Seconds the first use of the store waits for the listener's subscription (at most)."""
 
-_RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
-"""Seconds between attempts to reach Redis again after losing it (the last repeats)."""
-
 
 class RedisBackend(SharedBackend):
     """Values in Redis, cached in this process and kept fresh over pub/sub."""
@@ -618,9 +615,8 @@ class RedisBackend(SharedBackend):
                     LOGGER.warning(
                         "typed_state: lost Redis at %s (%s); retrying", safe_url(self.url), exc
                     )
-                delay = _RECONNECT_DELAYS[min(attempt, len(_RECONNECT_DELAYS) - 1)]
+                self._stop.wait(self._backoff(attempt))
                 attempt += 1
-                self._stop.wait(delay)
             except Exception:  # a bug must not silently end the listener
                 LOGGER.exception("typed_state: Redis listener error")
                 self._stop.wait(1.0)

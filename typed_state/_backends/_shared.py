@@ -44,6 +44,10 @@ if TYPE_CHECKING:
 LOGGER = logging.getLogger("typed_state")
 
 
+_RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
+"""Seconds between attempts to reach the store again after losing it (the last repeats)."""
+
+
 class Namespace:
     """What this process knows of one namespace: live values and their versions."""
 
@@ -342,10 +346,17 @@ class SharedBackend(Backend):
 
     # -- change messages --------------------------------------------------------------
 
-    def _message(self, namespace: str, names: list[str], **flags: bool) -> str:
-        return json.dumps(
-            {"o": self._origin, "n": namespace, "f": names, **{k: 1 for k, v in flags.items() if v}}
-        )
+    def _message(
+        self, namespace: str, names: list[str], items: dict[str, Any] | None = None, **flags: bool
+    ) -> str:
+        """A change message (see the module's docstring); ``items``: an append's ``a``
+        (the items), ``c``, ``v`` and ``k``.  Redis's scripts write the same in Lua."""
+        message = {"o": self._origin, "n": namespace, "f": names, **(items or {})}
+        return json.dumps(message | {k: 1 for k, v in flags.items() if v})
+
+    def _backoff(self, attempt: int) -> float:
+        """Seconds before the listener's next attempt to reach the store again."""
+        return _RECONNECT_DELAYS[min(attempt, len(_RECONNECT_DELAYS) - 1)]
 
     def watch(self, namespace: str, callback: Callable[[list[str], bool], None]) -> None:
         ns = self._namespaces.get(namespace)

@@ -103,9 +103,6 @@ _BUSY_TIMEOUT = 10.0
 _LOCK_POLL = 0.005
 """Seconds between two tries to take a lease another holder has."""
 
-_RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
-"""Seconds between attempts to read the change log again after it failed."""
-
 
 def database_path(url: str) -> Path:
     """The file of a ``sqlite:///relative.db`` or ``sqlite:////absolute.db`` URL.
@@ -522,15 +519,13 @@ class SQLiteBackend(SharedBackend):
                     "WHERE app = ? AND namespace = ? RETURNING version",
                     (_clock.now() if family is not None else None, self.app, namespace),
                 ).fetchone()
-                message: dict[str, Any] = {"o": self._origin, "n": namespace, "f": [name]}
+                appended: dict[str, Any] | None = None
                 if not converted:
                     # Only the new items travel; a process one change behind applies them.
-                    message.update(a=[raw.decode() for raw in added], v=version, c=changes)
+                    appended = {"a": [raw.decode() for raw in added], "v": version, "c": changes}
                     if keep_last is not None:
-                        message["k"] = keep_last
-                if change.quiet:
-                    message["q"] = 1
-                self._log(db, json.dumps(message))
+                        appended["k"] = keep_last
+                self._log(db, self._message(namespace, [name], appended, q=change.quiet))
         return None if gone else (version, changes)
 
     def announce(self, namespace: str, names: list[str]) -> None:
@@ -690,7 +685,7 @@ class SQLiteBackend(SharedBackend):
                     with contextlib.suppress(sqlite3.Error):
                         db.close()
                     db = None
-                self._stop.wait(_RECONNECT_DELAYS[min(attempt, len(_RECONNECT_DELAYS) - 1)])
+                self._stop.wait(self._backoff(attempt))
                 attempt += 1
             except Exception:  # a bug must not silently end the listener
                 LOGGER.exception("typed_state: SQLite listener error")

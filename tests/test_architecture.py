@@ -118,8 +118,14 @@ def test_errors_name_the_state_field_and_key_in_the_same_attributes() -> None:
     ledger = Ledger.get(key="q1")
     with pytest.raises(FieldNameError) as misspelt:
         ledger.totl = 1  # type: ignore[attr-defined]
-    assert (misspelt.value.state, misspelt.value.field) == ("Ledger", "totl")
-    assert misspelt.value.model == "Ledger"  # the first name still answers
+    assert (misspelt.value.state, misspelt.value.field) == ("Ledger['q1']", "totl")
+    assert misspelt.value.model == "Ledger['q1']"  # the first name still answers
+    with pytest.raises(FieldNameError) as misread:
+        _ = ledger.totl  # type: ignore[attr-defined]
+    assert misread.value.state == "Ledger['q1']"
+    with pytest.raises(FieldNameError) as unlocked:
+        ledger.lock("totl")
+    assert unlocked.value.state == "Ledger['q1']"
     held = threading.Event()
     release = threading.Event()
 

@@ -419,7 +419,7 @@ class SharedState(BaseModel):
             elif name.startswith("_"):
                 super().__setattr__(name, value)
             else:
-                raise FieldNameError(type(self).__name__, name, type(self).model_fields)
+                raise FieldNameError(slot.title, name, type(self).model_fields)
 
         def __delattr__(self, name: str) -> None:
             raise AttributeError(f"cannot delete {type(self).__name__}.{name}")
@@ -432,7 +432,11 @@ class SharedState(BaseModel):
             except AttributeError:
                 if name.startswith("_"):
                     raise
-                raise FieldNameError(type(self).__name__, name, type(self).model_fields) from None
+                try:
+                    title = self._ts_slot.title
+                except AttributeError:  # not bound to a slot (yet)
+                    title = type(self).__name__
+                raise FieldNameError(title, name, type(self).model_fields) from None
 
     def __copy__(self) -> Self:
         raise TypeError(

@@ -197,7 +197,7 @@ class Slot:
         """A field's value, binding the current session (or fragment) to it."""
         key = self.field_keys.get(name)
         if key is None:  # an older class's field, gone from the newest
-            raise FieldNameError(self.cls.__name__, name, self.cls.model_fields)
+            raise FieldNameError(self.title, name, self.cls.model_fields)
         run = _streamlit.current_run()
         if run is not None:
             # Bind before reading: a write in between leaves the binding stale,
@@ -224,7 +224,7 @@ class Slot:
         fields = cls.model_fields
         for name in names:
             if name not in fields:
-                raise FieldNameError(cls.__name__, name, fields)
+                raise FieldNameError(_title(cls, self.key), name, fields)
 
     def write_locks(self, cls: type[BaseModel], names: Sequence[str]) -> Sequence[str]:
         """The locks a write of ``names`` takes: theirs, or every field's where the class

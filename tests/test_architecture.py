@@ -159,3 +159,34 @@ def test_the_readme_lists_every_module() -> None:
     section = readme[readme.index("## How it fits together") : readme.index("## Performance")]
     for path in sorted((ROOT / "typed_state").rglob("*.py")):
         assert f" {path.name} " in section, f"README's module list lacks {path.name}"
+
+
+def test_a_store_opts_into_members_and_presence() -> None:
+    """The interface every store implements is the core (load, write with fence and
+    versions, append, locks, watch); families and presence across processes are
+    capabilities a store opts into.  A store without the member index serves plain
+    states and says clearly that families need another."""
+    from typed_state import ConfigurationError, SharedState
+    from typed_state._backends._base import Backend, MemberIndex, PresenceBoard
+    from typed_state._backends._memory import MemoryBackend
+    from typed_state._backends._redis import RedisBackend
+    from typed_state._backends._sqlite import SQLiteBackend
+    from typed_state._members import Family
+
+    assert issubclass(MemoryBackend, MemberIndex)
+    assert not issubclass(MemoryBackend, PresenceBoard)  # one process: nobody else
+    for shared in (RedisBackend, SQLiteBackend):
+        assert issubclass(shared, MemberIndex)
+        assert issubclass(shared, PresenceBoard)
+
+    # A store of the core alone: the memory store's core methods, nothing else.
+    core = {name: getattr(MemoryBackend, name) for name in Backend.__abstractmethods__}
+    CoreOnly = type("CoreOnly", (Backend,), {**core, "__init__": MemoryBackend.__init__})
+    store = CoreOnly()
+    assert not isinstance(store, MemberIndex)
+
+    class Rooms(SharedState):
+        topic: str = ""
+
+    with pytest.raises(ConfigurationError, match=r"Rooms.get\(key=...\) needs a store"):
+        Family(Rooms, "core://", store)

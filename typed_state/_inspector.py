@@ -103,7 +103,7 @@ def _states(query: str) -> list[Slot]:
         cls = family.cls
         if cls is None:
             continue
-        keys = [key_of(ns) or "" for ns in family.backend.namespaces(members_prefix(family.name))]
+        keys = [key_of(ns) or "" for ns in family.members.namespaces(members_prefix(family.name))]
         if query:
             keys = [key for key in keys if query.lower() in key.lower()] or keys
         for key in keys[:_MEMBERS]:

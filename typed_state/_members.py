@@ -26,9 +26,10 @@ import warnings
 from typing import TYPE_CHECKING, cast
 
 from typed_state import _clock, _streamlit
-from typed_state._backends._base import Expiry
+from typed_state._backends._base import Expiry, MemberIndex
 from typed_state._config import app_name, settings
 from typed_state._engine import Members, engine
+from typed_state._errors import ConfigurationError
 from typed_state._ids import StateId, family_of, key_of, members_prefix
 from typed_state._open import backend_for
 from typed_state._slot import Slot
@@ -161,7 +162,7 @@ def keys(cls: type[SharedState]) -> list[str]:
     if run is not None:
         engine().bind(run, family.keys_key)
     family.maybe_sweep()
-    return [key_of(ns) or "" for ns in family.backend.namespaces(members_prefix(family.name))]
+    return [key_of(ns) or "" for ns in family.members.namespaces(members_prefix(family.name))]
 
 
 def drop(cls: type[SharedState], key: str) -> bool:
@@ -201,9 +202,16 @@ class Family:
     """The members of one keyed class under one backend, and their expiry."""
 
     def __init__(self, cls: type[SharedState], url: str, backend: Backend) -> None:
+        if not isinstance(backend, MemberIndex):
+            raise ConfigurationError(
+                f"{cls.__name__}.get(key=...) needs a store that keeps a family's members; "
+                f"{type(backend).__name__} ({url}) does not: use get() without a key, or "
+                "memory://, sqlite:// or redis://"
+            )
         self.name = cls.__typed_state_namespace__
         self.url = url
         self.backend = backend
+        self.members: MemberIndex = backend
         self.keys_key = Members(self.name)
         self.ttl: float | None = None
         self.max_keys: int | None = None
@@ -212,7 +220,7 @@ class Family:
         self._next_sweep = float("-inf")
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
-        backend.watch_members(self.name, lambda: self.members_changed(None))
+        self.members.watch_members(self.name, lambda: self.members_changed(None))
 
     def follow(self, cls: type[SharedState]) -> None:
         """Take the lifecycle settings of ``cls`` (a page may re-define its class)."""
@@ -256,7 +264,7 @@ class Family:
         every = _MARK_EVERY if self.ttl is None else min(_MARK_EVERY, self.ttl / 4)
         if now - self._marked.get(slot.namespace, float("-inf")) >= every:
             self._marked[slot.namespace] = now
-            self.backend.mark_used(slot.namespace, now)
+            self.members.mark_used(slot.namespace, now)
         self.maybe_sweep(now)
 
     def maybe_sweep(self, now: float | None = None) -> None:
@@ -277,7 +285,7 @@ class Family:
             max_keys=self.max_keys,
             keep=self._read_here(),
         )
-        dropped = self.backend.expire(self.name, rule)
+        dropped = self.members.expire(self.name, rule)
         for namespace in dropped:
             self._marked.pop(namespace, None)
             slot = _SLOTS.get((self.url, namespace))
@@ -300,7 +308,7 @@ class Family:
         now = _clock.now()
         for namespace in self._read_here():
             self._marked[namespace] = now
-            self.backend.mark_used(namespace, now)
+            self.members.mark_used(namespace, now)
 
     def _read_here(self) -> set[str]:
         return {ns for ns in engine().read_namespaces() if family_of(ns) == self.name}

@@ -20,6 +20,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from typed_state import _clock, _members, _streamlit
+from typed_state._backends._base import PresenceBoard
 from typed_state._engine import Presence, engine
 from typed_state._ids import family_of, key_of
 
@@ -48,9 +49,9 @@ class _Presence:
         self.lock = threading.Lock()
         self.totals: dict[Presence, tuple[int, tuple[str, ...]]] = {}
         """What the watching sessions last saw, per presence: count and labels."""
-        self.remote: dict[tuple[Backend, str], Shown] = {}
+        self.remote: dict[tuple[PresenceBoard, str], Shown] = {}
         """Per (shared backend, group), the other processes' presence, from the last tick."""
-        self.shared: dict[Backend, dict[str, Shown]] = {}
+        self.shared: dict[PresenceBoard, dict[str, Shown]] = {}
         """Per shared backend, what this process last published, per group."""
         self.heartbeat = float("-inf")
         self.ticks = 0
@@ -112,8 +113,8 @@ def _bind(key: Presence, labels: list[str | None]) -> None:
 
 def _others(backend: Backend, group: str) -> Shown:
     """Other processes' presence in ``group`` (from the last tick, or read now)."""
-    if not backend.shared:
-        return {}
+    if not isinstance(backend, PresenceBoard):
+        return {}  # a store of this process alone: nobody else to count
     cached = _STATE.remote.get((backend, group))
     if cached is None:
         cached = _STATE.remote[(backend, group)] = backend.others_presence([group], _clock.now())
@@ -160,9 +161,9 @@ def _look() -> None:
     """See who is where; publish and read shared presence; re-run who watches a change."""
     local = engine().showing(on_loop=True)
     now = _clock.now()
-    groups: dict[Backend, set[str]] = {}
+    groups: dict[PresenceBoard, set[str]] = {}
     for namespace, slot in _members.slots():
-        if slot.backend.shared:
+        if isinstance(slot.backend, PresenceBoard):
             groups.setdefault(slot.backend, set()).add(group_of(namespace))
     beat = now - _STATE.heartbeat >= _HEARTBEAT
     if beat:

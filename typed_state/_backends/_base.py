@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Mapping
@@ -163,10 +163,6 @@ class Backend(ABC):
         """The lock of one field; the same lock for the same field every time."""
 
     @abstractmethod
-    def namespaces(self, prefix: str) -> list[str]:
-        """The stored namespaces that start with ``prefix``."""
-
-    @abstractmethod
     def delete(self, namespace: str) -> bool:
         """Remove a namespace; False if it did not exist."""
 
@@ -174,16 +170,6 @@ class Backend(ABC):
     def detach(self, namespace: str) -> bool:
         """Forget a member this process holds that was never stored (the store is not
         touched); False, forgetting nothing, if it is stored."""
-
-    @abstractmethod
-    def mark_used(self, namespace: str, when: float) -> None:
-        """Note that a member of a family was used at ``when`` (nothing if it is not stored)."""
-
-    @abstractmethod
-    def expire(self, family: str, rule: Expiry) -> list[str]:
-        """Delete the members of ``family`` last used before ``rule.idle_since``
-        (except those in ``rule.keep``), then the least recently used ones beyond
-        ``rule.max_keys``; return the namespaces deleted."""
 
     def announce(self, namespace: str, names: list[str]) -> None:  # noqa: B027
         """Tell other processes to re-run the readers of these fields (``notify()``)."""
@@ -195,25 +181,49 @@ class Backend(ABC):
         A store private to this process has no other writers: nothing to do.
         """
 
-    def share_presence(  # noqa: B027
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release what the backend holds (connections, threads)."""
+
+
+@runtime_checkable
+class MemberIndex(Protocol):
+    """What a store needs for families (``get(key=...)``, ``keys()``, ``ttl``,
+    ``max_keys``): it lists a family's members and knows when each was last used.
+    A store without it serves states that are no family."""
+
+    def namespaces(self, prefix: str) -> list[str]:
+        """The stored namespaces that start with ``prefix``."""
+        ...
+
+    def mark_used(self, namespace: str, when: float) -> None:
+        """Note that a member of a family was used at ``when`` (nothing if it is not stored)."""
+        ...
+
+    def expire(self, family: str, rule: Expiry) -> list[str]:
+        """Delete the members of ``family`` that ``rule`` dooms; the namespaces deleted."""
+        ...
+
+    def watch_members(self, family: str, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` when another process created or deleted a member of ``family``."""
+        ...
+
+
+@runtime_checkable
+class PresenceBoard(Protocol):
+    """What a store shared by processes needs for presence across them: each process's
+    entries, valid until a time.  Without it, presence counts this process's sessions."""
+
+    def share_presence(
         self, groups: Mapping[str, Mapping[str, list[str | None]]], until: float
     ) -> None:
         """Publish this process's presence, per group (a family, or a namespace of its
-        own): per namespace, the labels of the sessions present; valid until ``until``.
-
-        A store private to this process has no other process to tell.
-        """
+        own): per namespace, the labels of the sessions present; valid until ``until``."""
+        ...
 
     def others_presence(self, groups: list[str], now: float) -> dict[str, list[str | None]]:
         """The other processes' presence in these groups, per namespace (entries
         still valid at ``now``)."""
-        return {}
-
-    def watch_members(self, family: str, callback: Callable[[], None]) -> None:  # noqa: B027
-        """Call ``callback()`` when another process created or deleted a member of ``family``."""
-
-    def close(self) -> None:  # noqa: B027 - optional hook
-        """Release what the backend holds (connections, threads)."""
+        ...
 
 
 def safe_url(url: str) -> str:

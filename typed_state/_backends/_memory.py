@@ -11,7 +11,7 @@ from typed_state._ids import family_of
 from typed_state._once import get_or_create
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from typed_state._backends._codec import FieldCodec
 
@@ -130,6 +130,9 @@ class MemoryBackend(Backend):
             if family is not None and namespace in self._stored:
                 used = self._used.setdefault(family, {})
                 used[namespace] = max(when, used.get(namespace, when))
+
+    def watch_members(self, family: str, callback: Callable[[], None]) -> None:
+        """Members are made and deleted in this process only: its own calls say so."""
 
     def expire(self, family: str, rule: Expiry) -> list[str]:
         with self._mutex:

@@ -21,7 +21,14 @@ import pytest
 from tests.stores import SQLiteStore
 from tests.test_shared import NS, Board, Note
 from tests.waits import wait_until
-from typed_state import BackendError, ConfigurationError, SharedState, StateConfig, testing
+from typed_state import (
+    BackendError,
+    ConfigurationError,
+    LockLostError,
+    SharedState,
+    StateConfig,
+    testing,
+)
 from typed_state._backends._codec import codec_for
 from typed_state._backends._sqlite import database_path
 
@@ -364,3 +371,31 @@ def test_a_locked_write_waits_for_another_writer_no_longer_than_its_timeout(
         staller.close()
     board.count = 2  # the file is free again: writes work
     assert sqlite_store.stored(NS, "count") == "2"
+
+
+def test_leases_run_on_the_clock_the_store_is_given(sqlite_store: SQLiteStore) -> None:
+    """Lease expiry is driven by advancing a clock, not by waiting it out."""
+    now = [1_000.0]
+    holder = sqlite_store.new(lock_lease=10.0, renew_locks=False, clock=lambda: now[0])
+    other = sqlite_store.new(lock_lease=10.0, renew_locks=False, clock=lambda: now[0])
+    codec = codec_for(Board)
+    try:
+        for backend in (holder, other):
+            backend.create(NS, {"count": 0, "notes": [], "title": "board"}, codec)
+        mine = holder.lock(NS, "count")
+        assert mine.acquire(1.0)
+        theirs = other.lock(NS, "count")
+        now[0] += 9.9  # within the lease: still held
+        assert not theirs.acquire(0)
+        now[0] += 0.2  # past it
+        assert theirs.acquire(0)
+        other.save(NS, {"count": 2}, codec)
+        theirs.release()
+        with pytest.raises(LockLostError):
+            holder.save(NS, {"count": 1}, codec)
+        with pytest.raises(LockLostError):
+            mine.release()
+        assert sqlite_store.stored(NS, "count") == "2"
+    finally:
+        holder.close()
+        other.close()

@@ -52,7 +52,7 @@ from typed_state._errors import BackendError, ConfigurationError
 from typed_state._ids import family_of
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Callable, Iterator, Mapping
 
     from typed_state._backends._base import Append
     from typed_state._backends._codec import FieldCodec
@@ -151,7 +151,13 @@ class SQLiteBackend(SharedBackend):
     store_name = "SQLite"
 
     def __init__(
-        self, url: str, app: str, *, lock_lease: float = 10.0, renew_locks: bool = True
+        self,
+        url: str,
+        app: str,
+        *,
+        lock_lease: float = 10.0,
+        renew_locks: bool = True,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if sqlite3.sqlite_version_info < (3, 35):
             raise ConfigurationError(
@@ -159,6 +165,8 @@ class SQLiteBackend(SharedBackend):
                 f"{sqlite3.sqlite_version}"
             )
         super().__init__(lock_lease=lock_lease, renew_locks=renew_locks)
+        self.clock = clock
+        """Wall time for leases, shared by the processes of this host (tests pass their own)."""
         self.url = url
         self.app = app
         self.path = database_path(url)
@@ -400,7 +408,7 @@ class SQLiteBackend(SharedBackend):
             db.execute("DELETE FROM changes WHERE at < ?", (now - _KEEP_CHANGES,))
 
     def _check_leases(self, db: sqlite3.Connection, held: list[Any]) -> None:
-        now = time.time()
+        now = self.clock()
         for lock in held:
             row = db.execute(
                 "SELECT token, expires FROM locks WHERE app = ? AND name = ?", (self.app, lock.name)
@@ -722,7 +730,7 @@ class _SQLiteLease:
         token = lock_token()
         while True:
             with backend._transaction(f"lock {self.name}", durable=False) as db:
-                now = time.time()
+                now = backend.clock()
                 taken = db.execute(
                     "INSERT INTO locks VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE "
                     "SET token = excluded.token, expires = excluded.expires "
@@ -762,12 +770,12 @@ class _SQLiteLease:
                 "DELETE FROM locks WHERE app = ? AND name = ? AND token = ? RETURNING expires",
                 (self._backend.app, self.name, token),
             ).fetchone()
-        if row is None or row[0] < time.time():
+        if row is None or row[0] < self._backend.clock():
             raise LeaseLost
 
     def extend(self) -> None:
         with self._backend._transaction(f"renew the lock on {self.name}", durable=False) as db:
-            now = time.time()
+            now = self._backend.clock()
             row = db.execute(
                 "UPDATE locks SET expires = ? WHERE app = ? AND name = ? AND token = ? "
                 "AND expires >= ? RETURNING 1",

@@ -191,3 +191,24 @@ class SQLiteStore(Store):
             assert rows[0][0] == 0  # no rows left behind
             return None
         return int(rows[0][0])
+
+
+def redis_dump(redis_proc: Any) -> Path:
+    """The RDB file pytest-redis's redis-server writes at shutdown and loads at start:
+    it keeps Redis's default ``save`` rules, so a plain stop/start keeps everything."""
+    import redis
+
+    client = redis.Redis(host=redis_proc.host, port=redis_proc.port)
+    try:
+        folder = str(client.config_get("dir")["dir"])
+        return Path(folder) / str(client.config_get("dbfilename")["dbfilename"])
+    finally:
+        client.close()
+
+
+def restart_redis_empty(redis_proc: Any) -> None:
+    """Kill pytest-redis's redis-server and start it again without its data."""
+    dump = redis_dump(redis_proc)
+    redis_proc.stop()
+    dump.unlink(missing_ok=True)
+    redis_proc.start()

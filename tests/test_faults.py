@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError, model_validator
 
+from tests.stores import restart_redis_empty
 from tests.test_properties import EXAMPLES
 from typed_state import BackendError, LockLostError, SharedState, testing
 
@@ -238,8 +239,7 @@ def test_redis_restarted_empty_under_writes_loses_no_acknowledged_write(
     try:
         acks.wait_for(before)
         if restart:
-            redis_proc.stop()
-            redis_proc.start()
+            restart_redis_empty(redis_proc)
         else:
             client = redis.Redis.from_url(redis_url)
             client.flushall()

@@ -6,6 +6,7 @@ test_shared.py, run on Redis and on SQLite.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 import redis
 from pytest_redis.executor import RedisExecutor
 
+from tests.stores import redis_dump, restart_redis_empty
 from tests.test_shared import NS, Board, Note
 from tests.waits import wait_until
 from typed_state import BackendError, testing
@@ -52,6 +54,7 @@ def test_redis_going_away_mid_run_loses_no_write(
     board.count = 5
     live = other.load(NS, codec_for(Board))
     assert live is not None
+    dump = redis_dump(redis_proc)
     redis_proc.stop()
     try:
         with pytest.raises(BackendError, match="Nothing was changed"):
@@ -59,6 +62,7 @@ def test_redis_going_away_mid_run_loses_no_write(
         assert board.count == 5  # not shown as done: it was not stored
         assert board.title == "board"  # reads still served from this process
     finally:
+        dump.unlink(missing_ok=True)
         redis_proc.start()  # restarted empty: no persistence
     # Each process puts back what Redis lost, then writes flow again.
     client = redis.Redis.from_url(redis_url)
@@ -136,3 +140,56 @@ def test_redis_emptied_under_appends_loses_none(raw: redis.Redis, redis_url: str
     assert [n.text for n in board.notes] == expected
     testing.reset()  # a fresh process reads it all back
     assert [n.text for n in Board.get().notes] == expected
+
+
+def test_after_redis_restarts_empty_the_newest_value_a_process_holds_wins(
+    redis_proc: RedisExecutor, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis killed and restarted without its data, right after process A stored a
+    write that process B had not heard of yet: B put its older view back first and
+    wrote on top of it, and A's acknowledged write was lost (1 in 13,378 increments in
+    the fault trial).  B's write now waits for the others to put back what they hold,
+    and a newer value (a higher change count) wins over one put back before it."""
+    a, b = RedisBackend(redis_url, "tests"), RedisBackend(redis_url, "tests")
+    codec = codec_for(Board)
+    try:
+        for backend in (a, b):
+            backend.load(NS, codec)
+            backend.create(NS, {"count": 0, "notes": [], "title": "board"}, codec)
+        live_b = b.load(NS, codec)
+        assert live_b is not None
+        monkeypatch.setattr(b, "_received", lambda data: None)  # B hears nothing more
+        # The order that lost the write: B's writer finds the loss and puts its view
+        # back before A's listener, back from the outage, puts back A's.
+        b_restored = threading.Event()
+        restore_b, resync_a = b._restore, a._resync
+
+        def restore_then_tell(namespace: str, ns: Any) -> int:
+            count = restore_b(namespace, ns)
+            b_restored.set()
+            return count
+
+        def resync_after_b() -> None:
+            b_restored.wait(10)
+            resync_a()
+
+        monkeypatch.setattr(b, "_restore", restore_then_tell)
+        monkeypatch.setattr(b, "_resync", lambda: None)  # B's listener comes back late
+        monkeypatch.setattr(a, "_resync", resync_after_b)
+        mine = a.lock(NS, "count")
+        assert mine.acquire(5)
+        a.save(NS, {"count": 5}, codec)  # acknowledged; B still holds 0
+        mine.release()
+        restart_redis_empty(redis_proc)
+        theirs = b.lock(NS, "count")
+        assert theirs.acquire(30)
+        b.save(NS, {"count": live_b["count"] + 1}, codec)
+        theirs.release()
+        client = redis.Redis.from_url(redis_url)
+        stored = client.hget(f"typed_state:tests:state:{NS}", "count")
+        client.close()
+        print("STORED", stored, b_restored.is_set(), live_b)
+        assert stored == b"6"  # A's 5, then B's increment
+    finally:
+        a.close()
+        b.close()

@@ -84,6 +84,7 @@ for i = at + 1, #ARGV, 2 do
   pairs[#pairs + 1] = ARGV[i]
   pairs[#pairs + 1] = ARGV[i + 1]
   result[#result + 1] = redis.call('hincrby', KEYS[1], '__c__:' .. ARGV[i], 1)
+  redis.call('hdel', KEYS[1], '__r__:' .. ARGV[i])
   redis.call('del', ARGV[9] .. ARGV[i])
 end
 redis.call('hset', KEYS[1], unpack(pairs))
@@ -186,6 +187,7 @@ for i = at + 1, #ARGV do items[#items + 1] = ARGV[i] end
 if #items > 0 then redis.call('rpush', KEYS[2], unpack(items)) end
 if ARGV[3] ~= '' then redis.call('ltrim', KEYS[2], -tonumber(ARGV[3]), -1) end
 local changes = redis.call('hincrby', KEYS[1], '__c__:' .. field, 1)
+redis.call('hdel', KEYS[1], '__r__:' .. field)
 local version = redis.call('hincrby', KEYS[1], '__v__', 1)
 if ARGV[7] ~= '' then redis.call('zadd', KEYS[3], ARGV[8], ARGV[7]) end
 local message = {o = ARGV[5], n = ARGV[6], f = {field}}
@@ -214,6 +216,32 @@ other fetches the field.  Returns ``{0, namespace version, field version}``;
 in the hash and no items were sent to replace it, ``{-4}`` when the namespace no
 longer exists (nothing stored in any of these)."""
 
+_RESTORE = """
+local restored = 0
+for i = 3, #ARGV, 3 do
+  local name, count = ARGV[i], tonumber(ARGV[i + 2])
+  local found = redis.call('hget', KEYS[1], '__c__:' .. name)
+  local put_back = redis.call('hexists', KEYS[1], name) == 0
+  if not put_back and redis.call('hexists', KEYS[1], '__r__:' .. name) == 1 then
+    put_back = tonumber(found or '0') < count
+  end
+  if put_back then
+    redis.call('hset', KEYS[1], name, ARGV[i + 1], '__c__:' .. name, count, '__r__:' .. name, 1)
+    redis.call('del', ARGV[2] .. name)
+    restored = restored + 1
+  end
+end
+if tonumber(redis.call('hget', KEYS[1], '__v__') or '-1') < tonumber(ARGV[1]) then
+  redis.call('hset', KEYS[1], '__v__', ARGV[1])
+end
+return restored
+"""
+"""Put back what a process holds of a state Redis lost: a field nobody stored since
+Redis came back, or one another process put back (tagged ``__r__:``) at a lower change
+count than this one holds; a write clears the tag, so a write made since stands.
+KEYS: the state hash.  ARGV: the namespace version, the item list prefix, then
+(field, value JSON, change count) triples.  Returns how many fields were put back."""
+
 _DELETE = """
 local flat = redis.call('hgetall', KEYS[1])
 for i = 2, #flat, 2 do
@@ -233,6 +261,11 @@ _CHANGES = "__c__:"
 
 _SUBSCRIBED = "typed_state-subscribed"
 """The PING message whose PONG tells the listener its subscription is in effect."""
+
+_RESTORE_GRACE = 3.0
+"""Seconds a locked write waits after this process found that Redis lost data (restarted
+empty), so that every other process, which reconnects within 2 s, puts back what it
+holds first: a newer value one of them holds then wins over this process's older one."""
 
 _SUBSCRIBE_WAIT = 2.0
 """Seconds the first use of the store waits for the listener's subscription (at most)."""
@@ -264,6 +297,9 @@ class RedisBackend(SharedBackend):
         self._read_script = self._client.register_script(_READ)
         self._append = self._client.register_script(_APPEND)
         self._delete = self._client.register_script(_DELETE)
+        self._restore_script = self._client.register_script(_RESTORE)
+        self._restored_at = float("-inf")
+        """When (``time.monotonic()``) this process last found Redis had lost data it held."""
 
     # -- errors ------------------------------------------------------------------------
 
@@ -361,11 +397,19 @@ class RedisBackend(SharedBackend):
             *counts, stored_version = self._client.hmget(
                 self._key(namespace), [*(f"{_CHANGES}{name}" for name in names), _VERSION]
             )
-            if stored_version is None and ns.stored:
-                # Redis lost the state (restarted empty) and no write since brought it
-                # back: what this process holds goes back first, else the write under
-                # this lock would start from the defaults and lose acknowledged writes.
-                self._restore(namespace, ns)
+            behind = any(
+                int(count or 0) < ns.changes.get(name, 0)
+                for name, count in zip(names, counts, strict=True)
+            )
+            if ns.stored and (stored_version is None or behind):
+                # Redis lost the state (restarted empty): what this process holds goes
+                # back first, else the write under this lock would start from the
+                # defaults, or from another process's older view, and lose
+                # acknowledged writes.  Then the other processes get the time to put
+                # back what they hold (they reconnect within _RESTORE_GRACE).
+                if self._restore(namespace, ns):
+                    self._restored_at = time.monotonic()
+                self._stop.wait(max(0.0, self._restored_at + _RESTORE_GRACE - time.monotonic()))
                 counts = self._client.hmget(
                     self._key(namespace), [f"{_CHANGES}{name}" for name in names]
                 )
@@ -629,22 +673,21 @@ class RedisBackend(SharedBackend):
         for namespace, ns in list(self._namespaces.items()):
             if not ns.stored:
                 continue  # a member nobody wrote: nothing to put back
-            self._restore(namespace, ns)
+            if self._restore(namespace, ns):
+                self._restored_at = time.monotonic()
             # Every field may have changed, and versions restart with Redis.
             ns.field_versions = dict.fromkeys(ns.field_versions, 0)
             self._fetch(namespace, ns, ns.codec.names)
 
-    def _restore(self, namespace: str, ns: Namespace) -> None:
+    def _restore(self, namespace: str, ns: Namespace) -> int:
         """Put back what this process holds of a state Redis lost (restarted without
-        persistence), only into fields nobody stored since, with the change counts
-        this process knows, so that versions do not go back."""
-        key = self._key(namespace)
-        with self._client.pipeline(transaction=True) as pipe:
-            for name, value in list(ns.live.items()):
-                pipe.hsetnx(key, name, ns.codec.encode(name, value))
-                pipe.hsetnx(key, f"{_CHANGES}{name}", ns.changes.get(name, 0))
-            pipe.hsetnx(key, _VERSION, max(ns.field_versions.values(), default=0))
-            pipe.execute()
+        persistence), with the change counts this process knows, so that versions do
+        not go back (see ``_RESTORE``); how many fields were put back."""
+        args: list[Any] = [max(ns.field_versions.values(), default=0)]
+        args += [self._items_prefix(namespace)]
+        for name, value in list(ns.live.items()):
+            args += [name, ns.codec.encode(name, value), ns.changes.get(name, 0)]
+        return int(self._restore_script(keys=[self._key(namespace)], args=args))
 
     def close(self) -> None:
         super().close()

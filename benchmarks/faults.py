@@ -37,6 +37,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -44,29 +45,15 @@ sys.path.insert(0, str(ROOT))
 from benchmarks._common import RESULTS, ms, table  # noqa: E402
 from tests.harness.server import free_port  # noqa: E402
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 STATES = """
-import sys, time
-from pydantic import Field, model_validator
-from typed_state import BackendError, SharedState
-
-
-class Tally(SharedState):
-    __module__ = "faults"
-    n: int = 0
-    log: list[str] = Field(default_factory=list)
-
-
-class Range(SharedState):
-    __module__ = "faults"
-    lo: int = 0
-    hi: int = 1000
-
-    @model_validator(mode="after")
-    def ordered(self) -> "Range":
-        if self.lo > self.hi:
-            raise ValueError("lo must not exceed hi")
-        return self
+import json, sys, time
+from tests.apps.fault_states import Range, Tally
+from typed_state import BackendError
 """
+"""What every child script starts with: the states tests/test_faults.py uses too."""
 
 WRITER = """
 tally, name, i = Tally.get(), sys.argv[2], 0
@@ -125,7 +112,7 @@ print(json.dumps({"seen": seen, "bad": bad}))
 
 
 def _script(body: str) -> str:
-    return "import json\n" + STATES + body
+    return STATES + body
 
 
 class Trial:
@@ -207,19 +194,25 @@ class Tallied:
         ]
 
 
-def kill_mid_burst(trial: Trial, rounds: int) -> Tallied:
+def _bursts(trial: Trial, rounds: int, fault: Callable[[], None]) -> Tallied:
+    """Rounds of two writers at full speed, ``fault`` striking meanwhile, both then
+    killed; what they acknowledged against what a new process finds stored."""
     tallied = Tallied()
     for _ in range(rounds):
         trial.new_round()
         writers = [trial.start(WRITER, name, "go") for name in ("w1", "w2")]
         for writer in writers:
             _ready(writer)
-        time.sleep(random.uniform(0.3, 1.5))
+        fault()
         for writer in writers:
             writer.send_signal(signal.SIGKILL)
         outputs = [writer.communicate(timeout=30)[0] for writer in writers]
         tallied.add(outputs, trial.read())
     return tallied
+
+
+def kill_mid_burst(trial: Trial, rounds: int) -> Tallied:
+    return _bursts(trial, rounds, lambda: time.sleep(random.uniform(0.3, 1.5)))
 
 
 def dead_holder(trial: Trial, rounds: int) -> list[float]:
@@ -281,21 +274,13 @@ class Redis:
 
 
 def restart(trial: Trial, redis: Redis, rounds: int) -> Tallied:
-    tallied = Tallied()
-    for _ in range(rounds):
-        trial.new_round()
-        writers = [trial.start(WRITER, name, "go") for name in ("w1", "w2")]
-        for writer in writers:
-            _ready(writer)
+    def kill_and_restart() -> None:
         time.sleep(random.uniform(0.5, 1.5))
         redis.stop()
         redis.start()
         time.sleep(random.uniform(1.0, 2.0))
-        for writer in writers:
-            writer.send_signal(signal.SIGKILL)
-        outputs = [writer.communicate(timeout=30)[0] for writer in writers]
-        tallied.add(outputs, trial.read())
-    return tallied
+
+    return _bursts(trial, rounds, kill_and_restart)
 
 
 def validator(trial: Trial, rounds: int, writes: int) -> tuple[int, int]:

@@ -20,25 +20,26 @@ import subprocess
 import sys
 import textwrap
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError, model_validator
+from pydantic import ValidationError
 
+from tests.apps.fault_states import Range, Tally
 from tests.stores import restart_redis_empty
 from tests.test_properties import EXAMPLES
-from typed_state import BackendError, LockLostError, SharedState, testing
+from typed_state import BackendError, LockLostError, testing
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from pytest_redis.executor import RedisExecutor
 
     from tests.stores import Store
 
+ROOT = Path(__file__).resolve().parent.parent
 FEW = settings(
     max_examples=max(2, EXAMPLES // 8),
     deadline=None,
@@ -50,49 +51,9 @@ SOME = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
-STATES = """
-from pydantic import Field, model_validator
-from typed_state import SharedState
-
-
-class Counter(SharedState):
-    __module__ = "tests.test_faults"
-    n: int = 0
-    log: list[int] = Field(default_factory=list)
-
-
-class Range(SharedState):
-    __module__ = "tests.test_faults"
-    lo: int = 0
-    hi: int = 1000
-
-    @model_validator(mode="after")
-    def ordered(self) -> "Range":
-        if self.lo > self.hi:
-            raise ValueError("lo must not exceed hi")
-        return self
-"""
-
-
-class Counter(SharedState):
-    n: int = 0
-    log: list[int] = []
-
-
-class Range(SharedState):
-    lo: int = 0
-    hi: int = 1000
-
-    @model_validator(mode="after")
-    def ordered(self) -> Range:
-        if self.lo > self.hi:
-            raise ValueError("lo must not exceed hi")
-        return self
-
 
 def _folder(tmp_path_factory: pytest.TempPathFactory, worker: str) -> Path:
     folder = tmp_path_factory.mktemp("faults")
-    (folder / "fault_states.py").write_text(STATES)
     (folder / "worker.py").write_text(textwrap.dedent(worker))
     return folder
 
@@ -100,7 +61,7 @@ def _folder(tmp_path_factory: pytest.TempPathFactory, worker: str) -> Path:
 def _start(folder: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, str(folder / "worker.py"), *args],
-        env={**os.environ, "PYTHONPATH": str(folder)},
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
         cwd=folder,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -117,9 +78,9 @@ def _fresh(store: Store) -> None:
 
 INCREMENTER = """
     import sys
-    from fault_states import Counter
+    from tests.apps.fault_states import Tally
 
-    counter = Counter.get()
+    counter = Tally.get()
     acks, hold = int(sys.argv[1]), sys.argv[2] == "hold"
     done = 0
     while True:
@@ -155,14 +116,14 @@ def test_a_process_killed_mid_burst_loses_no_acknowledged_write_and_blocks_nobod
     rest, _ = child.communicate(timeout=30)
     acknowledged = seen + rest.count("ack\n")
     testing.reset()  # a new process's view: what the store holds
-    counter = Counter.get()
+    counter = Tally.get()
     with counter.lock("n", timeout=5):
         stored = counter.n
         counter.n += 1
     # One increment may have been stored and killed before its acknowledgement.
     assert acknowledged <= stored <= acknowledged + 1
     testing.reset()
-    assert Counter.get().n == stored + 1
+    assert Tally.get().n == stored + 1
 
 
 # -- Redis restarted empty --------------------------------------------------------------
@@ -173,8 +134,8 @@ class _Acks:
 
     def __init__(self) -> None:
         self.increments = 0
-        self.appended: list[int] = []
-        self.failed: list[int] = []
+        self.appended: list[str] = []
+        self.failed: list[str] = []
         self.stop = False
         self.changed = threading.Condition()
 
@@ -186,7 +147,7 @@ class _Acks:
             assert self.changed.wait_for(lambda: self.count() >= count, timeout=60), self.count()
 
 
-def _write_until_stopped(counter: Counter, acks: _Acks, kinds: list[str]) -> None:
+def _write_until_stopped(counter: Tally, acks: _Acks, kinds: list[str]) -> None:
     step = 0
     while not acks.stop:
         kind = kinds[step % len(kinds)]
@@ -196,18 +157,18 @@ def _write_until_stopped(counter: Counter, acks: _Acks, kinds: list[str]) -> Non
                 with counter.lock("n"):
                     counter.n += 1
             else:
-                counter.append("log", step)
+                counter.append("log", str(step))
         except (BackendError, LockLostError):
             # Redis down, or its data (the lock too) gone under the lock: the write was
             # refused, or, if only the release failed, stored but not acknowledged.
             if kind == "append":
-                acks.failed.append(step)
+                acks.failed.append(str(step))
             continue
         with acks.changed:
             if kind == "increment":
                 acks.increments += 1
             else:
-                acks.appended.append(step)
+                acks.appended.append(str(step))
             acks.changed.notify_all()
 
 
@@ -231,7 +192,7 @@ def test_redis_restarted_empty_under_writes_loses_no_acknowledged_write(
     emptied under live connections (FLUSHALL: nobody hears of it), while a thread does
     locked increments and appends: what was acknowledged is all there."""
     testing.reset()
-    counter = Counter.get()
+    counter = Tally.get()
     counter.update(n=0, log=[])
     acks = _Acks()
     worker = threading.Thread(target=_write_until_stopped, args=(counter, acks, kinds))
@@ -251,7 +212,7 @@ def test_redis_restarted_empty_under_writes_loses_no_acknowledged_write(
         if not redis_proc.running():
             redis_proc.start()
     testing.reset()  # a new process's view: what Redis holds
-    stored = Counter.get()
+    stored = Tally.get()
     # A write that failed may still have been applied before Redis went away; and
     # lost with it, or put back: at most those.
     assert acks.increments <= stored.n
@@ -320,7 +281,7 @@ def test_single_field_writes_from_threads_never_break_a_model_validator(
 RANGE_WRITER = """
     import json, sys
     from pydantic import ValidationError
-    from fault_states import Range
+    from tests.apps.fault_states import Range
 
     rng = Range.get()
     print("ready", flush=True)

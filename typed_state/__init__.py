@@ -14,32 +14,38 @@
         notice.success("Saved")  # stays through the catch-up run that shows 1
 """
 
+from __future__ import annotations
+
+import importlib as _importlib
 import inspect as _inspect
 import sys as _sys
+import threading as _threading
+from typing import TYPE_CHECKING
 
-from typed_state._change import no_rerun
-from typed_state._config import StateConfig
-from typed_state._decorator import shared_state
-from typed_state._errors import (
-    BackendError,
-    ConfigurationError,
-    DefinitionError,
-    FieldNameError,
-    InvalidKeyError,
-    KeyNotAllowedError,
-    LockLostError,
-    LockTimeoutError,
-    ReadOnlyValueError,
-    SchemaChangedWarning,
-    StaleWriteError,
-    StateDroppedError,
-    StoredValueWarning,
-    TypedStateError,
-)
-from typed_state._inspector import inspector
-from typed_state._model import SharedState
-from typed_state._notice import notice
-from typed_state._widgets import WidgetBinding
+if TYPE_CHECKING:
+    from typed_state._change import no_rerun
+    from typed_state._config import StateConfig
+    from typed_state._decorator import shared_state
+    from typed_state._errors import (
+        BackendError,
+        ConfigurationError,
+        DefinitionError,
+        FieldNameError,
+        InvalidKeyError,
+        KeyNotAllowedError,
+        LockLostError,
+        LockTimeoutError,
+        ReadOnlyValueError,
+        SchemaChangedWarning,
+        StaleWriteError,
+        StateDroppedError,
+        StoredValueWarning,
+        TypedStateError,
+    )
+    from typed_state._inspector import inspector
+    from typed_state._model import SharedState
+    from typed_state._notice import notice
+    from typed_state._widgets import WidgetBinding
 
 __all__ = [
     "BackendError",
@@ -67,6 +73,19 @@ __all__ = [
 
 __version__ = "0.1.0"
 
+_HOMES = {
+    "no_rerun": "_change",
+    "StateConfig": "_config",
+    "shared_state": "_decorator",
+    "inspector": "_inspector",
+    "SharedState": "_model",
+    "notice": "_notice",
+    "WidgetBinding": "_widgets",
+}
+"""Where each public name lives (the errors: ``_errors``)."""
+
+_LOADING = _threading.RLock()
+
 
 def _resolved(cls: type) -> dict[str, object]:
     """``cls``'s own annotations, evaluated in the module that defines it."""
@@ -80,16 +99,42 @@ def _resolved(cls: type) -> dict[str, object]:
     return resolved
 
 
-# Tracebacks and docs show the public path (typed_state.FieldNameError), not the
-# private module a name is defined in.  A class's own annotations are resolved
-# first, in its own module: typing.get_type_hints() (autodoc, runtime checkers)
-# would look the names up in this package's namespace.
-for _name in __all__:
-    _public = globals()[_name]
-    if isinstance(_public, type) and "__annotations__" in _public.__dict__:
-        _public.__annotations__ = _resolved(_public)
-    if isinstance(_public, type) or (callable(_public) and hasattr(_public, "__qualname__")):
-        _public.__module__ = __name__
-    else:  # an instance (no_rerun, notice): its class
-        type(_public).__module__ = __name__
-del _name, _public, _resolved
+def _load() -> None:
+    """Import the public API (Streamlit with it) and make each name public.
+
+    ``import typed_state`` alone loads nothing heavy: a store, the mypy plugin or a
+    worker that needs only part of the package does not import Streamlit through
+    this file.  The first public name asked for loads them all, so that tracebacks
+    and docs show the public path (typed_state.FieldNameError), not the private
+    module a name is defined in.  A class's own annotations are resolved first, in
+    its own module: typing.get_type_hints() (autodoc, runtime checkers) would look
+    the names up in this package's namespace.
+    """
+    with _LOADING:
+        if "SharedState" in globals():
+            return
+        found = {
+            name: getattr(
+                _importlib.import_module(f"{__name__}.{_HOMES.get(name, '_errors')}"), name
+            )
+            for name in __all__
+        }
+        for public in found.values():
+            if isinstance(public, type) and "__annotations__" in public.__dict__:
+                public.__annotations__ = _resolved(public)
+            if isinstance(public, type) or (callable(public) and hasattr(public, "__qualname__")):
+                public.__module__ = __name__
+            else:  # an instance (no_rerun, notice): its class
+                type(public).__module__ = __name__
+        globals().update(found)
+
+
+def __getattr__(name: str) -> object:
+    if name in __all__:
+        _load()
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -153,8 +153,6 @@ class _Subscriptions:
     asked: str | None = None
     """The page Streamlit held for the session when that run first used a state: on a
     first load under ``st.navigation`` "", until Streamlit has started the run."""
-    labels: dict[str, str] = field(default_factory=dict)
-    """Per namespace, who the session says it is there (``present_as``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,12 +225,11 @@ class Engine:
             self._note_run(subs, run.marker)
             return subs.pushed_run is run.marker
 
-    def present_as(self, run: Run, namespace: str, label: str) -> None:
-        """Who the session of ``run`` is, for presence on ``namespace``."""
+    def use(self, run: Run, namespace: str) -> None:
+        """Note that ``run`` uses the state stored under ``namespace``, even from a
+        callback (``present_as``)."""
         with self._lock:
-            subs = self._enter(run)
-            subs.used.add(namespace)
-            subs.labels[namespace] = label
+            self._enter(run).used.add(namespace)
 
     def bind(self, run: Run, key: Topic) -> None:
         """Bind the session (or fragment) of ``run`` to ``key`` for this run."""
@@ -573,9 +570,9 @@ class Engine:
                     found.update(key[0] for key in reads if type(key) is tuple)
             return found
 
-    def showing(self, *, on_loop: bool = False) -> dict[str, list[str | None]]:
-        """Per namespace, the live sessions whose latest run used it, as their labels
-        (None where a session gave none): presence, in this process.
+    def showing(self, *, on_loop: bool = False) -> dict[str, list[str]]:
+        """Per namespace, the ids of the live sessions whose latest run used it: what
+        presence (``_presence.py``) counts in this process.
 
         A session counts once per namespace, from its first use in a run until a
         run of it that does not use it has ended, or it asks for another page, or
@@ -592,7 +589,7 @@ class Engine:
                         self._forget_locked(session_id)
                     else:
                         views[session_id] = view
-            found: dict[str, list[str | None]] = {}
+            found: dict[str, list[str]] = {}
             for session_id, subs in self._sessions.items():
                 view = views.get(session_id)
                 if view is not None:
@@ -601,7 +598,7 @@ class Engine:
                     if on_loop and subs.was_used and view.settled:
                         subs.was_used = set()  # the latest run ended: its own uses count
                 for namespace in subs.used | subs.was_used:
-                    found.setdefault(namespace, []).append(subs.labels.get(namespace))
+                    found.setdefault(namespace, []).append(session_id)
             return found
 
     def watched(self, kind: type[_T]) -> set[_T]:

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 from pydantic import BaseModel, ConfigDict
 
 from typed_state import _members, _presence, _streamlit, _widgets
-from typed_state._engine import engine
 from typed_state._errors import (
     DefinitionError,
     FieldNameError,
@@ -355,7 +354,7 @@ class SharedState(BaseModel):
         slot = self._slot()
         run = _streamlit.current_run()
         if run is not None:
-            engine().present_as(run, slot.namespace, label)
+            _presence.present_as(run, slot.namespace, label)
 
     def version(self, field: str) -> int:
         """How many changes of ``field`` were stored: 0 until its first write.

@@ -27,6 +27,7 @@ from typed_state._ids import family_of, key_of
 if TYPE_CHECKING:
     from typed_state._backends import Backend
     from typed_state._slot import Slot
+    from typed_state._streamlit import Run
 
 _LOGGER = logging.getLogger("typed_state")
 
@@ -54,6 +55,8 @@ class _Presence:
         self.shared: dict[PresenceBoard, dict[str, Shown]] = {}
         """Per shared backend, what this process last published, per group."""
         self.heartbeat = float("-inf")
+        self.labels: dict[str, dict[str, str]] = {}
+        """Per session id, per namespace, who the session says it is (``present_as``)."""
         self.ticks = 0
         """Looks taken so far (tests wait for a count of them, not for the clock)."""
 
@@ -69,10 +72,34 @@ def group_of(namespace: str) -> str:
 # -- reads (in a script run, or any thread) --------------------------------------------------
 
 
+def present_as(run: Run, namespace: str, label: str) -> None:
+    """Who the session of ``run`` is, for presence on ``namespace``."""
+    engine().use(run, namespace)
+    with _STATE.lock:
+        _STATE.labels.setdefault(run.session_id, {})[namespace] = label
+
+
+def _showing(*, on_loop: bool = False) -> Shown:
+    """Per namespace, the labels of this process's sessions present on it (None for a
+    session that gave none); labels of sessions that are gone are forgotten."""
+    sessions = engine().showing(on_loop=on_loop)
+    labels = _STATE.labels
+    found = {
+        namespace: [labels.get(session_id, {}).get(namespace) for session_id in ids]
+        for namespace, ids in sessions.items()
+    }
+    if labels:
+        here = {session_id for ids in sessions.values() for session_id in ids}
+        with _STATE.lock:
+            for session_id in [s for s in labels if s not in here]:
+                del labels[session_id]
+    return found
+
+
 def shown(slot: Slot) -> list[str | None]:
     """The sessions present on ``slot``'s state, in every process; binds the current run."""
     namespace = slot.namespace
-    labels = engine().showing().get(namespace, [])
+    labels = _showing().get(namespace, [])
     labels = labels + _others(slot.backend, group_of(namespace)).get(namespace, [])
     _bind(Presence(namespace), labels)
     return labels
@@ -82,7 +109,7 @@ def by_key(family: str, backend: Backend) -> dict[str, int]:
     """Per member key of ``family``, how many sessions are present; binds the current run."""
     counts: dict[str, int] = {}
     seen: list[str | None] = []
-    for shown_somewhere in (engine().showing(), _others(backend, family)):
+    for shown_somewhere in (_showing(), _others(backend, family)):
         for namespace, labels in shown_somewhere.items():
             key = key_of(namespace)
             if key is not None and family_of(namespace) == family:
@@ -95,7 +122,7 @@ def by_key(family: str, backend: Backend) -> dict[str, int]:
 def shown_here() -> Shown:
     """Every namespace's presence, this process's and the others' as of the last tick;
     binds nothing (for the inspector)."""
-    found = {namespace: list(labels) for namespace, labels in engine().showing().items()}
+    found = _showing()
     for remote in list(_STATE.remote.values()):
         for namespace, labels in remote.items():
             found.setdefault(namespace, []).extend(labels)
@@ -159,7 +186,7 @@ def _tick() -> None:
 
 def _look() -> None:
     """See who is where; publish and read shared presence; re-run who watches a change."""
-    local = engine().showing(on_loop=True)
+    local = _showing(on_loop=True)
     now = _clock.now()
     groups: dict[PresenceBoard, set[str]] = {}
     for namespace, slot in _members.slots():

@@ -14,7 +14,7 @@ import time
 import warnings
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
@@ -38,11 +38,23 @@ if TYPE_CHECKING:
 
     from typed_state._backends import Backend
     from typed_state._backends._codec import FieldCodec
-    from typed_state._members import Family
     from typed_state._model import SharedState
     from typed_state._streamlit import Run
 
 _LOGGER = logging.getLogger("typed_state")
+
+
+class Family(Protocol):
+    """The family a member's slot belongs to (``_members.Family``), as slots see it."""
+
+    def created(self, writer: Run | None) -> None:
+        """A write created the member in the store."""
+        ...
+
+    def forget(self, namespace: str) -> None:
+        """This process no longer holds the member."""
+        ...
+
 
 _VALIDATING: ContextVar[bool] = ContextVar("typed_state_validating", default=False)
 """True while typed_state validates values through a SharedState class, whose

@@ -149,6 +149,14 @@ class Trial:
         return dict(json.loads(out))
 
 
+def _rest(child: subprocess.Popen[str]) -> str:
+    """What a killed child printed that was not read yet."""
+    assert child.stdout is not None
+    out = child.stdout.read()
+    child.wait(timeout=30)
+    return out
+
+
 def _ready(child: subprocess.Popen[str]) -> None:
     assert child.stdout is not None
     line = child.stdout.readline()
@@ -206,7 +214,8 @@ def _bursts(trial: Trial, rounds: int, fault: Callable[[], None]) -> Tallied:
         fault()
         for writer in writers:
             writer.send_signal(signal.SIGKILL)
-        outputs = [writer.communicate(timeout=30)[0] for writer in writers]
+        # Through the reader _ready used: communicate() would miss what it buffered.
+        outputs = [_rest(writer) for writer in writers]
         tallied.add(outputs, trial.read())
     return tallied
 
@@ -225,7 +234,7 @@ def dead_holder(trial: Trial, rounds: int) -> list[float]:
         while holder.stdout.readline() != "holding\n":
             pass
         holder.send_signal(signal.SIGKILL)
-        holder.communicate(timeout=30)
+        _rest(holder)
         waits.append(float(trial.read()["waited"]))  # type: ignore[arg-type]
     return waits
 

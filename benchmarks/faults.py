@@ -1,6 +1,6 @@
 """Fault trials: what holds when processes die and Redis restarts empty.
 
-``python3 benchmarks/faults.py [--quick]`` (in .venv, as ``benchmarks/run.py`` makes it)
+``python3 benchmarks/faults.py [--quick]`` (in the venv ``benchmarks/run.py`` makes)
 runs each trial on real processes and a real redis-server started here, prints a
 table and writes it to ``benchmarks/results/faults-YYYY-MM-DD-HHMM.md``; the README's
 "What holds under faults" quotes it.  There is nothing to compare with

@@ -1,8 +1,8 @@
 """Run the benchmarks: ``python3 benchmarks/run.py [--quick] [name ...]``.
 
-Installs Debian's redis-server when missing and creates ``.venv`` with the
-package and its ``dev`` and ``bench`` extras when needed (as ``tests/run.py``
-does), then runs each benchmark on fresh servers,
+Installs Debian's redis-server when missing and makes ``.venvs/<python>-bench`` with
+the package and its ``dev`` and ``bench`` dependency groups from the tests' lock (as
+``tests/run.py`` does), on the Python that runs it, then runs each benchmark on fresh servers,
 prints its table, writes the run's figures to ``benchmarks/results/<date>.md`` (listed
 in ``benchmarks/results/INDEX.md``) and, after a full run of all of them, quotes the new
 figures in README.md.
@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 import time
-import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-VENV = ROOT / ".venv"
+sys.path.insert(0, str(ROOT))
+
+from tests.run import LOCK, THIS_PYTHON, Set  # noqa: E402 - the repository's root is on the path first
+
+BENCH = Set(THIS_PYTHON, LOCK, (), "bench")
+VENV = BENCH.folder
 NAMES = (
     "fanout",
     "rooms",
@@ -37,20 +40,12 @@ def in_venv() -> bool:
 
 
 def bootstrap() -> None:
-    """Re-run this script in .venv, with typed_state and streamlit-server-state installed."""
-    sys.path.insert(0, str(ROOT))
-    from tests.run import ensure_system_programs
+    """Re-run this script in its venv, with typed_state and streamlit-server-state
+    installed from the tests' lock, on this Python."""
+    from tests.run import ensure_system_programs, environment
 
     ensure_system_programs()  # redis-server, as for the tests
-    python = VENV / "bin" / "python"
-    if not python.exists():
-        venv.create(VENV, with_pip=True)
-    lock = ROOT / "tests" / "requirements.lock"  # the same pinned set as the tests
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "-c", str(lock), "-e", ".[dev,bench]"],
-        cwd=ROOT,
-        check=True,
-    )
+    python = environment(BENCH, "bench")
     os.execv(str(python), [str(python), str(Path(__file__).resolve()), *sys.argv[1:]])
 
 
@@ -86,5 +81,4 @@ def main(argv: list[str]) -> None:
 if __name__ == "__main__":
     if not in_venv():
         bootstrap()
-    sys.path.insert(0, str(ROOT))
     main(sys.argv[1:])

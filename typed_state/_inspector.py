@@ -185,7 +185,7 @@ def _json_text(codec: Any, name: str, value: Any) -> str:
 
 
 def _printable(text: str) -> str:
-    """``text`` with what the browser cannot be sent (a lone surrogate, ``"\ud800"``)
+    """``text`` with what the browser cannot be sent (a lone surrogate, ``"\\ud800"``)
     escaped: Streamlit fails to send such a string, and the page showed a traceback."""
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 

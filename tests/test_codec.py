@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from typed_state import ConfigurationError, SharedState
 from typed_state._backends._codec import codec_for
@@ -138,3 +138,67 @@ def test_an_arbitrary_type_without_a_json_form_is_a_clear_error() -> None:
 
     with pytest.raises(ConfigurationError, match=r"Odd\.handle is declared as .*Handle.*Redis"):
         codec_for(Odd).check_storable("Redis")
+
+
+# -- stored values read through the class ------------------------------------------------
+
+
+class Ranged(BaseModel):
+    lo: int = 0
+    hi: int = 1
+    when: datetime.datetime = Field(datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC), strict=True)
+    name: str = Field("", validation_alias=AliasChoices("name", "title"))
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Ranged:
+        if self.lo > self.hi:
+            raise ValueError("lo must not exceed hi")
+        return self
+
+
+def test_a_stored_state_is_read_through_the_class() -> None:
+    """Each field's type adapter skipped the class's validators and aliases."""
+    reading = codec_for(Ranged).read(
+        {"lo": b"2", "hi": b"3", "title": b'"old"', "when": b'"2026-05-01T00:00:00Z"'}
+    )
+    assert reading.values["name"] == "OLD"  # the alias's old name, the before-validator
+    assert reading.values["when"].month == 5  # a strict datetime, from its JSON text
+    assert (reading.values["lo"], reading.values["hi"]) == (2, 3)
+    assert (reading.unreadable, reading.rule) == ({}, None)
+
+
+def test_one_field_is_not_judged_by_a_rule_against_the_others_held() -> None:
+    """Locks are taken one field after the other: hi read under its lock was found
+    "unreadable" against the lo this process still held (older than it)."""
+    reading = codec_for(Ranged).read({"hi": b"3"}, base={"lo": 5, "hi": 10})
+    assert (reading.values, reading.unreadable) == ({"hi": 3}, {})
+
+
+def test_a_stored_state_that_breaks_a_rule_says_so_and_shows_its_values() -> None:
+    reading = codec_for(Ranged).read({"lo": b"7", "hi": b"3"})
+    assert (reading.values["lo"], reading.values["hi"]) == (7, 3)
+    assert reading.rule == "Value error, lo must not exceed hi"
+
+
+def test_an_unreadable_field_shows_its_default_and_says_what_is_stored() -> None:
+    reading = codec_for(Ranged).read({"lo": b'"many"', "hi": b"3"})
+    assert reading.values["lo"] == 0
+    assert reading.unreadable["lo"].stored == '"many"'
+    assert "Input should be a valid integer" in reading.unreadable["lo"].reason
+    assert reading.values["hi"] == 3
+
+
+class Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    n: int = Field(0, validation_alias=AliasChoices("n", "m"))  # read through the class
+
+
+def test_a_class_that_forbids_extras_reads_past_a_removed_fields_value() -> None:
+    assert codec_for(Closed).by_class
+    assert codec_for(Closed).read({"n": b"4", "gone": b"1"}).values == {"n": 4}
+    assert codec_for(Closed).read({"m": b"5", "gone": b"1"}).values == {"n": 5}

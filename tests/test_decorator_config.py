@@ -10,7 +10,7 @@ import streamlit as st
 from streamlit import config
 
 from typed_state import ConfigurationError, DefinitionError, SharedState, StateConfig, shared_state
-from typed_state._config import app_name, settings
+from typed_state._config import settings
 from typed_state._open import backend_for
 
 
@@ -101,6 +101,7 @@ def test_the_public_api_is_exactly_this_and_reports_typed_state_as_its_module() 
         "StaleWriteError",
         "StateConfig",
         "StateDroppedError",
+        "StoredValueError",
         "StoredValueWarning",
         "TypedStateError",
         "WidgetBinding",
@@ -129,13 +130,24 @@ def test_unsupported_scheme_is_a_clear_error() -> None:
         backend_for("mongodb://x")
 
 
-def test_default_app_name_is_the_main_script_folder_and_name(
-    monkeypatch: pytest.MonkeyPatch,
+def test_a_shared_store_needs_the_apps_name(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    """The default name was the main script's folder and name: two apps at
+    /srv/a/dash/app.py and /srv/b/dash/app.py on one store shared every state."""
     monkeypatch.delenv("TYPED_STATE_APP", raising=False)
+    monkeypatch.setenv("TYPED_STATE_URL", f"sqlite:///{tmp_path / 'state.db'}")
     settings.cache_clear()
-    monkeypatch.setattr(sys, "argv", ["/srv/shop/app.py"])
-    assert app_name() == "shop/app"
+    monkeypatch.setattr(sys, "argv", ["/srv/a/dash/app.py"])
+    with pytest.raises(ConfigurationError) as caught:
+        Board.get()
+    message = str(caught.value)
+    assert "set TYPED_STATE_APP=<name>" in message
+    assert "[typed_state] in .streamlit/secrets.toml" in message
+    assert "TYPED_STATE_APP=dash/app finds its stored states" in message  # the upgrade path
+    monkeypatch.setenv("TYPED_STATE_URL", "memory://")  # one process: no name needed
+    settings.cache_clear()
+    assert Board.get().votes == 0
 
 
 def test_settings_come_from_secrets_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -311,9 +311,7 @@ def test_malformed_json_gives_the_default_with_a_warning_and_keeps_the_data(
     store: Store,
 ) -> None:
     store.put(NS, {"count": "{not json", "notes": "[]", "title": '"ok"'})
-    with pytest.warns(
-        StoredValueWarning, match=r"Board.count in (Redis|SQLite) .* does not validate"
-    ):
+    with pytest.warns(StoredValueWarning, match=r"Board.count in (Redis|SQLite) .* cannot read"):
         board = Board.get()
     assert board.count == 0
     assert board.title == "ok"
@@ -516,6 +514,33 @@ def test_a_reverted_schema_edit_restores_the_values_in_the_store(store: Store) -
         assert _define(v2).get().cards == []  # type: ignore[attr-defined]
     reverted = _define(_TODOS_V1).get()
     assert [c.text for c in reverted.cards] == ["milk"]  # type: ignore[attr-defined]
+
+
+def test_an_edit_that_adds_a_before_validator_reads_the_stored_values_again(
+    store: Store,
+) -> None:
+    """The dev loop on a shared store: the edit that broke the cards (a required prio)
+    is followed by one that migrates them; the values come back without a restart."""
+    from tests.test_model import _TODOS_V1, _define
+
+    v2 = _TODOS_V1.replace("    text: str\n", "    text: str\n    prio: int\n")
+    v3 = _TODOS_V1.replace("    text: str\n", "    text: str\n    prio: int = 1\n")
+    v3 += textwrap.dedent(
+        """
+        from pydantic import field_validator
+
+        class Board(Board):  # the same class, with a before-validator
+            @field_validator("cards", mode="before")
+            @classmethod
+            def _prio(cls, cards):
+                return [{"prio": 2, **dict(c)} if isinstance(c, dict) else c for c in cards]
+        """
+    )
+    _define(_TODOS_V1).get().cards = [{"text": "milk"}]  # type: ignore[attr-defined]
+    with pytest.warns(SchemaChangedWarning, match=r"cards \(0\.prio: Field required\)"):
+        assert _define(v2).get().cards == []  # type: ignore[attr-defined]
+    migrated = _define(v3).get()
+    assert [(c.text, c.prio) for c in migrated.cards] == [("milk", 2)]  # type: ignore[attr-defined]
 
 
 def test_another_process_s_presence_is_seen_until_it_expires(

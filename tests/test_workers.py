@@ -69,16 +69,22 @@ def test_a_process_that_cannot_reach_the_apps_state_says_why(store: Store, tmp_p
         )
     )
     env = {k: v for k, v in os.environ.items() if k != "TYPED_STATE_APP"}
-    done = subprocess.run(
-        [sys.executable, str(script)],
-        env={**env, "TYPED_STATE_URL": store.url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=tmp_path,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "Counter is defined in the script this process runs" in done.stderr
-    assert "import the class from the module the app imports" in done.stderr
-    assert "TYPED_STATE_APP is not set" in done.stderr
+
+    def job(**more: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(script)],
+            env={**env, "TYPED_STATE_URL": store.url, **more},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            cwd=tmp_path,
+        )
+
+    unnamed = job()
+    assert unnamed.returncode != 0  # refused: nothing written anywhere
+    assert "ConfigurationError: typed_state needs this app's name" in unnamed.stderr
+    named = job(TYPED_STATE_APP="shop")
+    assert named.returncode == 0, named.stderr
+    assert named.stderr.count("Counter is defined in the script this process runs") == 1
+    assert "import the class from the module the app imports" in named.stderr

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         SchemaChangedWarning,
         StaleWriteError,
         StateDroppedError,
+        StoredValueError,
         StoredValueWarning,
         TypedStateError,
     )
@@ -62,6 +63,7 @@ __all__ = [
     "StaleWriteError",
     "StateConfig",
     "StateDroppedError",
+    "StoredValueError",
     "StoredValueWarning",
     "TypedStateError",
     "WidgetBinding",

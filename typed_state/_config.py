@@ -21,6 +21,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from typed_state import _streamlit
+from typed_state._backends._base import safe_url
 from typed_state._errors import ConfigurationError
 
 MEMORY_URL = "memory://"
@@ -57,7 +58,7 @@ class Settings(BaseModel):
     min_rerun_interval: float = Field(0.1, ge=0.0, le=60.0)
     app: str | None = Field(None, min_length=1, pattern=r"^[^\s{}*?\[\]]+$")
     """The name under which a shared store (Redis, SQLite) keeps this app's states;
-    by default the main script's folder and name, e.g. ``examples/app``."""
+    required by those stores (see :func:`app_name`)."""
     lock_lease: float = Field(10.0, gt=0.0)
     """Seconds a Redis or SQLite field lock lasts if its holder never releases it."""
     gc_freeze: bool | None = None
@@ -85,14 +86,24 @@ def settings() -> Settings:
         ) from exc
 
 
-def app_name() -> str:
-    """This app's name in a shared store: the setting, else the main script's folder/name.
+def app_name(url: str) -> str:
+    """This app's name in the shared store at ``url``: the setting, which a shared store
+    requires.
 
-    Streamlit puts the main script's path in ``sys.argv[0]``; only its last two
-    parts are used, so that replicas installed at different paths agree.
+    No default can tell two apps apart whose main scripts share a folder and file name
+    (``/srv/a/dash/app.py``, ``/srv/b/dash/app.py``) and yet let replicas installed at
+    different paths agree: a guess would let two apps read each other's states.
     """
     configured = settings().app
     if configured:
         return configured
     script = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path("app")
-    return f"{script.resolve().parent.name}/{script.stem}"
+    earlier = f"{script.resolve().parent.name}/{script.stem}"
+    raise ConfigurationError(
+        f"typed_state needs this app's name for the shared store {safe_url(url)}: set "
+        'TYPED_STATE_APP=<name> in the environment, or app = "<name>" under [typed_state] '
+        "in .streamlit/secrets.toml. Every process of this app (its replicas, its workers "
+        "and jobs) uses the same name, and every other app on this store another one. "
+        "Upgrading from a typed_state that named apps by their main script's folder and "
+        f"file? This app was {earlier!r}: TYPED_STATE_APP={earlier} finds its stored states."
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -9,9 +11,23 @@ from pydantic import BaseModel, ValidationError
 from typed_state._readonly import ATOMIC, Frozen
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
 T = TypeVar("T")
+
+VALIDATING: ContextVar[bool] = ContextVar("typed_state_validating", default=False)
+"""True while typed_state validates values through a SharedState class, whose
+``__init__`` otherwise refuses to build instances."""
+
+
+@contextmanager
+def validating() -> Iterator[None]:
+    """Let Pydantic build instances of a SharedState class (to validate values)."""
+    token = VALIDATING.set(True)
+    try:
+        yield
+    finally:
+        VALIDATING.reset(token)
 
 
 def accepting_earlier_models(validate: Callable[[Any], T], value: Any) -> T:

@@ -15,6 +15,7 @@ and friends keep working::
     ├── KeyNotAllowedError     (PermissionError) a key the class's ``allow_key`` refuses
     ├── ReadOnlyValueError     (TypeError)     an in-place change of a value read from a state
     ├── LockLostError                          a lock's lease ran out while it was held
+    ├── StoredValueError       (ValueError)    a write would build on a stored value it cannot read
     └── BackendError           (ConnectionError) the store failed to read or write
 
     SchemaChangedWarning       (UserWarning)   a state's class changed; some values were reset
@@ -192,6 +193,36 @@ class StoredValueWarning(UserWarning):
     The field shows its default in this process; the stored value is left as
     it is, and the next write to the field replaces it.
     """
+
+
+class StoredValueError(TypedStateError, ValueError):
+    """A write that would build on a stored value this definition of the class cannot read.
+
+    The field shows its default in place of the stored value (see
+    :class:`StoredValueWarning`): an item operation, a ``mutate()``, a conditional
+    write or an assignment under the field's ``lock()`` would store the default with
+    the change and lose the stored value, for every version of the class.  Nothing
+    was stored.  Migrate the stored value (a ``field_validator(..., mode="before")``
+    that reads the old shape), or overwrite it on purpose with a plain assignment.
+    ``state``, ``key``, ``field``, ``stored`` (the stored JSON, in short) and
+    ``reason`` (why it does not validate) say which.
+    """
+
+    def __init__(
+        self, *, state: str, key: str | None, field: str, stored: str, reason: str, action: str
+    ) -> None:
+        super().__init__(
+            f"{action} {state}.{field} was refused: the store holds {stored}, which this "
+            f"definition of the class cannot read ({reason}), so the write would build on "
+            "the default shown in its place and lose the stored value. Nothing was stored. "
+            "Migrate the stored value with a field_validator(mode='before') that reads its "
+            f"shape, or overwrite it on purpose: state.{field} = new_value (no lock held)."
+        )
+        self.state = state
+        self.key = key
+        self.field = field
+        self.stored = stored
+        self.reason = reason
 
 
 class StateDroppedError(TypedStateError, LookupError):

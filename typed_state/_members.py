@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, cast
 
 from typed_state import _clock, _streamlit
 from typed_state._backends._base import Expiry, MemberIndex
-from typed_state._config import app_name, settings
+from typed_state._config import settings
 from typed_state._engine import Members, engine
 from typed_state._errors import ConfigurationError
 from typed_state._ids import StateId, family_of, key_of, members_prefix
@@ -119,26 +119,18 @@ _WARNED: set[str] = set()
 
 def _check_outside_a_server(cls: type[SharedState]) -> None:
     """A process that is no Streamlit server (a worker, a job) shares a store with an
-    app only if the class and the app name are the app's: say so once where they
-    cannot be, instead of writing where no page reads."""
-    messages = []
+    app only if the class is the app's: say so once where it cannot be, instead of
+    writing where no page reads.  (A shared store refuses to open without the app's
+    name, the other thing that must match.)"""
     if cls.__typed_state_namespace__.startswith("__main__:") and cls.__name__ not in _WARNED:
         _WARNED.add(cls.__name__)
-        messages.append(
-            f"{cls.__name__} is defined in the script this process runs, so it is stored "
-            f"as {cls.__typed_state_namespace__!r}, which no page of an app reads: import "
-            "the class from the module the app imports"
+        warnings.warn(
+            f"typed_state: {cls.__name__} is defined in the script this process runs, so it "
+            f"is stored as {cls.__typed_state_namespace__!r}, which no page of an app reads: "
+            "import the class from the module the app imports",
+            UserWarning,
+            stacklevel=4,
         )
-    if settings().app is None and "app" not in _WARNED:
-        _WARNED.add("app")
-        messages.append(
-            f"TYPED_STATE_APP is not set, so this process stores under the app name "
-            f"{app_name()!r} (its own script's folder and name): set TYPED_STATE_APP to "
-            "the app's name, in the app's servers and here"
-        )
-    for message in messages:
-        _LOGGER.warning("typed_state: %s", message)
-        warnings.warn(f"typed_state: {message}", UserWarning, stacklevel=4)
 
 
 def family_for(cls: type[SharedState], url: str) -> Family:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 from pydantic import BaseModel, ConfigDict
 
 from typed_state import _members, _presence, _streamlit, _widgets
+from typed_state._convert import VALIDATING
 from typed_state._errors import (
     DefinitionError,
     FieldNameError,
@@ -21,7 +22,7 @@ from typed_state._errors import (
 )
 from typed_state._gc import maybe_freeze
 from typed_state._notice import replay as replay_notices
-from typed_state._slot import _VALIDATING, DEFAULT_LOCK_TIMEOUT, Slot
+from typed_state._slot import DEFAULT_LOCK_TIMEOUT, Slot
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -119,7 +120,7 @@ class SharedState(BaseModel):
     __typed_state_namespace__: ClassVar[str]
 
     def __init__(self, /, **data: Any) -> None:
-        if not _VALIDATING.get():
+        if not VALIDATING.get():
             raise TypeError(
                 f"{type(self).__name__} is shared: use {type(self).__name__}.get() "
                 "rather than creating an instance"
@@ -241,7 +242,7 @@ class SharedState(BaseModel):
         """
         slot = self._slot()
         slot.check_fields(type(self), fields)
-        return slot.locked(fields, timeout)
+        return slot.locked(fields, timeout, by_user=True)
 
     @contextmanager
     def mutate(self, field: str, *, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[Any]:
@@ -257,6 +258,7 @@ class SharedState(BaseModel):
         slot = self._slot()
         slot.check_fields(type(self), (field,))
         with slot.locked(slot.write_locks(slot.cls, (field,)), timeout):
+            slot.refuse_unreadable((field,), "mutate() of")
             draft = deepcopy(slot.values[field])
             yield draft
             slot.assign(type(self), {field: draft}, timeout)

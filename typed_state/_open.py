@@ -34,11 +34,11 @@ def _create(url: str) -> Backend:
             )
         from typed_state._backends._redis import RedisBackend  # redis-py is optional
 
-        return RedisBackend(url, app_name(), lock_lease=settings().lock_lease)
+        return RedisBackend(url, app_name(url), lock_lease=settings().lock_lease)
     if scheme == "sqlite":
         from typed_state._backends._sqlite import SQLiteBackend
 
-        return SQLiteBackend(url, app_name(), lock_lease=settings().lock_lease)
+        return SQLiteBackend(url, app_name(url), lock_lease=settings().lock_lease)
     raise ConfigurationError(
         f"unsupported typed_state URL {safe_url(url)!r}: the supported schemes are 'memory://', "
         "'sqlite:///file.db' (a file on this host), 'redis://', 'rediss://' (TLS) and "

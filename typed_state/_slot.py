@@ -13,7 +13,7 @@ import threading
 import time
 import warnings
 from contextlib import contextmanager
-from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ValidationError
@@ -22,7 +22,7 @@ from typed_state import _items, _journal, _streamlit
 from typed_state._backends._base import WRITE_DEADLINE, Append, StaleVersions, Write
 from typed_state._backends._codec import codec_for, too_deep
 from typed_state._change import differs, no_rerun, reassigned_in_place
-from typed_state._convert import accepting_earlier_models, map_models
+from typed_state._convert import accepting_earlier_models, map_models, validating
 from typed_state._engine import FieldKey, engine
 from typed_state._errors import (
     FieldNameError,
@@ -30,11 +30,12 @@ from typed_state._errors import (
     SchemaChangedWarning,
     StaleWriteError,
     StateDroppedError,
+    StoredValueError,
 )
 from typed_state._readonly import ATOMIC
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
 
     from typed_state._backends import Backend
     from typed_state._backends._codec import FieldCodec
@@ -56,12 +57,34 @@ class Family(Protocol):
         ...
 
 
-_VALIDATING: ContextVar[bool] = ContextVar("typed_state_validating", default=False)
-"""True while typed_state validates values through a SharedState class, whose
-``__init__`` otherwise refuses to build instances."""
-
 DEFAULT_LOCK_TIMEOUT = 30.0
 """Seconds a write or ``lock()`` waits for a field lock before raising."""
+
+_HELD = threading.local()
+"""Per thread, how many times each field's lock is held through ``lock()``: a write there
+is a read-modify-write, which must not build on a value the class could not read."""
+
+
+def _held_by_lock() -> dict[tuple[str, str], int]:
+    try:
+        held: dict[tuple[str, str], int] = _HELD.counts
+    except AttributeError:
+        held = _HELD.counts = {}
+    return held
+
+
+@dataclass
+class _Migration:
+    """What a change of a state's class did to its values."""
+
+    shared: bool = False
+    """Read again from a shared store (else validated in this process's memory)."""
+    reset: dict[str, str] = field(default_factory=dict)
+    """Field -> why its value no longer validates (it shows its default)."""
+    removed: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)
+    """Fields whose value kept aside came back (the class was reverted)."""
 
 
 class Slot:
@@ -136,72 +159,108 @@ class Slot:
     def _migrate(self, cls: type[SharedState]) -> None:
         """Carry the values over to a changed class: keep what validates.
 
-        A value that no longer validates is reset to its default and kept
-        aside (as is a removed field's), so that reverting the class brings it
-        back, until the field is written.
+        In this process's memory, a value that no longer validates is reset to its
+        default and kept aside (as is a removed field's), so that reverting the class
+        brings it back, until the field is written.  A shared store keeps every value
+        as it was written: the new class reads them again, through its own validation
+        (a before-validator it gained migrates them), and reverting it reads them again.
         """
         old_names = sorted(self.values)
         with self.locked(sorted(set(old_names) | set(cls.model_fields))):
             old = dict(self.values)
             codec = codec_for(cls)
-            fresh = _defaults(cls, codec)
-            shadow = cls.model_construct(**fresh)
-            new: dict[str, Any] = {}
-            reset: list[str] = []
-            restored: list[str] = []
-            reasons: list[str] = []
-            for name in cls.model_fields:
-                candidates = [self.stash[name]] if name in self.stash else []
-                if name in old:
-                    candidates.append(old[name])
-                problem = None
-                for candidate in candidates:
-                    try:
-                        value = _validate_one(cls, shadow, name, candidate)
-                    except ValidationError as exc:
-                        problem = problem or _reason(exc)
-                        continue
-                    new[name] = codec.freeze(name, value)
-                    if name in self.stash and candidate is self.stash[name]:
-                        del self.stash[name]
-                        restored.append(name)
-                    break
-                else:
-                    new[name] = fresh[name]
-                    if problem is not None and name in old:
-                        self.stash.setdefault(name, old[name])
-                        reset.append(name)
-                        reasons.append(f"{name} ({problem})")
-            removed = [n for n in old if n not in cls.model_fields]
-            for name in removed:
-                self.stash[name] = old[name]
-            added = [n for n in cls.model_fields if n not in old and n not in restored]
-            self.backend.replace(self.namespace, new, codec)
-            self.field_keys = {n: (self.namespace, n) for n in new}
+            change = self._reread(cls, codec, old) if self.backend.shared else None
+            if change is None:
+                change = self._revalidate(cls, codec, old)
+            self.field_keys = {n: (self.namespace, n) for n in cls.model_fields}
+        self._report(cls, change)
+
+    def _reread(
+        self, cls: type[SharedState], codec: FieldCodec, old: Mapping[str, Any]
+    ) -> _Migration | None:
+        """The stored values read again through ``cls``; None if nothing is stored."""
+        if self.backend.load(self.namespace, codec) is None:
+            return None
+        change = _Migration(shared=True)
+        for name in cls.model_fields:
+            found = self.backend.unreadable(self.namespace, name)
+            if found is not None:
+                change.reset[name] = found.reason
+            elif name not in old:
+                change.added.append(name)
+        change.removed = [n for n in old if n not in cls.model_fields]
+        return change
+
+    def _revalidate(
+        self, cls: type[SharedState], codec: FieldCodec, old: Mapping[str, Any]
+    ) -> _Migration:
+        """This process's values validated by ``cls``; what fails kept aside."""
+        change = _Migration()
+        fresh = _defaults(cls, codec)
+        shadow = cls.model_construct(**fresh)
+        new: dict[str, Any] = {}
+        for name in cls.model_fields:
+            candidates = [self.stash[name]] if name in self.stash else []
+            if name in old:
+                candidates.append(old[name])
+            problem = None
+            for candidate in candidates:
+                try:
+                    value = _validate_one(cls, shadow, name, candidate)
+                except ValidationError as exc:
+                    problem = problem or _reason(exc)
+                    continue
+                new[name] = codec.freeze(name, value)
+                if name in self.stash and candidate is self.stash[name]:
+                    del self.stash[name]
+                    change.restored.append(name)
+                break
+            else:
+                new[name] = fresh[name]
+                if problem is not None and name in old:
+                    self.stash.setdefault(name, old[name])
+                    change.reset[name] = problem
+        change.removed = [n for n in old if n not in cls.model_fields]
+        for name in change.removed:
+            self.stash[name] = old[name]
+        change.added = [n for n in cls.model_fields if n not in old and n not in change.restored]
+        self.backend.replace(self.namespace, new, codec)
+        return change
+
+    def _report(self, cls: type[SharedState], change: _Migration) -> None:
+        """Say what a change of class did to the values, and re-run their readers."""
         title = _title(cls, self.key)
-        if reset or removed:
+        if change.reset or change.removed:
             parts = []
-            if reset:
+            if change.reset:
+                reasons = (f"{name} ({why})" for name, why in change.reset.items())
                 parts.append("reset to default: " + ", ".join(reasons))
-            if removed:
-                parts.append("removed: " + ", ".join(removed))
-            if added:
-                parts.append("added: " + ", ".join(added))
-            if restored:
-                parts.append("restored: " + ", ".join(restored))
+            if change.removed:
+                parts.append("removed: " + ", ".join(change.removed))
+            if change.added:
+                parts.append("added: " + ", ".join(change.added))
+            if change.restored:
+                parts.append("restored: " + ", ".join(change.restored))
+            kept = (
+                "The stored values stay as they are until the fields are written: reverting "
+                "the class, or a before-validator that reads them, brings them back."
+                if change.shared
+                else "The old values are kept aside until the fields are written: reverting "
+                "the class brings them back."
+            )
             message = (
                 f"typed_state: the fields of {title} changed; kept what still validates; "
-                f"{'; '.join(parts)}. The old values are kept aside until the fields are "
-                "written: reverting the class brings them back."
+                f"{'; '.join(parts)}. {kept}"
             )
-            warnings.warn(message, SchemaChangedWarning, stacklevel=4)
+            warnings.warn(message, SchemaChangedWarning, stacklevel=5)
             # The developer looks at the page, not the terminal.
             _streamlit.warn_in_page(message)
-        elif added or restored:
-            _LOGGER.info("typed_state: %s gained fields: %s", title, ", ".join([*added, *restored]))
-        changed = [(self.namespace, n) for n in (*reset, *removed, *added, *restored)]
-        if changed:
-            engine().changed(changed, _streamlit.current_run())
+        elif change.added or change.restored:
+            gained = ", ".join([*change.added, *change.restored])
+            _LOGGER.info("typed_state: %s gained fields: %s", title, gained)
+        names = (*change.reset, *change.removed, *change.added, *change.restored)
+        if names:
+            engine().changed([(self.namespace, n) for n in names], _streamlit.current_run())
 
     # -- reads --------------------------------------------------------------------------
 
@@ -247,12 +306,47 @@ class Slot:
         return names
 
     @contextmanager
-    def locked(self, names: Sequence[str], timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[None]:
-        """Hold the locks of ``names`` (taken in sorted order: no deadlock).
+    def locked(
+        self, names: Sequence[str], timeout: float = DEFAULT_LOCK_TIMEOUT, *, by_user: bool = False
+    ) -> Iterator[None]:
+        """Hold the locks of ``names`` (taken in sorted order: no deadlock); ``by_user``:
+        for ``lock()``, so that writes in the block count as read-modify-writes.
 
         Every lock taken is released, even when releasing another one raises
         (a Redis lease that ran out): the first such error is raised after.
         """
+        if by_user:
+            held = _held_by_lock()
+            for key in [(self.namespace, name) for name in set(names)]:
+                held[key] = held.get(key, 0) + 1
+        try:
+            with self._locks(names, timeout):
+                yield
+        finally:
+            if by_user:
+                for key in [(self.namespace, name) for name in set(names)]:
+                    held[key] -= 1
+                    if not held[key]:
+                        del held[key]
+
+    def refuse_unreadable(self, names: Iterable[str], action: str) -> None:
+        """Raise :class:`StoredValueError` for a field among ``names`` whose stored value
+        the class could not read (it shows its default): a write built on it would
+        store the default and lose the stored value."""
+        for name in names:
+            found = self.backend.unreadable(self.namespace, name)
+            if found is not None:
+                raise StoredValueError(
+                    state=self.title,
+                    key=self.key,
+                    field=name,
+                    stored=found.stored,
+                    reason=found.reason,
+                    action=action,
+                )
+
+    @contextmanager
+    def _locks(self, names: Sequence[str], timeout: float) -> Iterator[None]:
         taken = []
         # The whole write, the store's own waits included, is bounded by ``timeout``.
         deadline = WRITE_DEADLINE.set(WRITE_DEADLINE.get() or time.monotonic() + timeout)
@@ -297,6 +391,14 @@ class Slot:
         with self.locked(self.write_locks(cls, names), timeout):
             self._refuse_if_dropped()
             values = self.values
+            unreadable = [n for n in updates if self.backend.unreadable(self.namespace, n)]
+            if unreadable or expect:
+                # A conditional write, or one under lock(), is built on what was read.
+                held = _held_by_lock()
+                self.refuse_unreadable(
+                    [n for n in names if n in expect or (self.namespace, n) in held],
+                    "the write to",
+                )
             if expect:
                 # Under the locks (which, under Redis, re-read the fields): a
                 # stale condition fails even when the write would change nothing.
@@ -311,7 +413,13 @@ class Slot:
                 before = {}
                 for name, new in validated.items():
                     old = values.get(name)
-                    if reassigned_in_place(updates[name], old) or differs(old, new):
+                    # An unreadable stored value differs from whatever is written over it
+                    # (the default shown in its place included).
+                    if (
+                        name in unreadable
+                        or reassigned_in_place(updates[name], old)
+                        or differs(old, new)
+                    ):
                         changed[name] = codec.freeze(name, new)
                         before[name] = old
             except RecursionError:
@@ -350,6 +458,7 @@ class Slot:
         plan = _items.plan_for(cls, name, operation)
         with self.locked(self.write_locks(cls, (name,)), timeout):
             self._refuse_if_dropped()
+            self.refuse_unreadable((name,), f"{operation}() on")
             old = self.values[name]
             if not plan.direct:
                 new = _items.edited_plainly(plan, self.title, name, old, operation, args)
@@ -495,11 +604,8 @@ def _validate_many(
 ) -> dict[str, Any]:
     """Validate several fields together (model validators see them all)."""
     merged = {**values, **updates}
-    token = _VALIDATING.set(True)
-    try:
+    with validating():
         result = accepting_earlier_models(cls.model_validate, merged)
-    finally:
-        _VALIDATING.reset(token)
     return {name: result.__dict__[name] for name in updates}
 
 
@@ -519,11 +625,8 @@ def _revalidated(model: BaseModel) -> BaseModel:
     fields = {k: _revalidate_models(v) for k, v in model.__dict__.items()}
     if model.__pydantic_extra__:
         fields.update(model.__pydantic_extra__)
-    token = _VALIDATING.set(True)
-    try:
+    with validating():
         fresh = type(model).model_validate(fields, by_name=True)
-    finally:
-        _VALIDATING.reset(token)
     object.__setattr__(fresh, "__pydantic_fields_set__", set(model.__pydantic_fields_set__))
     if model.__pydantic_private__:
         object.__setattr__(fresh, "__pydantic_private__", dict(model.__pydantic_private__))

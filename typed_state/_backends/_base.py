@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Mapping
 
-    from typed_state._backends._codec import FieldCodec
+    from typed_state._backends._codec import FieldCodec, Unreadable
 
 
 class StaleVersions(Exception):
@@ -170,6 +170,12 @@ class Backend(ABC):
     def detach(self, namespace: str) -> bool:
         """Forget a member this process holds that was never stored (the store is not
         touched); False, forgetting nothing, if it is stored."""
+
+    def unreadable(self, namespace: str, name: str) -> Unreadable | None:
+        """What is stored for a field that the class cannot read (it shows the field's
+        default instead), else None.  A store private to this process holds only what
+        its classes validated."""
+        return None
 
     def announce(self, namespace: str, names: list[str]) -> None:  # noqa: B027
         """Tell other processes to re-run the readers of these fields (``notify()``)."""

@@ -335,7 +335,7 @@ class RedisBackend(SharedBackend):
         self._fill(
             ns,
             namespace,
-            {name: stored.get(name.encode()) for name in ns.codec.names},
+            _fields(stored),
             int(stored.get(_VERSION.encode(), b"0")),
             {n: int(stored.get(f"{_CHANGES}{n}".encode(), b"0")) for n in ns.codec.names},
         )
@@ -351,9 +351,9 @@ class RedisBackend(SharedBackend):
         if not stored:
             return None
         if any(name.encode() not in stored for name in codec.names):
-            # Fields the class gained: stored now, so every process agrees on them.
-            defaults = {name: codec.default(name) for name in codec.names}
-            return self.create(namespace, defaults, codec)
+            # Fields the class gained: stored now, so every process agrees on them
+            # (a renamed field's value read from its old name, through its alias).
+            return self.create(namespace, codec.read(_fields(stored)).values, codec)
         self._fill_from(ns, namespace, stored)
         return ns.live
 
@@ -472,11 +472,10 @@ class RedisBackend(SharedBackend):
             )
         version, created = int(result[1]), bool(result[2])
         # Stored: only now does this process show it.
-        ns.stored = True
-        for (name, value), changes in zip(values.items(), result[3:], strict=True):
-            ns.live[name] = codec.as_stored(name, value, encoded[name])
-            ns.field_versions[name] = version
-            ns.changes[name] = int(changes)
+        shown = {
+            name: codec.as_stored(name, value, encoded[name]) for name, value in values.items()
+        }
+        self._stored(ns, shown, version, [int(changes) for changes in result[3:]])
         return created
 
     def _append_items(
@@ -686,12 +685,18 @@ class RedisBackend(SharedBackend):
         args: list[Any] = [max(ns.field_versions.values(), default=0)]
         args += [self._items_prefix(namespace)]
         for name, value in list(ns.live.items()):
-            args += [name, ns.codec.encode(name, value), ns.changes.get(name, 0)]
+            if name not in ns.unreadable:  # a default shown in place of a value is no value
+                args += [name, ns.codec.encode(name, value), ns.changes.get(name, 0)]
         return int(self._restore_script(keys=[self._key(namespace)], args=args))
 
     def close(self) -> None:
         super().close()
         self._client.close()
+
+
+def _fields(stored: Mapping[bytes, Any]) -> dict[str, Any]:
+    """The stored fields of a state's hash (its own counters left out), by name."""
+    return {name.decode(): value for name, value in stored.items() if not name.startswith(b"__")}
 
 
 _DEAD_HOLDER_CHECK = 0.25

@@ -27,8 +27,6 @@ import warnings
 from abc import abstractmethod
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import ValidationError
-
 from typed_state._backends._base import Append, Backend, FieldLock, Write
 from typed_state._change import differs
 from typed_state._errors import BackendError, LockLostError, StoredValueWarning
@@ -39,7 +37,7 @@ from typed_state._readonly import frozen_list
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from typed_state._backends._codec import FieldCodec
+    from typed_state._backends._codec import FieldCodec, Unreadable
 
 LOGGER = logging.getLogger("typed_state")
 
@@ -51,7 +49,7 @@ _RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
 class Namespace:
     """What this process knows of one namespace: live values and their versions."""
 
-    __slots__ = ("callbacks", "changes", "codec", "field_versions", "live", "stored")
+    __slots__ = ("callbacks", "changes", "codec", "field_versions", "live", "stored", "unreadable")
 
     def __init__(self, codec: FieldCodec) -> None:
         self.codec = codec
@@ -63,6 +61,9 @@ class Namespace:
         self.changes: dict[str, int] = {}
         """Per field, how many changes were stored (``state.version(field)``)."""
         self.callbacks: list[Callable[[list[str], bool], None]] = []
+        self.unreadable: dict[str, Unreadable] = {}
+        """Fields whose stored value this class cannot read (it shows their defaults):
+        no write may be built on what it shows (see :meth:`SharedBackend.unreadable`)."""
 
 
 def _pid_namespace() -> str:
@@ -190,34 +191,46 @@ class SharedBackend(Backend):
 
     # -- reading ----------------------------------------------------------------------
 
-    def _decode(self, ns: Namespace, namespace: str, name: str, raw: Any) -> Any:
-        """A stored field's value (JSON, or a list field's item JSONs); its default
-        (with a warning) if it does not validate."""
-        if raw is None:
-            return ns.codec.default(name)
-        if isinstance(raw, list):  # a list field's item JSONs (bytes from Redis, str from SQLite)
-            raw = (
-                "[" + ",".join(raw) + "]"
-                if raw and isinstance(raw[0], str)
-                else b"[" + b",".join(raw) + b"]"
-            )
-        try:
-            return ns.codec.decode(name, raw)
-        except ValueError as exc:  # does not validate, or is not JSON this parser reads
-            default = ns.codec.default(name)
-            problems = (
-                "; ".join(f"{e['msg']} (input {str(e.get('input'))[:60]!r})" for e in exc.errors())
-                if isinstance(exc, ValidationError)
-                else str(exc)
-            )
+    def _read_through(
+        self,
+        ns: Namespace,
+        namespace: str,
+        stored: Mapping[str, Any],
+        base: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Stored fields as the class reads them (see :meth:`FieldCodec.read`); a value
+        it cannot read is its default, with a warning, and is marked unreadable."""
+        reading = ns.codec.read(stored, base)
+        if reading.rule is not None:
             message = (
-                f"{ns.codec.cls.__name__}.{name} in {self.store_name} ({self._where(namespace)}) "
-                f"does not validate: {problems}. Using the default {default!r} in this "
-                "process; the stored value is left as it is until the field is written."
+                f"{ns.codec.cls.__name__} in {self.store_name} ({self._where(namespace)}) "
+                f"breaks a rule of this definition of the class: {reading.rule}. Its values "
+                "are shown as stored; a write must satisfy the rule again."
             )
             LOGGER.warning(message)
-            warnings.warn(message, StoredValueWarning, stacklevel=2)
-            return default
+            warnings.warn(message, StoredValueWarning, stacklevel=3)
+        for name in reading.values:
+            found = reading.unreadable.get(name)
+            if found is None:
+                ns.unreadable.pop(name, None)
+                continue
+            ns.unreadable[name] = found
+            message = (
+                f"{ns.codec.cls.__name__}.{name} in {self.store_name} ({self._where(namespace)}) "
+                f"holds {found.stored}, which this definition of the class cannot read: "
+                f"{found.reason}. Showing the default {reading.values[name]!r} in this "
+                "process; the stored value stays as it is. Writes that would build on the "
+                "default (item operations, mutate(), a locked read-modify-write) are refused; "
+                "migrate the stored value with a before-validator, or overwrite it on "
+                "purpose with a plain assignment."
+            )
+            LOGGER.warning(message)
+            warnings.warn(message, StoredValueWarning, stacklevel=3)
+        return reading.values
+
+    def unreadable(self, namespace: str, name: str) -> Unreadable | None:
+        ns = self._namespaces.get(namespace)
+        return None if ns is None else ns.unreadable.get(name)
 
     def _attach(self, namespace: str, codec: FieldCodec) -> Namespace:
         codec.check_storable(self.store_name)
@@ -237,10 +250,14 @@ class SharedBackend(Backend):
         version: int,
         changes: Mapping[str, int],
     ) -> None:
-        """Take a namespace's stored values, as read in one step, into the cache."""
+        """Take a namespace's stored values (every stored name), as read in one step,
+        into the cache."""
         ns.stored = True
-        for name in ns.codec.names:
-            ns.live[name] = self._decode(ns, namespace, name, stored.get(name))
+        values = self._read_through(ns, namespace, stored)
+        for name in [name for name in ns.live if name not in values]:
+            del ns.live[name]  # a field of an earlier definition of the class
+        for name, value in values.items():
+            ns.live[name] = value
             ns.field_versions[name] = version
             ns.changes[name] = changes.get(name, 0)
 
@@ -262,6 +279,7 @@ class SharedBackend(Backend):
             stored = self._append_items(namespace, change, codec, held)
             if stored is not None:
                 ns.live[change.name] = change.value
+                ns.unreadable.pop(change.name, None)
                 ns.field_versions[change.name], ns.changes[change.name] = stored
                 return False
             ns.stored = False  # deleted meanwhile (drop, expiry): a first write again
@@ -309,11 +327,12 @@ class SharedBackend(Backend):
         change message will say: the readers of this process re-run now (the
         message that follows then finds nothing new).
         """
+        names, raw, counts = _held(ns, names, raw, counts)
+        values = self._read_through(ns, namespace, dict(zip(names, raw, strict=True)), ns.live)
         changed = [
             name
-            for name, value, count in zip(names, raw, counts, strict=True)
-            if name in ns.live
-            and self._take(ns, name, self._decode(ns, namespace, name, value), version, count)
+            for name, count in zip(names, counts, strict=True)
+            if self._take(ns, name, values[name], version, count)
         ]
         if changed:
             for callback in list(ns.callbacks):
@@ -326,6 +345,7 @@ class SharedBackend(Backend):
         ns.stored = True
         for (name, value), count in zip(values.items(), changes, strict=True):
             ns.live[name] = value
+            ns.unreadable.pop(name, None)
             ns.field_versions[name] = version
             ns.changes[name] = count
 
@@ -413,7 +433,9 @@ class SharedBackend(Backend):
         if name not in ns.live:
             return
         changes = int(message["c"])
-        if ns.changes.get(name) != changes - 1:
+        if ns.changes.get(name) != changes - 1 or ns.codec.by_class:
+            # Behind (a message was missed), or items that only the class can read
+            # (its validators must see the whole new value).
             if ns.changes.get(name, 0) < changes:
                 self._fetch(namespace, ns, [name], quiet=quiet)
             return
@@ -447,13 +469,17 @@ class SharedBackend(Backend):
         if not names:
             return
         version, raw, counts = self._read(namespace, names)
-        changed = []
-        for name, value, count in zip(names, raw, counts, strict=True):
-            # A value this process wrote (or locked and read) at a later version wins.
-            if version < ns.field_versions.get(name, 0):
-                continue
-            if self._take(ns, name, self._decode(ns, namespace, name, value), version, count):
-                changed.append(name)
+        # A value this process wrote (or locked and read) at a later version wins.
+        newer = [version >= ns.field_versions.get(name, 0) for name in names]
+        names = [name for name, take in zip(names, newer, strict=True) if take]
+        raw = [value for value, take in zip(raw, newer, strict=True) if take]
+        counts = [count for count, take in zip(counts, newer, strict=True) if take]
+        values = self._read_through(ns, namespace, dict(zip(names, raw, strict=True)), ns.live)
+        changed = [
+            name
+            for name, count in zip(names, counts, strict=True)
+            if self._take(ns, name, values[name], version, count)
+        ]
         if force:
             changed = names
         if changed and not quiet:
@@ -638,6 +664,14 @@ class LeaseLock:
                 )
             except BackendError as exc:
                 LOGGER.warning("typed_state: could not renew a lock: %s", exc)
+
+
+def _held(
+    ns: Namespace, names: list[str], raw: list[Any], counts: list[int]
+) -> tuple[list[str], list[Any], list[int]]:
+    """The fields of a read that this process holds (a field of the class), in step."""
+    kept = [i for i, name in enumerate(names) if name in ns.live]
+    return [names[i] for i in kept], [raw[i] for i in kept], [counts[i] for i in kept]
 
 
 def call(callback: Callable[..., None], *args: Any) -> None:

@@ -342,9 +342,10 @@ class SQLiteBackend(SharedBackend):
         if version is None:
             return None
         if any(name not in fields for name in codec.names):
-            # Fields the class gained: stored now, so every process agrees on them.
-            defaults = {name: codec.default(name) for name in codec.names}
-            return self.create(namespace, defaults, codec)
+            # Fields the class gained: stored now, so every process agrees on them
+            # (a renamed field's value read from its old name, through its alias).
+            stored = {name: value for name, (value, _) in fields.items()}
+            return self.create(namespace, codec.read(stored).values, codec)
         self._fill_from(ns, namespace, version, fields)
         return ns.live
 

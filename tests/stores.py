@@ -35,6 +35,10 @@ class Store(ABC):
         """Store raw JSON for these fields, as a process with another schema (or a bug) would."""
 
     @abstractmethod
+    def namespaces(self) -> list[str]:
+        """Every state the app has stored (its namespaces)."""
+
+    @abstractmethod
     def clear(self) -> None:
         """Empty the store (no backend of this process may be open on it)."""
 
@@ -81,6 +85,14 @@ class RedisStore(Store):
         client = self._client()
         try:
             client.hset(f"typed_state:{self.app}:state:{namespace}", mapping=values)
+        finally:
+            client.close()
+
+    def namespaces(self) -> list[str]:
+        client = self._client()
+        prefix = f"typed_state:{self.app}:state:"
+        try:
+            return sorted(k.decode()[len(prefix) :] for k in client.scan_iter(match=prefix + "*"))
         finally:
             client.close()
 
@@ -154,7 +166,7 @@ class SQLiteStore(Store):
 
     def put(self, namespace: str, values: dict[str, str]) -> None:
         backend = self.new()
-        backend.namespaces("")  # opens the file: the tables exist
+        backend.members("")  # opens the file: the tables exist
         backend.close()
         self._query(
             "INSERT OR IGNORE INTO namespaces VALUES (?, ?, NULL, 1, NULL)", self.app, namespace
@@ -174,6 +186,10 @@ class SQLiteStore(Store):
 
     def count(self, app: str = "tests") -> int:
         return int(self._query("SELECT count(*) FROM namespaces WHERE app = ?", app)[0][0])
+
+    def namespaces(self) -> list[str]:
+        rows = self._query("SELECT namespace FROM namespaces WHERE app = ?", self.app)
+        return sorted(namespace for (namespace,) in rows)
 
     def end_lease(self, lock: str) -> None:
         self._query("UPDATE locks SET expires = 0 WHERE app = ? AND name = ?", self.app, lock)

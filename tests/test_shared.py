@@ -440,7 +440,7 @@ def test_two_processes_5000_locked_increments_each_end_exact(
         for _ in range(2)
     ]
     assert [p.wait(timeout=240) for p in procs] == [0, 0]
-    (namespace,) = [ns for ns in peer.namespaces("") if ns.endswith("Tally")]
+    (namespace,) = [ns for ns in store.namespaces() if ns.endswith("Tally")]
     assert store.stored(namespace, "n") == "10000"
 
 

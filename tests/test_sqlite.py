@@ -128,7 +128,7 @@ def test_a_write_survives_a_kill_9_right_after_it(
     proc.send_signal(signal.SIGKILL)  # no clean close: the WAL is not checkpointed
     proc.wait(10)
     proc.stdout.close()
-    (namespace,) = [ns for ns in sqlite_store.new().namespaces("") if ns.endswith("Tally")]
+    (namespace,) = [ns for ns in sqlite_store.namespaces() if ns.endswith("Tally")]
     assert sqlite_store.stored(namespace, "n") == "42"
 
 
@@ -239,7 +239,7 @@ def test_connections_opening_a_new_file_at_once_all_get_it(tmp_path: Path) -> No
             backend = store.new()
             together.wait()
             try:
-                backend.namespaces("")
+                backend.members("Tally")
             except BackendError as exc:
                 errors.append(exc)
             finally:

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from typed_state import _journal, _members
 from typed_state._backends._codec import codec_for
 from typed_state._engine import engine
-from typed_state._ids import StateId, key_of, members_prefix
+from typed_state._ids import StateId, key_of
 from typed_state._presence import shown_here
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ def _states(query: str) -> list[Slot]:
         cls = family.cls
         if cls is None:
             continue
-        keys = [key_of(ns) or "" for ns in family.members.namespaces(members_prefix(family.name))]
+        keys = [key_of(ns) or "" for ns in family.members.members(family.name)]
         if query:
             keys = [key for key in keys if query.lower() in key.lower()] or keys
         for key in keys[:_MEMBERS]:

@@ -30,7 +30,7 @@ from typed_state._backends._base import Expiry, MemberIndex
 from typed_state._config import settings
 from typed_state._engine import Members, engine
 from typed_state._errors import ConfigurationError
-from typed_state._ids import StateId, family_of, key_of, members_prefix
+from typed_state._ids import StateId, family_of, key_of
 from typed_state._open import backend_for
 from typed_state._slot import Slot
 
@@ -154,7 +154,7 @@ def keys(cls: type[SharedState]) -> list[str]:
     if run is not None:
         engine().bind(run, family.keys_key)
     family.maybe_sweep()
-    return [key_of(ns) or "" for ns in family.members.namespaces(members_prefix(family.name))]
+    return [key_of(ns) or "" for ns in family.members.members(family.name)]
 
 
 def drop(cls: type[SharedState], key: str) -> bool:

@@ -197,8 +197,9 @@ class MemberIndex(Protocol):
     ``max_keys``): it lists a family's members and knows when each was last used.
     A store without it serves states that are no family."""
 
-    def namespaces(self, prefix: str) -> list[str]:
-        """The stored namespaces that start with ``prefix``."""
+    def members(self, family: str) -> list[str]:
+        """The stored members of ``family`` (their namespaces), sorted; what it costs
+        grows with the family, not with the store."""
         ...
 
     def mark_used(self, namespace: str, when: float) -> None:

@@ -99,8 +99,8 @@ class MemoryBackend(Backend):
     def lock(self, namespace: str, field: str) -> FieldLock:
         return get_or_create(self._locks, (namespace, field), self._mutex, _Lock)
 
-    def namespaces(self, prefix: str) -> list[str]:
-        return sorted(ns for ns in list(self._stored) if ns.startswith(prefix))
+    def members(self, family: str) -> list[str]:
+        return sorted(ns for ns in list(self._stored) if family_of(ns) == family)
 
     def detach(self, namespace: str) -> bool:
         with self._mutex:

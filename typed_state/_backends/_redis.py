@@ -41,7 +41,7 @@ from typed_state import _clock
 from typed_state._backends._base import PLAIN, Expiry, StaleVersions, Write, safe_url
 from typed_state._backends._shared import LOGGER, LeaseLost, SharedBackend, holder_died, lock_token
 from typed_state._errors import BackendError, ConfigurationError
-from typed_state._ids import family_of
+from typed_state._ids import family_of, members_prefix
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -218,7 +218,7 @@ longer exists (nothing stored in any of these)."""
 
 _RESTORE = """
 local restored = 0
-for i = 3, #ARGV, 3 do
+for i = 5, #ARGV, 3 do
   local name, count = ARGV[i], tonumber(ARGV[i + 2])
   local found = redis.call('hget', KEYS[1], '__c__:' .. name)
   local put_back = redis.call('hexists', KEYS[1], name) == 0
@@ -234,13 +234,15 @@ end
 if tonumber(redis.call('hget', KEYS[1], '__v__') or '-1') < tonumber(ARGV[1]) then
   redis.call('hset', KEYS[1], '__v__', ARGV[1])
 end
+if ARGV[3] ~= '' then redis.call('zadd', KEYS[2], 'NX', ARGV[4], ARGV[3]) end
 return restored
 """
 """Put back what a process holds of a state Redis lost: a field nobody stored since
 Redis came back, or one another process put back (tagged ``__r__:``) at a lower change
 count than this one holds; a write clears the tag, so a write made since stands.
-KEYS: the state hash.  ARGV: the namespace version, the item list prefix, then
-(field, value JSON, change count) triples.  Returns how many fields were put back."""
+KEYS: the state hash, the family's member index.  ARGV: the namespace version, the item
+list prefix, the member to index ('' for none) and the time, then (field, value JSON,
+change count) triples.  Returns how many fields were put back."""
 
 _DELETE = """
 local flat = redis.call('hgetall', KEYS[1])
@@ -298,6 +300,8 @@ class RedisBackend(SharedBackend):
         self._append = self._client.register_script(_APPEND)
         self._delete = self._client.register_script(_DELETE)
         self._restore_script = self._client.register_script(_RESTORE)
+        self._indexed: set[str] = set()
+        """Families whose member index this process knows to be complete."""
         self._restored_at = float("-inf")
         """When (``time.monotonic()``) this process last found Redis had lost data it held."""
 
@@ -603,15 +607,31 @@ class RedisBackend(SharedBackend):
                     self._client.hdel(f"{self._prefix}presence:{group}", *expired)
         return found
 
-    def namespaces(self, prefix: str) -> list[str]:
-        start = len(self._key(""))
-        # The app name may hold glob characters too (its default is the script's folder).
-        pattern = _glob_escape(self._key(prefix)) + "*"
+    def members(self, family: str) -> list[str]:
+        # The family's last-use sorted set is its member index: every write of a member
+        # enters it, a drop or an expiry takes it out.
         try:
-            keys = list(self._client.scan_iter(match=pattern, count=500))
+            if family not in self._indexed:
+                self._index(family)
+            found: list[bytes] = self._client.zrange(self._used_key(family), 0, -1)  # type: ignore[assignment]  # without scores: names
         except RedisError as exc:
-            raise self._failed("list states", exc) from exc
-        return sorted(key.decode()[start:] for key in keys)
+            raise self._failed(f"list the members of {family}", exc) from exc
+        return sorted(raw.decode() for raw in found)
+
+    def _index(self, family: str) -> None:
+        """Enter the members stored before the index was kept complete, once per family
+        and store: the one keyspace scan (SCAN) this store makes."""
+        marker = f"{self._prefix}indexed:{family}"
+        if not self._client.exists(marker):
+            start = len(self._key(""))
+            # The app name may hold glob characters.
+            pattern = _glob_escape(self._key(members_prefix(family))) + "*"
+            found = [k.decode()[start:] for k in self._client.scan_iter(match=pattern, count=1000)]
+            if found:
+                now = _clock.now()
+                self._client.zadd(self._used_key(family), dict.fromkeys(found, now), nx=True)
+            self._client.set(marker, 1)
+        self._indexed.add(family)
 
     def _lease(self, namespace: str, field: str) -> Lease:
         return _RedisLease(self, namespace, field)
@@ -682,12 +702,14 @@ class RedisBackend(SharedBackend):
         """Put back what this process holds of a state Redis lost (restarted without
         persistence), with the change counts this process knows, so that versions do
         not go back (see ``_RESTORE``); how many fields were put back."""
+        family = family_of(namespace)
         args: list[Any] = [max(ns.field_versions.values(), default=0)]
-        args += [self._items_prefix(namespace)]
+        args += [self._items_prefix(namespace), namespace if family else "", _clock.now()]
         for name, value in list(ns.live.items()):
             if name not in ns.unreadable:  # a default shown in place of a value is no value
                 args += [name, ns.codec.encode(name, value), ns.changes.get(name, 0)]
-        return int(self._restore_script(keys=[self._key(namespace)], args=args))
+        used = self._used_key(family if family is not None else namespace)
+        return int(self._restore_script(keys=[self._key(namespace), used], args=args))
 
     def close(self) -> None:
         super().close()

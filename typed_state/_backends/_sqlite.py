@@ -583,12 +583,11 @@ class SQLiteBackend(SharedBackend):
         self._forget(dropped)
         return dropped
 
-    def namespaces(self, prefix: str) -> list[str]:
-        with self._transaction("list states", write=False) as db:
+    def members(self, family: str) -> list[str]:
+        with self._transaction(f"list the members of {family}", write=False) as db:
             rows = db.execute(
-                "SELECT namespace FROM namespaces WHERE app = ? AND substr(namespace, 1, ?) = ? "
-                "ORDER BY namespace",
-                (self.app, len(prefix), prefix),
+                "SELECT namespace FROM namespaces WHERE app = ? AND family = ? ORDER BY namespace",
+                (self.app, family),
             ).fetchall()
         return [namespace for (namespace,) in rows]
 

@@ -17,9 +17,17 @@ from pytest_redis.executor import RedisExecutor
 from tests.stores import redis_dump, restart_redis_empty
 from tests.test_shared import NS, Board, Note
 from tests.waits import wait_until
-from typed_state import BackendError, SharedState, testing
+from typed_state import (
+    BackendError,
+    ConfigurationError,
+    SharedState,
+    StoredValueError,
+    StoredValueWarning,
+    testing,
+)
 from typed_state._backends._codec import codec_for
 from typed_state._backends._redis import RedisBackend
+from typed_state._config import settings
 
 pytestmark = pytest.mark.redis
 
@@ -40,7 +48,7 @@ def test_unreachable_redis_is_a_clear_error_and_recovers(
 ) -> None:
     redis_proc.stop()
     try:
-        with pytest.raises(BackendError, match=r"Redis at redis://.* failed to load"):
+        with pytest.raises(BackendError, match=r"Redis at redis://.* failed to (load|open)"):
             Board.get()
     finally:
         redis_proc.start()
@@ -246,3 +254,90 @@ def test_a_member_put_back_after_redis_lost_it_is_listed(raw: redis.Redis, redis
     raw.set(f"typed_state:tests:indexed:{Desk.__typed_state_namespace__}", 1)  # no rescan
     testing.reset()
     assert Desk.keys() == ["d1"]
+
+
+# -- Redis as production runs it: permissions, eviction ---------------------------------------
+
+
+@pytest.fixture
+def limited(raw: redis.Redis, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A Redis user "app" of its own (with every permission until a test takes some),
+    selected through TYPED_STATE_URL; deleted after the test."""
+    raw.execute_command("ACL", "SETUSER", "app", "on", ">pw", "~*", "&*", "+@all")
+    monkeypatch.setenv("TYPED_STATE_URL", redis_url.replace("redis://", "redis://app:pw@"))
+    settings.cache_clear()
+    yield lambda *rules: raw.execute_command("ACL", "SETUSER", "app", *rules)
+    testing.reset()
+    raw.execute_command("ACL", "DELUSER", "app")
+
+
+def test_a_user_that_may_not_publish_is_refused_at_the_first_use(limited: Any) -> None:
+    """Such a user's writes raised 'nothing was changed' although Redis held them, and its
+    listener logged "lost Redis ... is back" 145 times in 9 s."""
+    limited("-publish")
+    with pytest.raises(ConfigurationError) as caught:
+        Board.get()
+    message = str(caught.value)
+    assert "may not run what typed_state needs" in message
+    assert "may not run what typed_state needs: PUBLISH (on typed_state:tests:*)" in message
+    assert "pw" not in message  # the URL's password is masked
+    assert "ACL SETUSER <user>" in message
+
+
+def test_a_write_refused_for_lack_of_publish_stores_nothing(limited: Any, raw: redis.Redis) -> None:
+    board = Board.get()
+    board.count = 1
+    board.append("notes", Note(text="a"))
+    board.append("notes", Note(text="b"))  # kept as items now
+    limited("-publish")  # taken away while the app runs
+    for write in (
+        lambda: setattr(board, "count", 42),
+        lambda: board.append("notes", Note(text="c")),
+        lambda: board.set_item("notes", 0, Note(text="z")),
+    ):
+        with pytest.raises(BackendError):
+            write()
+    testing.reset()
+    limited("+publish")
+    assert Board.get().count == 1
+    assert [n.text for n in Board.get().notes] == ["a", "b"]  # a caller may retry: once
+
+
+def test_an_evicting_policy_is_reported_once_at_the_first_use(
+    raw: redis.Redis, redis_url: str
+) -> None:
+    raw.config_set("maxmemory-policy", "allkeys-lru")
+    try:
+        with pytest.warns(UserWarning, match="deletes keys when it is full") as caught:
+            Board.get()
+        assert "maxmemory-policy allkeys-lru" in str(caught[0].message)
+        assert "noeviction" in str(caught[0].message)
+    finally:
+        raw.config_set("maxmemory-policy", "noeviction")
+
+
+def test_evicted_items_are_put_back_before_an_append(raw: redis.Redis, redis_url: str) -> None:
+    """An append after only the list's items key was evicted stored a 1-item list (was 50)."""
+    board = Board.get()
+    for n in range(50):
+        board.append("notes", Note(text=str(n)))
+    raw.delete(f"typed_state:tests:items:{NS}:notes")  # what allkeys-lru may do
+    board.append("notes", Note(text="50"))
+    testing.reset()
+    assert [n.text for n in Board.get().notes] == [str(n) for n in range(51)]
+
+
+def test_evicted_items_nobody_holds_are_no_empty_list(raw: redis.Redis, redis_url: str) -> None:
+    board = Board.get()
+    for n in range(3):
+        board.append("notes", Note(text=str(n)))
+    raw.delete(f"typed_state:tests:items:{NS}:notes")
+    testing.reset()  # a process that never held them
+    with pytest.warns(StoredValueWarning, match="Board.notes"):
+        fresh = Board.get()
+    assert fresh.notes == []  # the default, shown with a warning
+    with pytest.raises(StoredValueError):
+        fresh.append("notes", Note(text="3"))  # no 1-item list built on it
+    fresh.notes = [Note(text="again")]  # overwritten on purpose
+    testing.reset()
+    assert [n.text for n in Board.get().notes] == ["again"]

@@ -32,16 +32,24 @@ import contextlib
 import json
 import threading
 import time
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import redis
-from redis.exceptions import LockError, LockNotOwnedError, RedisError
+from redis.exceptions import LockError, LockNotOwnedError, RedisError, ResponseError
 
 from typed_state import _clock
 from typed_state._backends._base import PLAIN, Expiry, StaleVersions, Write, safe_url
-from typed_state._backends._shared import LOGGER, LeaseLost, SharedBackend, holder_died, lock_token
+from typed_state._backends._shared import (
+    LOGGER,
+    LONGEST_BACKOFF,
+    LeaseLost,
+    SharedBackend,
+    holder_died,
+    lock_token,
+)
 from typed_state._errors import BackendError, ConfigurationError
-from typed_state._ids import family_of, members_prefix
+from typed_state._ids import StateId, family_of, members_prefix
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -72,6 +80,8 @@ end
 if #stale > 1 then return stale end
 at = at + 2 * nchecks
 local created = redis.call('exists', KEYS[1]) == 0
+-- First: a user that may not publish gets an error before anything is stored.
+redis.call('publish', ARGV[4], created and ARGV[6] or ARGV[5])
 if created then
   for i = at + 1, at + 2 * nfills, 2 do
     redis.call('hset', KEYS[1], ARGV[i], ARGV[i + 1])
@@ -90,7 +100,6 @@ end
 redis.call('hset', KEYS[1], unpack(pairs))
 result[2] = redis.call('hincrby', KEYS[1], '__v__', 1)
 if ARGV[7] ~= '' then redis.call('zadd', KEYS[2], ARGV[8], ARGV[7]) end
-redis.call('publish', ARGV[4], created and ARGV[6] or ARGV[5])
 return result
 """
 """Store fields only while every lock named still holds this holder's token, and
@@ -112,13 +121,13 @@ local keep = {}
 for i = 7, #ARGV do keep[ARGV[i]] = true end
 local dropped = {}
 local function drop(namespace)
+  redis.call('publish', ARGV[4], cjson.encode({o = ARGV[5], n = namespace, f = {}, d = 1}))
   local flat = redis.call('hgetall', ARGV[3] .. namespace)
   for i = 2, #flat, 2 do
     if flat[i] == 'L' then redis.call('del', ARGV[6] .. namespace .. ':' .. flat[i - 1]) end
   end
   redis.call('del', ARGV[3] .. namespace)
   redis.call('zrem', KEYS[1], namespace)
-  redis.call('publish', ARGV[4], cjson.encode({o = ARGV[5], n = namespace, f = {}, d = 1}))
   dropped[#dropped + 1] = namespace
 end
 if ARGV[1] ~= '' then
@@ -155,7 +164,10 @@ else
   flat = redis.call('hgetall', KEYS[1])
 end
 for i = 2, #flat, 2 do
-  if flat[i] == 'L' then flat[i] = redis.call('lrange', ARGV[1] .. flat[i - 1], 0, -1) end
+  -- Items evicted (maxmemory-policy) stay 'L', which no JSON is: unreadable, not empty.
+  if flat[i] == 'L' and redis.call('exists', ARGV[1] .. flat[i - 1]) == 1 then
+    flat[i] = redis.call('lrange', ARGV[1] .. flat[i - 1], 0, -1)
+  end
 end
 return flat
 """
@@ -172,33 +184,36 @@ if redis.call('exists', KEYS[1]) == 0 then return {-4} end
 local field = ARGV[2]
 local at = 10 + nlocks
 local converted = false
-if redis.call('hget', KEYS[1], field) ~= 'L' then
-  if nconvert < 0 then return {-3} end
-  redis.call('del', KEYS[2])
-  for i = at + 1, at + nconvert, 1000 do
-    redis.call('rpush', KEYS[2], unpack(ARGV, i, math.min(i + 999, at + nconvert)))
-  end
-  redis.call('hset', KEYS[1], field, 'L')
-  converted = true
-  at = at + nconvert
-end
-local items = {}
-for i = at + 1, #ARGV do items[#items + 1] = ARGV[i] end
-if #items > 0 then redis.call('rpush', KEYS[2], unpack(items)) end
-if ARGV[3] ~= '' then redis.call('ltrim', KEYS[2], -tonumber(ARGV[3]), -1) end
-local changes = redis.call('hincrby', KEYS[1], '__c__:' .. field, 1)
-redis.call('hdel', KEYS[1], '__r__:' .. field)
-local version = redis.call('hincrby', KEYS[1], '__v__', 1)
-if ARGV[7] ~= '' then redis.call('zadd', KEYS[3], ARGV[8], ARGV[7]) end
+local kept = redis.call('hget', KEYS[1], field) == 'L'
+-- A field kept as items always has one (keep_last >= 1; written whole it is JSON).
+if kept and redis.call('exists', KEYS[2]) == 0 then return {-5} end
+if not kept and nconvert < 0 then return {-3} end
+local changes = tonumber(redis.call('hget', KEYS[1], '__c__:' .. field) or '0') + 1
+local version = tonumber(redis.call('hget', KEYS[1], '__v__') or '0') + 1
 local message = {o = ARGV[5], n = ARGV[6], f = {field}}
-if not converted then
-  message.a = items
+if kept then
   message.v = version
   message.c = changes
   if ARGV[3] ~= '' then message.k = tonumber(ARGV[3]) end
 end
 if ARGV[10] == '1' then message.q = 1 end
+local items = {}
+for i = at + (kept and 0 or nconvert) + 1, #ARGV do items[#items + 1] = ARGV[i] end
+if kept then message.a = items end
+-- First: a user that may not publish gets an error before anything is stored.
 redis.call('publish', ARGV[4], cjson.encode(message))
+if not kept then
+  redis.call('del', KEYS[2])
+  for i = at + 1, at + nconvert, 1000 do
+    redis.call('rpush', KEYS[2], unpack(ARGV, i, math.min(i + 999, at + nconvert)))
+  end
+  redis.call('hset', KEYS[1], field, 'L')
+end
+if #items > 0 then redis.call('rpush', KEYS[2], unpack(items)) end
+if ARGV[3] ~= '' then redis.call('ltrim', KEYS[2], -tonumber(ARGV[3]), -1) end
+redis.call('hset', KEYS[1], '__c__:' .. field, changes, '__v__', version)
+redis.call('hdel', KEYS[1], '__r__:' .. field)
+if ARGV[7] ~= '' then redis.call('zadd', KEYS[3], ARGV[8], ARGV[7]) end
 return {0, version, changes}
 """
 """Append items to a list field kept as a Redis list, fenced like a write.
@@ -214,14 +229,16 @@ namespace's version: a process whose count is one behind applies them; any
 other fetches the field.  Returns ``{0, namespace version, field version}``;
 ``{-1, i}`` when the i-th lock is no longer held, ``{-3}`` when the field is JSON
 in the hash and no items were sent to replace it, ``{-4}`` when the namespace no
-longer exists (nothing stored in any of these)."""
+longer exists, ``{-5}`` when its items are gone (evicted: ``maxmemory-policy``)
+(nothing stored in any of these)."""
 
 _RESTORE = """
 local restored = 0
 for i = 5, #ARGV, 3 do
   local name, count = ARGV[i], tonumber(ARGV[i + 2])
   local found = redis.call('hget', KEYS[1], '__c__:' .. name)
-  local put_back = redis.call('hexists', KEYS[1], name) == 0
+  local stored = redis.call('hget', KEYS[1], name)
+  local put_back = not stored or (stored == 'L' and redis.call('exists', ARGV[2] .. name) == 0)
   if not put_back and redis.call('hexists', KEYS[1], '__r__:' .. name) == 1 then
     put_back = tonumber(found or '0') < count
   end
@@ -245,18 +262,57 @@ list prefix, the member to index ('' for none) and the time, then (field, value 
 change count) triples.  Returns how many fields were put back."""
 
 _DELETE = """
+redis.call('publish', ARGV[3], ARGV[4])
 local flat = redis.call('hgetall', KEYS[1])
 for i = 2, #flat, 2 do
   if flat[i] == 'L' then redis.call('del', ARGV[1] .. flat[i - 1]) end
 end
 local deleted = redis.call('del', KEYS[1])
 redis.call('zrem', KEYS[2], ARGV[2])
-redis.call('publish', ARGV[3], ARGV[4])
 return deleted
 """
 """Delete a namespace, its item lists and its last use; publish the message.
 KEYS: the hash, the family's last-use set.  ARGV: the item list prefix, the
 namespace, the channel, the message."""
+
+_PROBE = """
+local denied = {}
+local function try(command, ...)
+  local answer = redis.pcall(command, ...)
+  if type(answer) == 'table' and answer.err then denied[#denied + 1] = command:upper() end
+end
+try('hset', KEYS[1], 'p', '1')
+try('hsetnx', KEYS[1], 'q', '1')
+try('hget', KEYS[1], 'p')
+try('hmget', KEYS[1], 'p')
+try('hgetall', KEYS[1])
+try('hexists', KEYS[1], 'p')
+try('hincrby', KEYS[1], 'c', 1)
+try('hdel', KEYS[1], 'p', 'q', 'c')
+try('rpush', KEYS[2], 'x')
+try('ltrim', KEYS[2], 0, -1)
+try('lrange', KEYS[2], 0, -1)
+try('exists', KEYS[2])
+try('del', KEYS[2])
+try('zadd', KEYS[3], 1, 'x')
+try('zrange', KEYS[3], 0, -1)
+try('zrangebyscore', KEYS[3], '-inf', '+inf')
+try('zcard', KEYS[3])
+try('zrem', KEYS[3], 'x')
+try('set', KEYS[4], 't', 'PX', 1000, 'NX')
+try('get', KEYS[4])
+try('pexpire', KEYS[4], 1000)
+try('del', KEYS[4])
+try('publish', ARGV[1], ARGV[2])
+return denied
+"""
+"""Run each command typed_state's scripts and locks use, on keys of this app, and
+return those refused (a Redis user's ACL).  KEYS: a state hash, an item list,
+a sorted set and a lock key; ARGV: the channel and a change message about nothing."""
+
+_EVICTING = ("allkeys-lru", "allkeys-lfu", "allkeys-random")
+"""``maxmemory-policy`` values under which a full Redis deletes keys without a TTL:
+states, item lists and member indexes."""
 
 _CHANGES = "__c__:"
 """Prefix of the hash fields counting each field's stored changes (its version)."""
@@ -300,6 +356,8 @@ class RedisBackend(SharedBackend):
         self._append = self._client.register_script(_APPEND)
         self._delete = self._client.register_script(_DELETE)
         self._restore_script = self._client.register_script(_RESTORE)
+        self._checked = False
+        """Whether the server was checked (permissions, eviction) by a first use."""
         self._indexed: set[str] = set()
         """Families whose member index this process knows to be complete."""
         self._restored_at = float("-inf")
@@ -503,6 +561,15 @@ class RedisBackend(SharedBackend):
 
         try:
             result = run(None, codec.encode_items(name, change.items), change.keep_last)
+            if int(result[0]) == -5 and self._restore(namespace, self._namespaces[namespace]):
+                # Its items were evicted; this process held them and put them back.
+                LOGGER.warning(
+                    "typed_state: the items of %s.%s were gone from Redis (evicted: see its "
+                    "maxmemory-policy) and were put back from this process's copy",
+                    StateId.of(namespace).title,
+                    name,
+                )
+                result = run(None, codec.encode_items(name, change.items), change.keep_last)
             if int(result[0]) == -3:
                 # The field is JSON in the hash (written whole, or never appended
                 # to): it becomes a list, once, holding the new value.
@@ -510,6 +577,15 @@ class RedisBackend(SharedBackend):
         except RedisError as exc:
             raise self._failed(f"append to {namespace} {name}", exc) from exc
         code = int(result[0])
+        if code == -5:
+            raise BackendError(
+                f"the items of {StateId.of(namespace).title}.{name} are gone from Redis at "
+                f"{safe_url(self.url)} (evicted: set its maxmemory-policy to noeviction) and "
+                "this process holds no copy to put back; nothing was stored. Assign the field "
+                "anew to start it again.",
+                url=safe_url(self.url),
+                action=f"append to {namespace} {name}",
+            )
         if code == -1:
             raise held[0].lost()
         return None if code == -4 else (int(result[1]), int(result[2]))
@@ -641,6 +717,7 @@ class RedisBackend(SharedBackend):
     def _listen_from_now(self) -> None:
         if self._listener is not None:
             return
+        self._check_server()
         with self._mutex:
             started = self._listener is None
             if started:
@@ -649,6 +726,68 @@ class RedisBackend(SharedBackend):
             # Values read after this are either read after a change or hear of it:
             # a change published before the subscription took effect would be lost.
             self._subscribed.wait(_SUBSCRIBE_WAIT)
+
+    def _check_server(self) -> None:
+        """Once, at the first use: the permissions typed_state needs, and an eviction policy
+        that would delete states (said once, as a warning)."""
+        if self._checked:
+            return
+        url = safe_url(self.url)
+        probe = f"{self._prefix}probe:{self._origin}"
+        try:
+            denied = [
+                bytes(error).decode() if isinstance(error, bytes) else str(error)
+                for error in self._client.register_script(_PROBE)(
+                    keys=[f"{probe}:state", f"{probe}:items", f"{probe}:used", f"{probe}:lock"],
+                    args=[self._channel, self._message("", [])],
+                )
+            ]
+            try:
+                pubsub = self._client.pubsub()
+                pubsub.subscribe(self._channel)
+                pubsub.ping()
+                pubsub.get_message(timeout=1.0)
+                pubsub.close()
+            except ResponseError:
+                denied.append("SUBSCRIBE")
+        except ResponseError as exc:  # the script itself refused
+            denied = [f"EVAL/EVALSHA ({exc})"]
+        except RedisError as exc:
+            raise self._failed("open the store", exc) from exc
+        if denied:
+            raise ConfigurationError(
+                f"the Redis user of {url} may not run what typed_state needs: "
+                f"{', '.join(dict.fromkeys(denied))} (on typed_state:{self.app}:*). Grant it, "
+                "for example: ACL SETUSER <user> "
+                "+@hash +@list +@sortedset +@string +@pubsub +@scripting +@keyspace +ping "
+                f"~typed_state:{self.app}:* &typed_state:{self.app}:*. Nothing was changed."
+            )
+        self._checked = True
+        self._check_eviction(url)
+
+    def _check_eviction(self, url: str) -> None:
+        try:
+            found = self._client.config_get("maxmemory-policy")
+        except RedisError as exc:
+            LOGGER.warning(
+                "typed_state: could not read the maxmemory-policy of Redis at %s (%s; CONFIG is "
+                "often not allowed on a managed Redis): make sure it is noeviction, or that "
+                "this Redis holds nothing else, or a full Redis may delete states",
+                url,
+                exc,
+            )
+            return
+        policy = str(found.get("maxmemory-policy", ""))
+        if policy in _EVICTING:
+            message = (
+                f"typed_state: Redis at {url} deletes keys when it is full (maxmemory-policy "
+                f"{policy}), states (typed_state:{self.app}:*) included: a value no process "
+                "holds is then lost, and a write that finds one gone stores nothing or puts "
+                "back what its process holds. Set maxmemory-policy noeviction, or keep the "
+                "state in a Redis of its own."
+            )
+            LOGGER.warning(message)
+            warnings.warn(message, UserWarning, stacklevel=2)
 
     def _listen(self) -> None:
         attempt = 0
@@ -661,9 +800,9 @@ class RedisBackend(SharedBackend):
                 # Redis answers in order: the PONG means the subscription is in effect.
                 pubsub.ping(_SUBSCRIBED)
                 if attempt:
-                    LOGGER.warning("typed_state: Redis at %s is back", safe_url(self.url))
                     # Writes made while we were away were never heard of.
                     self._resync()
+                    LOGGER.warning("typed_state: Redis at %s is back", safe_url(self.url))
                 attempt = 0
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=0.5)
@@ -674,11 +813,15 @@ class RedisBackend(SharedBackend):
                     elif message.get("type") == "pong" and message["data"] == _SUBSCRIBED.encode():
                         self._subscribed.set()
             except RedisError as exc:
+                refused = isinstance(exc, ResponseError) and str(exc).startswith("NOPERM")
                 if attempt == 0:
                     LOGGER.warning(
-                        "typed_state: lost Redis at %s (%s); retrying", safe_url(self.url), exc
+                        "typed_state: %s Redis at %s (%s); retrying",
+                        "the Redis user may not follow changes on" if refused else "lost",
+                        safe_url(self.url),
+                        exc,
                     )
-                self._stop.wait(self._backoff(attempt))
+                self._stop.wait(LONGEST_BACKOFF if refused else self._backoff(attempt))
                 attempt += 1
             except Exception:  # a bug must not silently end the listener
                 LOGGER.exception("typed_state: Redis listener error")

@@ -45,6 +45,9 @@ LOGGER = logging.getLogger("typed_state")
 _RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
 """Seconds between attempts to reach the store again after losing it (the last repeats)."""
 
+LONGEST_BACKOFF = _RECONNECT_DELAYS[-1]
+"""Seconds between attempts that are refused rather than failed (a permission)."""
+
 
 class Namespace:
     """What this process knows of one namespace: live values and their versions."""

@@ -37,7 +37,7 @@ VENVS = ROOT / ".venvs"
 PYTHONS = ("3.11", "3.12", "3.13")
 """The Pythons the package claims (pyproject's classifiers), oldest first."""
 
-FLOORS = ["streamlit==1.50.0", "pydantic==2.11.0", "redis==5.0.0", "mypy==1.19.0"]
+FLOORS = ["streamlit==1.50.0", "pydantic==2.11.0", "redis==5.0.1", "mypy==1.19.0"]
 """The oldest releases the package supports (``pyproject.toml``'s floors)."""
 
 THIS_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"

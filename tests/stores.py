@@ -4,6 +4,7 @@ standing for another process, and a look at (or a hand in) what is stored."""
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -228,3 +229,96 @@ def restart_redis_empty(redis_proc: Any) -> None:
     redis_proc.stop()
     dump.unlink(missing_ok=True)
     redis_proc.start()
+
+
+class SentinelSet:
+    """A master, a replica and one sentinel (``redis-server --sentinel``) on free ports,
+    as the common Kubernetes Redis runs: started in ``folder``, stopped at the end."""
+
+    SERVICE = "mymaster"
+
+    def __init__(self, folder: Path) -> None:
+        from tests.harness.server import free_port
+
+        self.folder = folder
+        self.ports = {"master": free_port(), "replica": free_port(), "sentinel": free_port()}
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def url(self, query: str = "") -> str:
+        return f"redis+sentinel://127.0.0.1:{self.ports['sentinel']}/{self.SERVICE}/0{query}"
+
+    def start(self, role: str) -> None:
+        port = self.ports[role]
+        args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+        args += ["--appendonly", "no", "--dir", str(self.folder)]
+        if role == "replica":
+            args += ["--replicaof", "127.0.0.1", str(self.ports["master"])]
+        if role == "sentinel":
+            config = self.folder / "sentinel.conf"
+            if not config.exists():
+                master = self.ports["master"]
+                config.write_text(
+                    f"port {port}\nbind 127.0.0.1\ndir {self.folder}\n"
+                    f"sentinel monitor {self.SERVICE} 127.0.0.1 {master} 1\n"
+                    f"sentinel down-after-milliseconds {self.SERVICE} 1000\n"
+                    f"sentinel failover-timeout {self.SERVICE} 5000\n"
+                )
+            args = ["redis-server", str(config), "--sentinel"]
+        log = (self.folder / f"{role}.log").open("ab")
+        self.processes[role] = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        import redis
+
+        client = redis.Redis(port=port, socket_timeout=1)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.RedisError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        client.close()
+
+    def kill(self, role: str) -> None:
+        process = self.processes.pop(role)
+        process.kill()
+        process.wait(10)
+
+    def master(self) -> tuple[str, int] | None:
+        """Where the sentinel says the master is; None while it knows none."""
+        from redis.sentinel import MasterNotFoundError, Sentinel
+
+        try:
+            found = Sentinel([("127.0.0.1", self.ports["sentinel"])]).discover_master(self.SERVICE)
+        except MasterNotFoundError:
+            return None
+        return str(found[0]), int(found[1])
+
+    def replicas(self, role: str = "master") -> int:
+        """How many replicas are in sync with the server of ``role``."""
+        import redis
+
+        client = redis.Redis(port=self.ports[role], socket_timeout=1)
+        try:
+            info: dict[str, Any] = client.info("replication")  # type: ignore[assignment]
+        finally:
+            client.close()
+        return sum(
+            1 for k, v in info.items() if k.startswith("slave") and v.get("state") == "online"
+        )
+
+    def __enter__(self) -> SentinelSet:
+        from tests.waits import wait_until
+
+        for role in ("master", "replica", "sentinel"):
+            self.start(role)
+        wait_until(lambda: self.replicas() == 1, timeout=30)
+        wait_until(lambda: self.master() is not None, timeout=30)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for process in self.processes.values():
+            process.kill()
+            process.wait(10)
+        self.processes.clear()

@@ -25,7 +25,7 @@ def _create(url: str) -> Backend:
     scheme = urlsplit(url).scheme
     if scheme == "memory":
         return MemoryBackend()
-    if scheme in ("redis", "rediss", "unix"):
+    if scheme in ("redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel"):
         if importlib.util.find_spec("redis") is None:
             # Only redis-py's absence: an ImportError of our own must show as itself.
             raise ConfigurationError(
@@ -41,8 +41,8 @@ def _create(url: str) -> Backend:
         return SQLiteBackend(url, app_name(url), lock_lease=settings().lock_lease)
     raise ConfigurationError(
         f"unsupported typed_state URL {safe_url(url)!r}: the supported schemes are 'memory://', "
-        "'sqlite:///file.db' (a file on this host), 'redis://', 'rediss://' (TLS) and "
-        "'unix://' (a Redis socket)"
+        "'sqlite:///file.db' (a file on this host), 'redis://', 'rediss://' (TLS), "
+        "'unix://' (a Redis socket) and 'redis+sentinel://' (a master that Sentinel names)"
     )
 
 

@@ -35,11 +35,19 @@ import time
 import warnings
 from typing import TYPE_CHECKING, Any
 
-import redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import LockError, LockNotOwnedError, RedisError, ResponseError
 
 from typed_state import _clock
-from typed_state._backends._base import PLAIN, Expiry, StaleVersions, Write, safe_url
+from typed_state._backends._base import (
+    PLAIN,
+    WRITE_DEADLINE,
+    Expiry,
+    StaleVersions,
+    Write,
+    safe_url,
+)
+from typed_state._backends._redis_url import connect
 from typed_state._backends._shared import (
     LOGGER,
     LONGEST_BACKOFF,
@@ -55,6 +63,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from redis.client import PubSub
+    from redis.commands.core import Script
 
     from typed_state._backends._base import Append
     from typed_state._backends._codec import FieldCodec
@@ -314,6 +323,10 @@ _EVICTING = ("allkeys-lru", "allkeys-lfu", "allkeys-random")
 """``maxmemory-policy`` values under which a full Redis deletes keys without a TTL:
 states, item lists and member indexes."""
 
+_WAIT_LONGEST = 4.0
+"""Seconds a write waits for its replicas at most (``wait_replicas``): less than the
+connection's socket timeout, within the write's own timeout."""
+
 _CHANGES = "__c__:"
 """Prefix of the hash fields counting each field's stored changes (its version)."""
 
@@ -342,12 +355,8 @@ class RedisBackend(SharedBackend):
         self.app = app
         self._prefix = f"typed_state:{app}:"
         self._channel = f"{self._prefix}changes"
-        try:
-            self._client = redis.Redis.from_url(
-                url, socket_connect_timeout=2.0, socket_timeout=5.0, health_check_interval=30
-            )
-        except ValueError as exc:
-            raise ConfigurationError(f"invalid Redis URL {safe_url(url)!r}: {exc}") from exc
+        self._target = connect(url)
+        self._client = self._target.client
         self._subscribed = threading.Event()
         self._listener: threading.Thread | None = None
         self._fenced_write = self._client.register_script(_FENCED_WRITE)
@@ -521,7 +530,13 @@ class RedisBackend(SharedBackend):
                 args += [name, raw]
         used = self._used_key(family if family is not None else namespace)
         try:
-            result = self._fenced_write(keys=[key, used, *(lock.name for lock in held)], args=args)
+            result = self._written(
+                self._fenced_write,
+                [key, used, *(lock.name for lock in held)],
+                args,
+                namespace,
+                names,
+            )
         except RedisError as exc:
             raise self._failed(f"store {namespace} {names}", exc) from exc
         code = int(result[0])
@@ -557,7 +572,9 @@ class RedisBackend(SharedBackend):
             args += [self._origin, namespace, namespace if family is not None else ""]
             args += [_clock.now(), -1 if convert is None else len(convert), "1" if quiet else ""]
             args += [lock.token for lock in held]
-            return self._append(keys=keys, args=[*args, *(convert or ()), *added])
+            return self._written(
+                self._append, keys, [*args, *(convert or ()), *added], namespace, [name]
+            )
 
         try:
             result = run(None, codec.encode_items(name, change.items), change.keep_last)
@@ -590,6 +607,37 @@ class RedisBackend(SharedBackend):
             raise held[0].lost()
         return None if code == -4 else (int(result[1]), int(result[2]))
 
+    def _written(
+        self, script: Script, keys: list[Any], args: list[Any], namespace: str, names: list[str]
+    ) -> Any:
+        """Run a script that writes; with ``wait_replicas``, return only once that many
+        replicas have the write (Redis ``WAIT``, on the same connection), else raise
+        :class:`BackendError`: the master has it, but a failover may lose it, so it is no
+        acknowledged write (this process shows what the master holds)."""
+        wanted = self._target.wait_replicas
+        if not wanted:
+            return script(keys=keys, args=args)
+        deadline = WRITE_DEADLINE.get() or time.monotonic() + _WAIT_LONGEST
+        wait_ms = int(1000 * min(_WAIT_LONGEST, max(0.1, deadline - time.monotonic())))
+        with self._client.pipeline(transaction=False) as pipe:
+            script(keys=keys, args=args, client=pipe)
+            pipe.execute_command("WAIT", wanted, wait_ms)  # type: ignore[no-untyped-call]
+            result, acked = pipe.execute()
+        wrote = not isinstance(result, list) or int(result[0]) == 0
+        if wrote and int(acked) < wanted:
+            ns = self._namespaces.get(namespace)
+            if ns is not None and names:
+                self._fetch(namespace, ns, names)
+            raise BackendError(
+                f"Redis at {safe_url(self.url)} has the write to {StateId.of(namespace).title} "
+                f"{names} on its master, but {int(acked)} of the {wanted} replicas it must "
+                f"reach (wait_replicas) had it after {wait_ms} ms: a failover now could lose "
+                "it, so it is not acknowledged. Check the replicas (INFO replication).",
+                url=safe_url(self.url),
+                action=f"replicate the write to {namespace}",
+            )
+        return result
+
     def announce(self, namespace: str, names: list[str]) -> None:
         try:
             self._client.publish(self._channel, self._message(namespace, names, x=True))
@@ -602,9 +650,12 @@ class RedisBackend(SharedBackend):
         used = self._used_key(family if family is not None else namespace)
         try:
             deleted = bool(
-                self._delete(
-                    keys=[self._key(namespace), used],
-                    args=[self._items_prefix(namespace), namespace, self._channel, message],
+                self._written(
+                    self._delete,
+                    [self._key(namespace), used],
+                    [self._items_prefix(namespace), namespace, self._channel, message],
+                    namespace,
+                    [],
                 )
             )
         except RedisError as exc:
@@ -804,9 +855,14 @@ class RedisBackend(SharedBackend):
                     self._resync()
                     LOGGER.warning("typed_state: Redis at %s is back", safe_url(self.url))
                 attempt = 0
+                master = self._target.master()
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=0.5)
                     if message is None:
+                        if master is not None and self._target.master() != master:
+                            # A failover: the subscription is on a demoted master, which
+                            # hears no write any more.
+                            raise RedisConnectionError(f"the master moved from {master}")
                         continue
                     if message.get("type") == "message":
                         self._received(message["data"])

@@ -19,6 +19,10 @@ Trials (each round a fresh app name, so rounds never see each other's values):
 4. A model validator (``lo <= hi``) and two processes that each assign ``lo`` or
    ``hi`` alone, while a third samples both under their locks: combinations the
    validator rejects that were ever stored.
+5. A failover: a master, a replica and a sentinel per round; the master killed with
+   SIGKILL mid-burst and started again (empty: Sentinel makes it a replica), writers on
+   ``redis+sentinel://`` with and without ``wait_replicas=1``.  ``python3
+   benchmarks/faults.py failover`` runs only these.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ if TYPE_CHECKING:
 STATES = """
 import json, sys, time
 from tests.apps.fault_states import Range, Tally
-from typed_state import BackendError
+from typed_state import BackendError, LockLostError
 """
 """What every child script starts with: the states tests/test_faults.py uses too."""
 
@@ -71,7 +75,7 @@ while True:
         else:
             tally.append("log", f"{name}-{i}")
             print(f"a {name}-{i}", flush=True)
-    except BackendError:
+    except (BackendError, LockLostError):
         print(f"f {name}-{i}", flush=True)
 """
 
@@ -202,10 +206,13 @@ class Tallied:
         ]
 
 
-def _bursts(trial: Trial, rounds: int, fault: Callable[[], None]) -> Tallied:
+def _bursts(
+    trial: Trial, rounds: int, fault: Callable[[], None], tallied: Tallied | None = None
+) -> Tallied:
     """Rounds of two writers at full speed, ``fault`` striking meanwhile, both then
-    killed; what they acknowledged against what a new process finds stored."""
-    tallied = Tallied()
+    killed; what they acknowledged against what a new process finds stored (added to
+    ``tallied``)."""
+    tallied = tallied or Tallied()
     for _ in range(rounds):
         trial.new_round()
         writers = [trial.start(WRITER, name, "go") for name in ("w1", "w2")]
@@ -292,6 +299,32 @@ def restart(trial: Trial, redis: Redis, rounds: int) -> Tallied:
     return _bursts(trial, rounds, kill_and_restart)
 
 
+def failover(folder: Path, query: str, rounds: int) -> Tallied:
+    """Rounds on a fresh master, replica and sentinel each: the master killed (-9)
+    mid-burst, a failover, the old master started again (empty: it becomes a replica)."""
+    from tests.stores import SentinelSet
+
+    tallied = Tallied()
+    for r in range(rounds):
+        round_folder = folder / f"sentinel-{query.strip('?').replace('=', '')}-{r}"
+        round_folder.mkdir()
+        with SentinelSet(round_folder) as redis_set:
+            trial = Trial(redis_set.url(query), folder)
+            replica = ("127.0.0.1", redis_set.ports["replica"])
+
+            def fault(redis_set: SentinelSet = redis_set, replica: object = replica) -> None:
+                time.sleep(random.uniform(0.5, 1.5))
+                redis_set.kill("master")
+                deadline = time.monotonic() + 60
+                while redis_set.master() != replica and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                redis_set.start("master")
+                time.sleep(random.uniform(1.0, 2.0))
+
+            _bursts(trial, 1, fault, tallied)
+    return tallied
+
+
 def validator(trial: Trial, rounds: int, writes: int) -> tuple[int, int]:
     seen = bad = 0
     for r in range(rounds):
@@ -316,6 +349,7 @@ def validator(trial: Trial, rounds: int, writes: int) -> tuple[int, int]:
 def main(argv: list[str]) -> None:
     quick = "--quick" in argv
     rounds, holders, writes = (3, 3, 200) if quick else (20, 10, 2000)
+    failovers = 3 if quick else 10
     started = time.monotonic()
     rows: list[list[object]] = []
     waits: list[list[object]] = []
@@ -325,6 +359,15 @@ def main(argv: list[str]) -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
+            for query, label in (
+                ("", "Sentinel"),
+                ("?wait_replicas=1", "Sentinel, wait_replicas=1"),
+            ):
+                print(f"== failover, {label}", flush=True)
+                tallied = failover(folder, query, failovers)
+                rows.append(tallied.row("master killed, failover", label))
+            if "failover" in argv:
+                return _report(quick, started, rows, waits, checks)
             stores = {"SQLite": f"sqlite:///{folder / 'faults.db'}", "Redis": redis.url}
             for store, url in stores.items():
                 trial = Trial(url, folder)
@@ -349,6 +392,16 @@ def main(argv: list[str]) -> None:
                 aof.stop()
     finally:
         redis.stop()
+    _report(quick, started, rows, waits, checks)
+
+
+def _report(
+    quick: bool,
+    started: float,
+    rows: list[list[object]],
+    waits: list[list[object]],
+    checks: list[list[object]],
+) -> None:
     when = datetime.now(UTC)
     text = "\n".join(
         [

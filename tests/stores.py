@@ -257,10 +257,13 @@ class SentinelSet:
             config = self.folder / "sentinel.conf"
             if not config.exists():
                 master = self.ports["master"]
+                # Sentinel's default is 30 s; below a few seconds a loaded machine makes it
+                # take the promoted replica for dead too, and promote the old master
+                # restarted empty: a second failover that loses everything.
                 config.write_text(
                     f"port {port}\nbind 127.0.0.1\ndir {self.folder}\n"
                     f"sentinel monitor {self.SERVICE} 127.0.0.1 {master} 1\n"
-                    f"sentinel down-after-milliseconds {self.SERVICE} 1000\n"
+                    f"sentinel down-after-milliseconds {self.SERVICE} 5000\n"
                     f"sentinel failover-timeout {self.SERVICE} 5000\n"
                 )
             args = ["redis-server", str(config), "--sentinel"]

@@ -6,9 +6,10 @@ With no arguments, the whole suite as CI runs it (``.ci/run``):
 2. ruff and mypy, in the newest set;
 3. the newest set on the newest Python (3.13): every test;
 4. the oldest set on the oldest Python (3.11): Streamlit 1.50, pydantic 2.11, redis-py
-   5.0 and mypy 1.19 (the floors in ``pyproject.toml``), every test but the browser's;
-5. the newest set on the Python in between (3.12): the tests that start no server,
-   and the README's first page on a real one.
+   5.0.1 and mypy 1.19 (the floors in ``pyproject.toml``), every test but the browser's
+   and the fault properties (release-free, minutes long);
+5. the newest set on the Python in between (3.12): the fast tests (no server, no child
+   processes) and the README's first page on a real server.
 
 Each set lives in a virtual environment of its own, ``.venvs/<python>[-<set>]``, made
 by uv with that interpreter and filled from a committed lock, so a release of any tool
@@ -67,19 +68,30 @@ class Set:
 
 
 NEWEST = Set(PYTHONS[-1], LOCK, ())
+_SLOW_AND_RELEASE_FREE = ("tests/test_faults.py", "tests/test_properties.py")
+"""Hypothesis programs of the stores' own logic under faults: the same on every release
+of Streamlit and pydantic, and minutes long; the newest set runs them."""
+
 OLDEST = Set(
     PYTHONS[0],
     OLDEST_LOCK,
     # The browser runs the demo as the newest set does; nothing in it depends on a release.
-    ("-m", "not browser"),
+    ("-m", "not browser", *(arg for f in _SLOW_AND_RELEASE_FREE for arg in ("--ignore", f))),
     "oldest",
 )
 BETWEEN = Set(
     PYTHONS[1],
     LOCK,
-    # Everything that needs no `streamlit run` server, browser or store server, and
-    # the README's first page on a real server.
-    ("-m", "(smoke or not server) and not browser and not redis", "-k", "not redis"),
+    # What needs no `streamlit run` server, browser, store server or child processes, and
+    # the README's first page on a real server: the fast tests.
+    (
+        *("-m", "(smoke or not server) and not browser and not redis", "-k", "not redis"),
+        *(
+            arg
+            for f in (*_SLOW_AND_RELEASE_FREE, "tests/test_deploys.py", "tests/test_typing.py")
+            for arg in ("--ignore", f)
+        ),
+    ),
 )
 DRIFT = Set(PYTHONS[-1], None, (), "newest")
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.apps.chat_state import Room
@@ -158,3 +160,30 @@ def test_plain_feedback_is_not_kept() -> None:
     at.button[1].click()
     testing.run(at)
     assert [s.value for s in at.success] == ["plain feedback"]  # no write: no catch-up
+
+
+def test_an_edited_state_module_is_said_once_in_the_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Editing an imported state module and reloading the page showed the old class,
+    with nothing said: Streamlit loads an edited module again only when a session
+    re-runs."""
+    from typed_state import _edits
+
+    module = tmp_path / "edited_states.py"
+    module.write_text(
+        "from typed_state import SharedState\n\nclass Notes(SharedState):\n    n: int = 0\n"
+    )
+    page = tmp_path / "page.py"
+    page.write_text("import edited_states\n\nedited_states.Notes.get()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(_edits, "_INTERVAL", 0.0)
+    at = AppTest.from_file(str(page)).run()
+    assert not at.warning
+    later = module.stat().st_mtime_ns + 5_000_000_000
+    os.utime(module, ns=(later, later))  # the developer saves an edit
+    at.run()
+    assert "edited_states (edited_states.py) changed on disk" in at.warning[0].value
+    assert "press Rerun" in at.warning[0].value
+    at.run()
+    assert not at.warning  # said once

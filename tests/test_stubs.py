@@ -126,7 +126,8 @@ def test_stubs_cover_the_modules_typed_state_imports() -> None:
     imported = {
         f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in stubbed else node.module
         for node in ast.walk(ast.parse(source))
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("streamlit.runtime")
+        if isinstance(node, ast.ImportFrom)
+        and (node.module or "").startswith(("streamlit.runtime", "streamlit.elements"))
         for alias in node.names
     }
     assert imported == stubbed

@@ -264,3 +264,93 @@ def test_a_change_to_a_widget_of_a_member_dropped_meanwhile_is_refused_gently() 
         "Dial['d1'] was deleted meanwhile: your change was not saved."
     ]
     assert [m.value for m in at.markdown] == ["level=0"]  # the fresh member
+
+
+# -- inside st.form --------------------------------------------------------------------------
+
+FORM = str(APPS / "form_page.py")
+
+
+def settings():  # type: ignore[no-untyped-def]
+    from widgets_state import Settings
+
+    return Settings.get()
+
+
+def saved(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith("saved:"))
+
+
+def test_widgets_in_a_form_show_the_shared_values_and_pass_no_callback() -> None:
+    """widget() passed on_change, which Streamlit forbids inside st.form: the page
+    failed with StreamlitInvalidFormCallbackError."""
+    at = AppTest.from_file(FORM).run()
+    assert not at.exception
+    assert (at.text_input[0].value, at.number_input[0].value) == ("room", 10)
+    assert (at.selectbox[0].value, at.checkbox[0].value, at.slider[0].value) == ("M", False, 3)
+
+
+def test_a_submission_writes_every_changed_field_as_one_update() -> None:
+    at = AppTest.from_file(FORM).run()
+    versions = {f: settings().version(f) for f in ("title", "public", "size", "level")}
+    # AppTest sends a form's values with every run; a browser only with the submit
+    # button's: edit and submit in one run, as a browser's submission arrives.
+    at.text_input[0].input("")
+    at.checkbox[0].check()
+    # Together: a public room without a title breaks the model validator.
+    at.button[0].click().run()
+    assert not at.exception
+    assert "a public room needs a title" in at.toast[0].value
+    assert (settings().title, settings().public) == ("room", False)  # nothing stored
+    assert (at.text_input[0].value, at.checkbox[0].value) == ("", True)  # the input stays
+    at.text_input[0].input("lobby")
+    at.selectbox[0].select("L")
+    at.slider[0].set_value(7)
+    at.button[0].click().run()
+    assert not at.exception
+    assert "submitted" in [m.value for m in at.markdown]
+    assert saved(at) == "saved: title=lobby max=10 size=L public=True level=7"
+    assert {f: settings().version(f) - versions[f] for f in versions} == dict.fromkeys(versions, 1)
+
+
+def test_a_rejected_submission_stores_nothing_and_says_why_once() -> None:
+    at = AppTest.from_file(FORM).run()
+    at.number_input[0].set_value(60)  # the widget allows 100, the field 50
+    at.text_input[0].input("big")
+    at.button[0].click().run()
+    assert len(at.toast) == 1
+    assert "max_users: Input should be less than or equal to 50" in at.toast[0].value
+    assert (settings().max_users, settings().title) == (10, "room")  # all or nothing
+    at.run()  # another run: not written (nor said) again
+    assert len(at.toast) == 0
+    assert at.number_input[0].value == 60
+    settings().level = 5  # somebody else's write: the form follows that field
+    at.run()
+    assert (at.slider[0].value, at.number_input[0].value) == (5, 60)
+
+
+@pytest.fixture(scope="module", params=["memory", "redis"])
+def form_servers(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Servers]:
+    yield from run_servers(request, tmp_path_factory, APPS / "form_page.py")
+
+
+@pytest.mark.server
+async def test_a_submitted_form_shows_in_the_other_session(form_servers: Servers) -> None:
+    a = await StreamlitClient(form_servers.pick(None).ws_url).connect()
+    b = await StreamlitClient(form_servers.pick(None).ws_url).connect()
+    before = "saved: title=room max=10 size=M public=False level=3"
+    assert before in b.texts()
+    for label, value in (("title", "lobby"), ("max", 20), ("public", True), ("level", 7)):
+        await a.set_widget(label, value, send=False)
+    assert before in a.texts()  # nothing sent before the submit
+    await a.click("Save")
+    after = "saved: title=lobby max=20 size=M public=True level=7"
+    await b.wait_for_text(after)
+    assert b.runs[-1].pushed
+    await a.wait_for_text(after)
+    assert (b.widget_value("title"), b.widget_value("level")) == ("lobby", 7)  # followed
+    assert await settle(form_servers, a, b) == [0, 0]  # no loop
+    await a.close()
+    await b.close()

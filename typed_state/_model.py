@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict
 
-from typed_state import _members, _presence, _streamlit, _widgets
+from typed_state import _edits, _members, _presence, _streamlit, _widgets
 from typed_state._convert import VALIDATING
 from typed_state._errors import (
     DefinitionError,
@@ -147,6 +147,7 @@ class SharedState(BaseModel):
         _check_lifecycle(cls)
         cls.__typed_state_namespace__ = _namespace_of(cls)
         type.__setattr__(cls, "__typed_state_serial__", next(_SERIALS))
+        _edits.defined(cls)
 
     # -- getting instances -----------------------------------------------------
 
@@ -168,6 +169,8 @@ class SharedState(BaseModel):
             replay_notices(run)  # kept feedback, in a run typed_state pushed
         if slot.backend.shared:
             _presence.start()  # other processes may be counting who is here
+        if run is not None:
+            _edits.check(cls)
         maybe_freeze()
         return instance  # type: ignore[return-value]  # adopt() returns a cls instance
 

@@ -13,6 +13,9 @@ Streamlit upgrade that moves an internal is one place to fix.  What is used:
 - ``Runtime.get_app_session()`` (public, thread-safe) and the runtime's event
   loop (private ``_get_async_objs().eventloop``), because ``AppSession`` must
   only be driven from that loop;
+- ``form_utils.current_form_id(st._main)``: the ``st.form`` whose ``with`` block a
+  widget drawn now through ``st.*`` lands in, since a widget in a form may have no
+  ``on_change``;
 - ``AppSession.track_settling()`` and ``is_settled`` (no run pending or running,
   and every message of the last run delivered), ``has_fragment``, ``request_rerun`` and the private
   ``_client_state`` (the page and query string the session is on).
@@ -31,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 from streamlit import config as _st_config
+from streamlit.elements.lib import form_utils as _form_utils
 from streamlit.proto.ClientState_pb2 import ClientState
 from streamlit.runtime import app_session as _app_session
 from streamlit.runtime import runtime as _runtime
@@ -212,6 +216,13 @@ def current_run() -> Run | None:
     )
     _LAST_RUN.run = run
     return run
+
+
+def current_form() -> str:
+    """The id of the ``st.form`` whose ``with`` block the calling code runs in; "" outside
+    one (a widget drawn now goes there)."""
+    # The main container resolves Streamlit's stack of `with` blocks (st.sidebar, a form).
+    return _form_utils.current_form_id(st._main)
 
 
 def in_app_test() -> bool:

@@ -12,7 +12,15 @@ each other for ever.  :meth:`SharedState.widget` instead
   the user changed it: validated, under the field's lock; a rejected value snaps
   back to the stored one and the error shows once, as a toast.
 
-Only Streamlit's public API is used (``st.session_state``, ``st.toast``).
+Inside ``with st.form(...)`` a widget may have no ``on_change`` (only the submit
+button may): there the binding gives none, and the submission writes instead.  The
+first binding of a form in the run after a submit writes every bound field the user
+changed as one ``update()`` per state (validated together, all or nothing); a
+rejected value is said once and stays in the form for the user to correct.  A form's
+widget follows a field whenever the field's version moves (a push, or the write).
+
+Streamlit's public API (``st.session_state``, ``st.toast``), and ``_streamlit`` for
+which form a widget lands in.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 import streamlit as st
 from pydantic import ValidationError
 
+from typed_state import _streamlit
 from typed_state._change import differs
 from typed_state._errors import StateDroppedError
 
@@ -40,7 +49,9 @@ class WidgetBinding(TypedDict):
     """
 
     key: str
-    on_change: Callable[[], None]
+    on_change: Callable[[], None] | None
+    """Writes the field when the user changes the widget; None inside ``st.form``, where
+    the submission writes."""
 
 
 def bind(state: SharedState, field: str, key: str | None) -> WidgetBinding:
@@ -48,11 +59,86 @@ def bind(state: SharedState, field: str, key: str | None) -> WidgetBinding:
     slot = state._slot()
     slot.check_fields(type(state), (field,))
     widget_key = key if key is not None else f"typed_state:{slot.namespace}.{field}"
+    form = _streamlit.current_form()
+    if form:
+        return _in_form(form, state, field, widget_key)
     value = slot.read(field)  # binds this session (or fragment) to the field
     session = st.session_state
     if widget_key not in session or differs(session[widget_key], value):
         session[widget_key] = _plain(value)
     return {"key": widget_key, "on_change": _WriteBack(state, field, widget_key)}
+
+
+_FORMS = "typed_state:forms"
+"""The session-state key of this session's forms (id -> :class:`_Form`)."""
+
+
+class _Form:
+    """One ``st.form`` of a session: its bound widgets and what typed_state put in them."""
+
+    __slots__ = ("bindings", "marker", "seen", "shown")
+
+    def __init__(self) -> None:
+        self.marker: object = None
+        """The run that last drew the form."""
+        self.bindings: dict[str, tuple[SharedState, str]] = {}
+        """Widget key -> the state and field it shows, as that run drew them."""
+        self.shown: dict[str, tuple[int, Any]] = {}
+        """Widget key -> the field's version and value typed_state last put in the widget:
+        the user changed the widget if it holds another value."""
+        self.seen: dict[str, Any] = {}
+        """Widget key -> the value the widget held in the run that last drew the form: a
+        submission brings another (a browser sends a form's values only when submitted)."""
+
+
+def _in_form(form: str, state: SharedState, field: str, key: str) -> WidgetBinding:
+    session = st.session_state
+    forms: dict[str, _Form] = session.setdefault(_FORMS, {})
+    record = forms.setdefault(form, _Form())
+    run = _streamlit.current_run()
+    marker = run.marker if run is not None else None
+    if record.marker is not marker or marker is None:
+        # The form's first widget in this run: a submission brought the user's values.
+        record.marker = marker
+        _submit(record)
+        record.bindings = {}
+    record.bindings[key] = (state, field)
+    version = state.version(field)  # binds this session (or fragment) to the field
+    shown = record.shown.get(key)
+    if key not in session or shown is None or shown[0] != version:
+        # New, or the field moved (a push, or this submission's write): show the field.
+        # Otherwise the widget keeps what the user gave, a rejected value too.
+        value = _plain(state._slot().values[field])
+        session[key] = value
+        record.shown[key] = (version, _plain(value))
+    record.seen[key] = _plain(session[key])
+    return {"key": key, "on_change": None}
+
+
+def _submit(record: _Form) -> None:
+    """Write what the user changed in the form's widgets, if a submission brought new
+    values (a rejected one is not written, nor said, again on every run): one update
+    per state, of every widget that holds another value than typed_state put there."""
+    session = st.session_state
+    bound = [key for key in record.bindings if key in session and key in record.shown]
+    if not any(key not in record.seen or differs(session[key], record.seen[key]) for key in bound):
+        return
+    changes: dict[int, tuple[SharedState, dict[str, Any]]] = {}
+    for key in bound:
+        if differs(session[key], record.shown[key][1]):
+            state, field = record.bindings[key]
+            changes.setdefault(id(state), (state, {}))[1][field] = session[key]
+    for state, values in changes.values():
+        try:
+            state.update(**values)
+        except StateDroppedError:
+            title = state._slot().title
+            st.toast(f"{title} was deleted meanwhile: your changes were not saved.", icon="⚠️")
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+            )
+            st.toast(f"{state._slot().title}: not saved: {problems}", icon="⚠️")
 
 
 class _WriteBack:

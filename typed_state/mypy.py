@@ -15,6 +15,7 @@ it, mypy reports:
   checked as if ``update`` were declared with one keyword per field;
 - it types ``with state.mutate("items") as items`` with the field's type
   instead of ``Any``;
+- ``value=`` next to ``**state.widget(...)`` in a Streamlit widget call;
 - and it types the items of ``append``, ``set_item`` and ``del_item`` from the
   field: ``chat.append("messages", "hi")`` is an error when the messages are
   ``Message``, and ``set_item``'s key and value come from ``dict[K, V]`` (an
@@ -32,10 +33,17 @@ from typing import TYPE_CHECKING
 
 from mypy.errorcodes import ErrorCode
 from mypy.messages import best_matches, format_string_list
-from mypy.nodes import ARG_NAMED_OPT, ARG_STAR2, DictExpr, TypeInfo, Var
-from mypy.plugin import MethodContext, MethodSigContext, Plugin
+from mypy.nodes import ARG_NAMED_OPT, ARG_STAR2, CallExpr, DictExpr, TypeInfo, Var
+from mypy.plugin import FunctionContext, MethodContext, MethodSigContext, Plugin
 from mypy.typeops import try_getting_str_literals
-from mypy.types import CallableType, Instance, ProperType, Type, get_proper_type
+from mypy.types import (
+    CallableType,
+    Instance,
+    ProperType,
+    Type,
+    TypedDictType,
+    get_proper_type,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -67,7 +75,16 @@ class TypedStatePlugin(Plugin):
             return functools.partial(_item_signature, method)
         return None
 
+    def get_function_hook(self, fullname: str) -> Callable[[FunctionContext], Type] | None:
+        # st.slider(...): a module attribute holding the main container's bound method.
+        if fullname.startswith("streamlit.") and fullname.count(".") == 1:
+            return _check_widget_call
+        return None
+
     def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
+        # st.sidebar.slider(...), form.slider(...): a container's method.
+        if fullname.startswith("streamlit.delta_generator.DeltaGenerator."):
+            return _check_widget_call
         method = self._shared_state_method(fullname)
         if method in ("lock", "notify", "widget", "version"):
             return _check_names
@@ -139,6 +156,28 @@ def _named_fields(ctx: MethodContext, fields: dict[str, Type]) -> list[str]:
                     message += f"; maybe {format_string_list(quoted)}?"
                 ctx.api.fail(message, expr, code=FIELD_NAME)
     return known
+
+
+_BINDING = "typed_state._widgets.WidgetBinding"
+WIDGET_VALUE = ErrorCode("typed-state-widget", "Check widgets bound to a field", "General")
+"""The error code of ``value=`` next to ``**state.widget(...)``."""
+
+
+def _check_widget_call(ctx: MethodContext | FunctionContext) -> Type:
+    """``st.slider(..., value=3, **knob.widget("level"))``: the field is the value, and
+    Streamlit warns about a widget with both at run time (typed_state cannot see it)."""
+    call = ctx.context
+    if isinstance(call, CallExpr) and "value" in call.arg_names:
+        for kind, arg in zip(call.arg_kinds, call.args, strict=True):
+            bound = get_proper_type(ctx.api.get_expression_type(arg)) if kind == ARG_STAR2 else None
+            if isinstance(bound, TypedDictType) and bound.fallback.type.fullname == _BINDING:
+                ctx.api.fail(
+                    "value= next to **state.widget(...): the field is the widget's value "
+                    "(leave value= out)",
+                    call,
+                    code=WIDGET_VALUE,
+                )
+    return ctx.default_return_type
 
 
 def _check_names(ctx: MethodContext) -> Type:

@@ -2,7 +2,7 @@
 
 import datetime
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from typed_state import SharedState
 
@@ -26,3 +26,19 @@ class Form(SharedState):
     on: bool = False
     fruit: str | None = "apple"
     mode: str | None = "a"
+
+
+class Settings(SharedState):
+    """A settings panel edited through an st.form (tests/apps/form_page.py)."""
+
+    title: str = "room"
+    max_users: int = Field(10, ge=1, le=50)
+    size: str = "M"
+    public: bool = False
+    level: int = 3
+
+    @model_validator(mode="after")
+    def _public_needs_a_title(self) -> "Settings":
+        if self.public and not self.title:
+            raise ValueError("a public room needs a title")
+        return self

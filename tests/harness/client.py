@@ -175,7 +175,9 @@ class StreamlitClient:
     def _path_of(self, element: Element) -> tuple[int, ...]:
         return next(path for path, shown in self.screen.items() if shown is element)
 
-    async def set_widget(self, label: str, value: Any) -> None:
+    async def set_widget(self, label: str, value: Any, *, send: bool = True) -> None:
+        """Change a widget as a user would; ``send=False`` for one inside ``st.form``, whose
+        value a browser sends only with the form's submit button."""
         element = self.find(label)
         kind = element.WhichOneof("type")
         body = getattr(element, kind)
@@ -195,7 +197,8 @@ class StreamlitClient:
         else:
             raise NotImplementedError(f"set_widget for {kind}")
         self._widget_states[body.id] = state
-        await self.rerun()
+        if send:
+            await self.rerun()
 
     def widget_value(self, label: str) -> Any:
         """What the widget labelled ``label`` holds now, as the browser would show it."""

@@ -2,6 +2,8 @@
 
 from typing import Final
 
+import streamlit as st
+
 from tests.typing.states import Chat, Message, Room
 
 chat = Chat.get()
@@ -33,3 +35,5 @@ chat.set_item("scores", 1, 3)  # E: Argument 2 to "set_item" of "SharedState" ha
 chat.set_item("messages", "0", Message(author="a", text="b"))  # E: Argument 2 to "set_item" of "SharedState" has incompatible type "str"; expected "int"  [arg-type]
 chat.del_item("scores", 2)  # E: Argument 2 to "del_item" of "SharedState" has incompatible type "int"; expected "str"  [arg-type]
 chat.del_item("title", 0)  # E: del_item() needs a list or a dict field; "title" is "str"  [typed-state-field]
+st.slider("Count", 0, 10, value=3, **chat.widget("count"))  # E: value= next to **state.widget(...): the field is the widget's value (leave value= out)  [typed-state-widget]
+st.sidebar.number_input("Count", value=3, **chat.widget("count"))  # E: value= next to **state.widget(...): the field is the widget's value (leave value= out)  [typed-state-widget]

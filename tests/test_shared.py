@@ -543,6 +543,26 @@ def test_an_edit_that_adds_a_before_validator_reads_the_stored_values_again(
     assert [(c.text, c.prio) for c in migrated.cards] == [("milk", 2)]  # type: ignore[attr-defined]
 
 
+def test_a_rename_taken_back_in_a_running_process_brings_the_value_back(
+    store: Store,
+) -> None:
+    """The edit loop on SQLite: team renamed to squad, then the rename undone; the
+    process kept showing the default ("nobody") while the file still held "red", and
+    the next write destroyed it."""
+    from tests.test_model import _define
+
+    v1 = "from typed_state import SharedState\n\nclass Board(SharedState):\n    team: str = '-'\n"
+    v2 = v1.replace("team", "squad")
+    _define(v1).get().team = "red"  # type: ignore[attr-defined]
+    with pytest.warns(SchemaChangedWarning, match="removed: team"):
+        renamed = _define(v2).get()
+    assert renamed.squad == "-"  # type: ignore[attr-defined]
+    with pytest.warns(SchemaChangedWarning, match="removed: squad"):
+        back = _define(v1).get()
+    assert back.team == "red"  # type: ignore[attr-defined]
+    assert store.stored("board_page.Board", "team") == '"red"'
+
+
 def test_another_process_s_presence_is_seen_until_it_expires(
     store: Store, peer: SharedBackend
 ) -> None:

@@ -250,7 +250,8 @@ class SentinelSet:
     def start(self, role: str) -> None:
         port = self.ports[role]
         args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-        args += ["--appendonly", "no", "--dir", str(self.folder)]
+        # A replica's sync starts at once (Redis waits 5 s by default for more replicas).
+        args += ["--appendonly", "no", "--dir", str(self.folder), "--repl-diskless-sync-delay", "0"]
         if role == "replica":
             args += ["--replicaof", "127.0.0.1", str(self.ports["master"])]
         if role == "sentinel":

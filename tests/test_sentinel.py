@@ -107,7 +107,7 @@ def test_a_write_no_replica_confirms_is_not_acknowledged(
     counter.n = 1  # the replica confirms it
     sentinel_set.kill("replica")
     with pytest.raises(BackendError, match=r"0 of the 1 replicas it must reach"):
-        counter.n = 2
+        counter.update(n=2, timeout=1.0)  # waits for the replica at most its timeout
     assert counter.n == 2  # what the master holds (a failover now may lose it)
     master = redis.Redis(port=sentinel_set.ports["master"])
     assert master.hget(f"typed_state:tests:state:{Tally.__typed_state_namespace__}", "n") == b"2"

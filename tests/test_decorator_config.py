@@ -104,6 +104,7 @@ def test_the_public_api_is_exactly_this_and_reports_typed_state_as_its_module() 
         "StoredValueError",
         "StoredValueWarning",
         "TypedStateError",
+        "Version",
         "WidgetBinding",
         "inspector",
         "no_rerun",

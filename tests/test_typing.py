@@ -9,6 +9,7 @@ An expected message is written on its line, as in mypy's own test data::
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -24,9 +25,11 @@ REPORTED = re.compile(r"^(?P<path>[^:]+):(?P<line>\d+): (?P<kind>error|note): (?
 
 Findings = dict[str, list[tuple[int, str, str]]]
 
-RELEASE_NOISE = re.compile(r'^"\w+" defined in ".*"$')
+RELEASE_NOISE = re.compile(r'^("\w+" defined in ".*"|Possible overload variants:|    def .*)$')
 """Notes some mypy releases add and others not (1.19 has no "defined in" for the plugin's
-``update`` signature); the oldest set runs mypy 1.19, the newest 2.x."""
+``update`` signature; the oldest set runs mypy 1.19, the newest 2.x), and the list of a
+method's overloads that follows "No overload variant" (the string form's, as the plugin
+types it, is the last)."""
 
 
 def normal(text: str) -> str:
@@ -104,3 +107,68 @@ def test_attribute_checks_need_no_plugin(without_plugin: Findings) -> None:
 
 def test_states_module_is_clean(with_plugin: Findings) -> None:
     assert with_plugin.get("states.py", []) == []
+
+
+# -- fields named by selectors: the same checks in every checker ------------------------------
+
+SELECTOR_SNIPPETS = [SNIPPETS / "selectors_ok.py", SNIPPETS / "selectors_bad.py"]
+
+
+def marked(path: Path) -> set[int]:
+    """The lines of ``path`` marked ``# error``."""
+    lines = path.read_text().splitlines()
+    return {n for n, line in enumerate(lines, start=1) if line.rstrip().endswith("# error")}
+
+
+def error_lines(findings: Findings, name: str) -> set[int]:
+    return {line for line, kind, _ in findings.get(name, []) if kind == "error"}
+
+
+def basedpyright() -> Findings:
+    """basedpyright (the checker of VS Code's Pylance) in its standard mode, no plugin."""
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "basedpyright"),
+            "--project",
+            str(SNIPPETS / "pyrightconfig.json"),
+            "--pythonpath",
+            sys.executable,
+            "--outputjson",
+            *map(str, SELECTOR_SNIPPETS),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    findings: Findings = defaultdict(list)
+    for found in json.loads(result.stdout)["generalDiagnostics"]:
+        findings[Path(found["file"]).name].append(
+            (found["range"]["start"]["line"] + 1, found["severity"], found["message"])
+        )
+    return findings
+
+
+@pytest.fixture(scope="module")
+def checkers() -> dict[str, Findings]:
+    return {
+        "basedpyright (standard)": basedpyright(),
+        "mypy --strict with the plugin": run_mypy("mypy.ini", SELECTOR_SNIPPETS),
+        "mypy --strict without it": run_mypy("mypy-no-plugin.ini", SELECTOR_SNIPPETS),
+    }
+
+
+@pytest.mark.parametrize(
+    "checker",
+    ["basedpyright (standard)", "mypy --strict with the plugin", "mypy --strict without it"],
+)
+def test_every_checker_reports_each_misuse_of_a_selector_and_nothing_else(
+    checker: str, checkers: dict[str, Findings]
+) -> None:
+    """basedpyright caught 2 of 14 misuses given as strings (no plugin can run in it):
+    named by selectors, every checker catches every one, and correct code is clean."""
+    findings = checkers[checker]
+    assert error_lines(findings, "selectors_ok.py") == set()
+    wanted = marked(SNIPPETS / "selectors_bad.py")
+    assert len(wanted) == 18
+    assert error_lines(findings, "selectors_bad.py") == wanted

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from typed_state._inspector import inspector
     from typed_state._model import SharedState
     from typed_state._notice import notice
+    from typed_state._version import Version
     from typed_state._widgets import WidgetBinding
 
 __all__ = [
@@ -66,6 +67,7 @@ __all__ = [
     "StoredValueError",
     "StoredValueWarning",
     "TypedStateError",
+    "Version",
     "WidgetBinding",
     "inspector",
     "no_rerun",
@@ -82,6 +84,7 @@ _HOMES = {
     "inspector": "_inspector",
     "SharedState": "_model",
     "notice": "_notice",
+    "Version": "_version",
     "WidgetBinding": "_widgets",
 }
 """Where each public name lives (the errors: ``_errors``)."""

@@ -8,11 +8,11 @@ import sys
 from contextlib import AbstractContextManager, contextmanager
 from copy import deepcopy
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict
 
-from typed_state import _edits, _members, _presence, _streamlit, _widgets
+from typed_state import _edits, _members, _presence, _selectors, _streamlit, _widgets
 from typed_state._convert import VALIDATING
 from typed_state._errors import (
     DefinitionError,
@@ -23,11 +23,16 @@ from typed_state._errors import (
 from typed_state._gc import maybe_freeze
 from typed_state._notice import replay as replay_notices
 from typed_state._slot import DEFAULT_LOCK_TIMEOUT, Slot
+from typed_state._version import Version, expected
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping
 
     from typed_state._widgets import WidgetBinding
+
+T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 
 _RESERVED = frozenset(
     {
@@ -46,8 +51,11 @@ _RESERVED = frozenset(
         "presence_by_key",
         "present",
         "present_as",
+        "batch",
         "set_item",
         "state_key",
+        # A keyword of update(): update(timeout=5.0) set the lock's timeout, not the field.
+        "timeout",
         "update",
         "version",
         "widget",
@@ -232,32 +240,46 @@ class SharedState(BaseModel):
     # -- field operations --------------------------------------------------------
 
     def lock(
-        self, *fields: str, timeout: float = DEFAULT_LOCK_TIMEOUT
+        self, *fields: Callable[[Self], object] | str, timeout: float = DEFAULT_LOCK_TIMEOUT
     ) -> AbstractContextManager[None]:
         """Hold the re-entrant locks of ``fields`` for a read-modify-write.
 
         ::
 
-            with state.lock("count"):
+            with state.lock(lambda s: s.count):   # or lock("count")
                 state.count += 1
+            with state.lock(lambda s: (s.lo, s.hi)):
+                state.update(lo=state.hi, hi=state.lo)
 
         Raises :class:`LockTimeoutError` after ``timeout`` seconds.
         """
         slot = self._slot()
-        slot.check_fields(type(self), fields)
-        return slot.locked(fields, timeout, by_user=True)
+        names = _selectors.many(fields)
+        slot.check_fields(type(self), names)
+        return slot.locked(names, timeout, by_user=True)
 
-    @contextmanager
-    def mutate(self, field: str, *, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[Any]:
+    @overload
+    def mutate(
+        self, field: Callable[[Self], T], *, timeout: float = ...
+    ) -> AbstractContextManager[T]: ...
+    @overload
+    def mutate(self, field: str, *, timeout: float = ...) -> AbstractContextManager[Any]: ...
+    def mutate(
+        self, field: Callable[[Self], Any] | str, *, timeout: float = DEFAULT_LOCK_TIMEOUT
+    ) -> AbstractContextManager[Any]:
         """Edit a field's value in place, under its lock; stored on exit.
 
         The block gets a copy of the value; when it ends without an exception
         the copy is validated and stored (and readers re-run if it changed).
         An exception in the block leaves the stored value as it was::
 
-            with state.mutate("messages") as messages:
+            with state.mutate(lambda s: s.messages) as messages:   # a list[Message]
                 messages.append(Message(author="ann", text="hi"))
         """
+        return self._mutate(_selectors.one(field), timeout)
+
+    @contextmanager
+    def _mutate(self, field: str, timeout: float) -> Iterator[Any]:
         slot = self._slot()
         slot.check_fields(type(self), (field,))
         with slot.locked(slot.write_locks(slot.cls, (field,)), timeout):
@@ -270,25 +292,68 @@ class SharedState(BaseModel):
         self,
         *,
         timeout: float = DEFAULT_LOCK_TIMEOUT,
-        if_versions: Mapping[str, int] | None = None,
+        if_versions: Mapping[str, int] | Version | Iterable[Version] | None = None,
         **values: Any,
     ) -> None:
         """Assign several fields at once: validated together, all or nothing.
 
-        With ``if_versions`` (field -> version, from :meth:`version`), nothing is
-        stored unless every field named is still at that version, checked under
-        the fields' locks and, with Redis or SQLite, atomically with the write; otherwise
-        :class:`StaleWriteError` says which fields moved on::
+        With ``if_versions`` (versions from :meth:`version`, or field -> version),
+        nothing is stored unless every field named is still at that version, checked
+        under the fields' locks and, with Redis or SQLite, atomically with the write;
+        otherwise :class:`StaleWriteError` says which fields moved on::
 
             state.update(count=0, messages=[])
-            seen = doc.version("text")            # when the user started editing
-            doc.update(text=edited, if_versions={"text": seen})
-        """
-        self._slot().assign(type(self), values, timeout, if_versions)
+            seen = doc.version(lambda d: d.text)   # when the user started editing
+            doc.update(text=edited, if_versions=seen)
 
+        :meth:`batch` does the same with attribute assignments, which every type
+        checker checks (field names given as keywords need the mypy plugin).
+        """
+        self._slot().assign(type(self), values, timeout, expected(if_versions))
+
+    def batch(
+        self,
+        *,
+        if_versions: Mapping[str, int] | Version | Iterable[Version] | None = None,
+        timeout: float = DEFAULT_LOCK_TIMEOUT,
+    ) -> AbstractContextManager[Self]:
+        """Several fields assigned in a block, stored on exit as one :meth:`update`.
+
+        The block gets a draft typed as the state: its assignments are recorded (a
+        misspelt field is a :class:`FieldNameError` at once, and an error in every
+        type checker), its reads see the values assigned so far, and on exit they are
+        validated together and stored all or nothing, with one push.  An exception in
+        the block stores nothing::
+
+            with doc.batch(if_versions=seen) as new:
+                new.text = draft
+                new.edits = new.edits + 1
+        """
+        return self._batch(expected(if_versions), timeout)
+
+    @contextmanager
+    def _batch(self, expect: dict[str, int], timeout: float) -> Iterator[Self]:
+        draft = _Draft(self)
+        yield draft  # type: ignore[misc]  # a stand-in with the state's attributes
+        assigned = object.__getattribute__(draft, "assigned")
+        if assigned or expect:
+            self._slot().assign(type(self), assigned, timeout, expect)
+
+    @overload
     def append(
         self,
-        field: str,
+        field: Callable[[Self], list[T]],
+        *items: T,
+        keep_last: int | None = ...,
+        timeout: float = ...,
+    ) -> None: ...
+    @overload
+    def append(
+        self, field: str, *items: Any, keep_last: int | None = ..., timeout: float = ...
+    ) -> None: ...
+    def append(
+        self,
+        field: Callable[[Self], list[Any]] | str,
         *items: Any,
         keep_last: int | None = None,
         timeout: float = DEFAULT_LOCK_TIMEOUT,
@@ -300,7 +365,7 @@ class SharedState(BaseModel):
         cost does not grow with the list; with Redis or SQLite only the items are stored and sent.
         ``keep_last`` drops the oldest items beyond that many, in the same step::
 
-            chat.append("messages", Message(author="ann", text="hi"), keep_last=500)
+            chat.append(lambda c: c.messages, Message(author="ann", text="hi"), keep_last=500)
 
         A field with a field validator, or a class with a model validator, has
         its whole new value validated instead, as an assignment would.
@@ -309,28 +374,56 @@ class SharedState(BaseModel):
             isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 1
         ):
             raise ValueError(f"keep_last is a number of items, at least 1, not {keep_last!r}")
-        self._slot().edit(type(self), field, "append", (items, keep_last), timeout)
+        name = _selectors.one(field)
+        self._slot().edit(type(self), name, "append", (items, keep_last), timeout)
 
+    @overload
     def set_item(
-        self, field: str, key: Any, value: Any, *, timeout: float = DEFAULT_LOCK_TIMEOUT
+        self, field: Callable[[Self], dict[K, V]], key: K, value: V, *, timeout: float = ...
+    ) -> None: ...
+    @overload
+    def set_item(
+        self, field: Callable[[Self], list[T]], key: int, value: T, *, timeout: float = ...
+    ) -> None: ...
+    @overload
+    def set_item(self, field: str, key: Any, value: Any, *, timeout: float = ...) -> None: ...
+    def set_item(
+        self,
+        field: Callable[[Self], Any] | str,
+        key: Any,
+        value: Any,
+        *,
+        timeout: float = DEFAULT_LOCK_TIMEOUT,
     ) -> None:
         """Set one item of a dict field (``key``) or list field (an int index).
 
         Validates the key and value only; nothing is stored (and nobody re-run)
         if the item already equals ``value``::
 
-            scores.set_item("points", "alice", 3)
+            scores.set_item(lambda s: s.points, "alice", 3)
         """
-        self._slot().edit(type(self), field, "set_item", (key, value), timeout)
+        self._slot().edit(type(self), _selectors.one(field), "set_item", (key, value), timeout)
 
-    def del_item(self, field: str, key: Any, *, timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
+    @overload
+    def del_item(
+        self, field: Callable[[Self], dict[K, Any]], key: K, *, timeout: float = ...
+    ) -> None: ...
+    @overload
+    def del_item(
+        self, field: Callable[[Self], list[Any]], key: int, *, timeout: float = ...
+    ) -> None: ...
+    @overload
+    def del_item(self, field: str, key: Any, *, timeout: float = ...) -> None: ...
+    def del_item(
+        self, field: Callable[[Self], Any] | str, key: Any, *, timeout: float = DEFAULT_LOCK_TIMEOUT
+    ) -> None:
         """Remove one item of a dict field (``key``) or list field (an int index).
 
         Raises ``KeyError`` / ``IndexError`` when there is no such item::
 
-            scores.del_item("points", "alice")
+            scores.del_item(lambda s: s.points, "alice")
         """
-        self._slot().edit(type(self), field, "del_item", (key,), timeout)
+        self._slot().edit(type(self), _selectors.one(field), "del_item", (key,), timeout)
 
     def presence(self) -> int:
         """How many live sessions show this state: their latest run used it (``get()``
@@ -361,19 +454,23 @@ class SharedState(BaseModel):
         if run is not None:
             _presence.present_as(run, slot.namespace, label)
 
-    def version(self, field: str) -> int:
+    def version(self, field: Callable[[Self], object] | str) -> Version:
         """How many changes of ``field`` were stored: 0 until its first write.
 
         The same in every process under Redis or SQLite, kept where the store persists.
-        Reading it binds the session like reading the field.  Pass it back to
-        ``update(..., if_versions={field: version})`` for a write that fails
-        if somebody else wrote meanwhile.
+        Reading it binds the session like reading the field.  A :class:`Version` is an
+        ``int`` that knows its field: pass it back as ``update(..., if_versions=v)``
+        (or ``batch(if_versions=[v, w])``) for a write that fails if somebody else
+        wrote meanwhile.
         """
+        name = _selectors.one(field)
         slot = self._slot()
-        slot.check_fields(type(self), (field,))
-        return slot.version(field)
+        slot.check_fields(type(self), (name,))
+        return Version(slot.version(name), name)
 
-    def widget(self, field: str, *, key: str | None = None) -> WidgetBinding:
+    def widget(
+        self, field: Callable[[Self], object] | str, *, key: str | None = None
+    ) -> WidgetBinding:
         """Keyword arguments that bind a Streamlit widget to ``field``.
 
         Everybody's widget shows the shared value, and a user's change writes it
@@ -382,20 +479,22 @@ class SharedState(BaseModel):
         radio, selectbox, multiselect, text_input, number_input, date_input, ...)
         and inside fragments.  Do not pass ``value=``: the field is the value::
 
-            st.slider("Level", 0, 10, **knob.widget("level"))
+            st.slider("Level", 0, 10, **knob.widget(lambda k: k.level))
             st.checkbox("Done", **todo.widget("done"))
 
         ``key`` names the widget (the default derives one from the state and
         field); give one to show the same field in two widgets of one page.
         """
-        return _widgets.bind(self, field, key)
+        return _widgets.bind(self, _selectors.one(field), key)
 
-    def notify(self, *fields: str) -> None:
+    def notify(self, *fields: Callable[[Self], object] | str) -> None:
         """Re-run the sessions bound to ``fields`` (all but the caller's own).
 
-        For changes typed_state cannot see, such as writes inside ``no_rerun``.
+        For changes typed_state cannot see, such as writes inside ``no_rerun``::
+
+            state.notify(lambda s: s.prices)
         """
-        self._slot().notify(type(self), fields)
+        self._slot().notify(type(self), _selectors.many(fields))
 
     # -- plumbing -----------------------------------------------------------------
 
@@ -459,6 +558,38 @@ class SharedState(BaseModel):
         if update:
             values.update(update)
         return type(self).model_construct(**values)  # type: ignore[return-value]
+
+
+class _Draft:
+    """What ``batch()`` yields: the state's attributes, assignments recorded.
+
+    Reads see the values assigned in the block so far, else the state's; assigning a
+    name the class does not declare raises :class:`FieldNameError` at once.
+    """
+
+    __slots__ = ("assigned", "state")
+
+    def __init__(self, state: SharedState) -> None:
+        object.__setattr__(self, "state", state)
+        object.__setattr__(self, "assigned", {})
+
+    def __getattr__(self, name: str) -> Any:
+        assigned: dict[str, Any] = object.__getattribute__(self, "assigned")
+        if name in assigned:
+            return assigned[name]
+        return getattr(object.__getattribute__(self, "state"), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        state: SharedState = object.__getattribute__(self, "state")
+        if name not in type(state).model_fields:
+            slot = state._slot()
+            raise FieldNameError(slot.title, name, type(state).model_fields)
+        object.__getattribute__(self, "assigned")[name] = value
+
+    def __repr__(self) -> str:
+        state = object.__getattribute__(self, "state")
+        assigned = object.__getattribute__(self, "assigned")
+        return f"<batch of {state._slot().title}: {assigned!r}>"
 
 
 def _namespace_of(cls: type[SharedState]) -> str:

@@ -250,6 +250,8 @@ def _item_signature(method: str, ctx: MethodSigContext) -> CallableType:
     found = _item_field(ctx)
     if found is None:
         return signature
+    if signature.arg_types and isinstance(get_proper_type(signature.arg_types[0]), CallableType):
+        return signature  # the selector overload: typed by the selector itself
     _, declared = found
     kind = declared.type.fullname
     if kind == "builtins.list" and declared.args:

@@ -46,7 +46,7 @@ reveal_type(level)  # N: Revealed type is "int"
 st.text_input("Title", **Room.get(key="r2").widget("topic", key="topic-2"))
 
 seen = chat.version("count")
-reveal_type(seen)  # N: Revealed type is "int"
+reveal_type(seen)  # N: Revealed type is "typed_state._version.Version"
 chat.update(count=2, if_versions={"count": seen, "title": 0})
 
 name = "count" if count else "title"

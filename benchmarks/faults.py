@@ -1,4 +1,4 @@
-"""Fault trials: what holds when processes die and Redis restarts empty.
+"""Fault trials: what holds when processes die and Redis or PostgreSQL restarts.
 
 ``python3 benchmarks/faults.py [--quick]`` (in the venv ``benchmarks/run.py`` makes)
 runs each trial on real processes and a real redis-server started here, prints a
@@ -23,6 +23,9 @@ Trials (each round a fresh app name, so rounds never see each other's values):
    SIGKILL mid-burst and started again (empty: Sentinel makes it a replica), writers on
    ``redis+sentinel://`` with and without ``wait_replicas=1``.  ``python3
    benchmarks/faults.py failover`` runs only these.
+6. PostgreSQL (Debian's server, fsync on, a cluster of the trials' own): trials 1, 2
+   and 4, then the server killed with SIGKILL mid-burst and started again (crash
+   recovery from its WAL).  ``python3 benchmarks/faults.py postgres`` runs only these.
 """
 
 from __future__ import annotations
@@ -325,6 +328,41 @@ def failover(folder: Path, query: str, rounds: int) -> Tallied:
     return tallied
 
 
+def postgres(
+    folder: Path,
+    counts: tuple[int, int, int],
+    rows: list[list[object]],
+    waits: list[list[object]],
+    checks: list[list[object]],
+) -> None:
+    """Trials 1, 2 and 4 on PostgreSQL, then the server killed -9 mid-burst."""
+    from tests.stores import PostgresServer
+
+    rounds, holders, writes = counts
+    server = PostgresServer(fsync=True)
+    try:
+        server.start()
+        trial = Trial(server.url, folder)
+        print("== PostgreSQL", flush=True)
+        rows.append(kill_mid_burst(trial, rounds).row("kill -9 mid-burst", "PostgreSQL"))
+        held = dead_holder(trial, holders)
+        waits.append(["PostgreSQL", len(held), ms(statistics.median(held)), ms(max(held))])
+        seen, bad = validator(trial, max(2, rounds // 4), writes)
+        checks.append(["PostgreSQL", f"{seen:,}", bad])
+
+        def crash() -> None:
+            time.sleep(random.uniform(0.5, 1.5))
+            server.kill()
+            server.start()
+            time.sleep(random.uniform(1.0, 2.0))
+
+        print("== PostgreSQL killed", flush=True)
+        tallied = _bursts(trial, rounds, crash)
+        rows.append(tallied.row("PostgreSQL killed -9, restarted", "PostgreSQL"))
+    finally:
+        server.remove()
+
+
 def validator(trial: Trial, rounds: int, writes: int) -> tuple[int, int]:
     seen = bad = 0
     for r in range(rounds):
@@ -354,6 +392,10 @@ def main(argv: list[str]) -> None:
     rows: list[list[object]] = []
     waits: list[list[object]] = []
     checks: list[list[object]] = []
+    if "postgres" in argv:
+        with tempfile.TemporaryDirectory() as tmp:
+            postgres(Path(tmp), (rounds, holders, writes), rows, waits, checks)
+        return _report(quick, started, rows, waits, checks)
     redis = Redis()
     redis.start()
     try:
@@ -390,6 +432,7 @@ def main(argv: list[str]) -> None:
                 )
             finally:
                 aof.stop()
+            postgres(folder, (rounds, holders, writes), rows, waits, checks)
     finally:
         redis.stop()
     _report(quick, started, rows, waits, checks)

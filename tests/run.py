@@ -2,12 +2,13 @@
 
 With no arguments, the whole suite as CI runs it (``.ci/run``):
 
-1. Debian's ``chromium`` and ``redis-server`` when missing (as root, or through sudo);
+1. Debian's ``chromium``, ``redis-server`` and ``postgresql`` when missing (as root, or
+   through sudo);
 2. ruff and mypy, in the newest set;
 3. the newest set on the newest Python (3.13): every test;
 4. the oldest set on the oldest Python (3.11): Streamlit 1.50, pydantic 2.11, redis-py
-   5.0.1 and mypy 1.19 (the floors in ``pyproject.toml``), every test but the browser's
-   and the fault properties (release-free, minutes long);
+   5.0.1, psycopg 3.2.1 and mypy 1.19 (the floors in ``pyproject.toml``), every test but
+   the browser's and the fault properties (release-free, minutes long);
 5. the newest set on the Python in between (3.12): the fast tests (no server, no child
    processes) and the README's first page on a real server.
 
@@ -38,13 +39,24 @@ VENVS = ROOT / ".venvs"
 PYTHONS = ("3.11", "3.12", "3.13")
 """The Pythons the package claims (pyproject's classifiers), oldest first."""
 
-FLOORS = ["streamlit==1.50.0", "pydantic==2.11.0", "redis==5.0.1", "mypy==1.19.0"]
+FLOORS = [
+    "streamlit==1.50.0",
+    "pydantic==2.11.0",
+    "redis==5.0.1",
+    "psycopg[binary]==3.2.1",
+    "mypy==1.19.0",
+]
 """The oldest releases the package supports (``pyproject.toml``'s floors)."""
 
 THIS_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
-SYSTEM_PROGRAMS = {"chromium": "chromium", "redis-server": "redis-server"}
-"""Program the tests run -> the Debian package that provides it."""
+SYSTEM_PROGRAMS = {
+    "chromium": "chromium",
+    "redis-server": "redis-server",
+    "/usr/lib/postgresql/*/bin/initdb": "postgresql",
+}
+"""Program the tests run (a name on PATH, or a path pattern) -> the Debian package that
+provides it."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +97,8 @@ BETWEEN = Set(
     # What needs no `streamlit run` server, browser, store server or child processes, and
     # the README's first page on a real server: the fast tests.
     (
-        *("-m", "(smoke or not server) and not browser and not redis", "-k", "not redis"),
+        *("-m", "(smoke or not server) and not browser and not redis and not postgres"),
+        *("-k", "not redis and not postgres"),
         *(
             arg
             for f in (*_SLOW_AND_RELEASE_FREE, "tests/test_deploys.py", "tests/test_typing.py")
@@ -101,8 +114,14 @@ def step(title: str, *command: str | Path) -> None:
     subprocess.run([str(c) for c in command], cwd=ROOT, check=True)
 
 
+def _installed(program: str) -> bool:
+    if program.startswith("/"):
+        return any(Path("/").glob(program[1:]))
+    return shutil.which(program) is not None
+
+
 def ensure_system_programs() -> None:
-    missing = sorted({pkg for prog, pkg in SYSTEM_PROGRAMS.items() if not shutil.which(prog)})
+    missing = sorted({pkg for prog, pkg in SYSTEM_PROGRAMS.items() if not _installed(prog)})
     if not missing:
         return
     sudo: list[str] = []

@@ -3,6 +3,9 @@ standing for another process, and a look at (or a hand in) what is stored."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import sqlite3
 import subprocess
 import time
@@ -326,3 +329,157 @@ class SentinelSet:
             process.kill()
             process.wait(10)
         self.processes.clear()
+
+
+def postgres_bindir() -> Path | None:
+    """Where Debian's PostgreSQL server programs are (the newest major), None if absent."""
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name)
+    )
+    return found[-1].parent if found else None
+
+
+class PostgresServer:
+    """A PostgreSQL server of the tests' own: ``initdb`` in a temporary folder, then
+    ``pg_ctl``, on a free port of 127.0.0.1, trusting local connections.  PostgreSQL
+    refuses to run as root: as root, its programs run as Debian's ``postgres`` user."""
+
+    def __init__(self, *, fsync: bool = False) -> None:
+        import pwd
+        import shutil
+        import socket
+        import tempfile
+
+        bindir = postgres_bindir()
+        if bindir is None:
+            raise RuntimeError("PostgreSQL is not installed: apt-get install postgresql")
+        self.bindir = bindir
+        self.folder = Path(tempfile.mkdtemp(prefix="typed_state-pg-"))
+        self.data = self.folder / "data"
+        self.as_user: list[str] = []
+        if os.geteuid() == 0:
+            user = pwd.getpwnam("postgres")
+            os.chown(self.folder, user.pw_uid, user.pw_gid)
+            self.as_user = [shutil.which("runuser") or "runuser", "-u", "postgres", "--"]
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = int(probe.getsockname()[1])
+        self.fsync = fsync
+        self._run("initdb", "-D", self.data, "-U", "postgres", "-A", "trust", "--no-sync")
+
+    def _run(self, program: str, *args: str | Path) -> None:
+        command = [*self.as_user, str(self.bindir / program), *map(str, args)]
+        subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        options = (
+            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
+            f"-c fsync={'on' if self.fsync else 'off'} -c max_connections=200"
+        )
+        self._run(
+            "pg_ctl", "-D", self.data, "-o", options, "-l", self.folder / "log", "-w", "start"
+        )
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self._run("pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
+
+    def kill(self) -> None:
+        """kill -9 the server (its children end with it): a crash."""
+        pid_file = self.data / "postmaster.pid"
+        pid = int(pid_file.read_text().split()[0])
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.02)
+        time.sleep(0.2)  # its backends notice the postmaster's death
+
+    def remove(self) -> None:
+        import shutil
+
+        with contextlib.suppress(Exception):
+            self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class PostgresStore(Store):
+    name = "postgres"
+    schema = "typed_state"
+
+    def new(self, app: str = "tests", **options: Any) -> SharedBackend:
+        from typed_state._backends._postgres import PostgresBackend
+
+        return PostgresBackend(self.url, app, **options)
+
+    def _query(self, statement: str, *args: Any) -> list[Any]:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(f"SET search_path TO {self.schema}")
+            cursor = conn.execute(statement.replace("?", "%s"), args)
+            return cursor.fetchall() if cursor.description else []
+
+    def stored(self, namespace: str, field: str) -> str | None:
+        rows = self._query(
+            "SELECT value FROM fields WHERE app = ? AND namespace = ? AND name = ?",
+            self.app,
+            namespace,
+            field,
+        )
+        return rows[0][0] if rows else None
+
+    def put(self, namespace: str, values: dict[str, str]) -> None:
+        backend = self.new()
+        backend.members("")  # connects: the tables exist
+        backend.close()
+        self._query(
+            "INSERT INTO namespaces VALUES (?, ?, NULL, 1, NULL) ON CONFLICT DO NOTHING",
+            self.app,
+            namespace,
+        )
+        for name, raw in values.items():
+            self._query(
+                "INSERT INTO fields VALUES (?, ?, ?, ?, 1) ON CONFLICT (app, namespace, name) "
+                "DO UPDATE SET value = excluded.value",
+                self.app,
+                namespace,
+                name,
+                raw,
+            )
+
+    def clear(self) -> None:
+        self._query(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
+
+    def count(self, app: str = "tests") -> int:
+        return int(self._query("SELECT count(*) FROM namespaces WHERE app = ?", app)[0][0])
+
+    def namespaces(self) -> list[str]:
+        rows = self._query("SELECT namespace FROM namespaces WHERE app = ?", self.app)
+        return sorted(namespace for (namespace,) in rows)
+
+    def end_lease(self, lock: str) -> None:
+        self._query("UPDATE locks SET expires = 0 WHERE app = ? AND name = ?", self.app, lock)
+
+    def lease_end(self, lock: str) -> float:
+        rows = self._query("SELECT expires FROM locks WHERE app = ? AND name = ?", self.app, lock)
+        return float(rows[0][0]) if rows else 0.0
+
+    def items(self, namespace: str, field: str) -> int | None:
+        rows = self._query(
+            "SELECT count(*) FROM items WHERE app = ? AND namespace = ? AND name = ?",
+            self.app,
+            namespace,
+            field,
+        )
+        if self.stored(namespace, field) != "L":
+            assert rows[0][0] == 0  # no rows left behind
+            return None
+        return int(rows[0][0])

@@ -56,9 +56,9 @@ def test_bad_settings_are_a_configuration_error(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_unsupported_url_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TYPED_STATE_URL", "postgres://db/0")
+    monkeypatch.setenv("TYPED_STATE_URL", "mongodb://db/0")
     settings.cache_clear()
-    with pytest.raises(ConfigurationError, match="unsupported typed_state URL 'postgres://db/0'"):
+    with pytest.raises(ConfigurationError, match="unsupported typed_state URL 'mongodb://db/0'"):
         Board.get()
 
 

@@ -40,7 +40,7 @@ def test_metadata_links_and_extras() -> None:
     assert {"Source", "Documentation", "Changelog", "Issues"} <= set(project["urls"])
     extras = project["optional-dependencies"]
     # Tools for working on typed_state are dependency groups, not extras users see.
-    assert set(extras) == {"redis", "mypy"}
+    assert set(extras) == {"redis", "postgres", "mypy"}
     assert {"dev", "bench"} <= set(PYPROJECT["dependency-groups"])
 
 
@@ -49,13 +49,13 @@ def test_the_floors_are_what_the_oldest_set_pins() -> None:
     from tests.run import FLOORS, OLDEST_LOCK
 
     floors = {
-        req.split(">=")[0]: req.split(">=")[1]
+        req.split(">=")[0].split("[")[0]: req.split(">=")[1]
         for req in [
             *PYPROJECT["project"]["dependencies"],
             *(r for reqs in PYPROJECT["project"]["optional-dependencies"].values() for r in reqs),
         ]
     }
-    pinned = dict(pin.split("==") for pin in FLOORS)
+    pinned = {name.split("[")[0]: version for name, version in (p.split("==") for p in FLOORS)}
     locked = dict(
         line.split(";")[0].strip().split("==")
         for line in OLDEST_LOCK.read_text().splitlines()

@@ -17,8 +17,9 @@ from typed_state._engine import _ECHO_ROUNDS
 pytestmark = pytest.mark.server
 
 APPS = Path(__file__).parent / "apps"
-STORES = ["memory", "redis", "sqlite"]
-"""One server in memory, two sharing Redis, two sharing an SQLite file."""
+STORES = ["memory", "redis", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+"""One server in memory, two sharing Redis, two sharing an SQLite file, two sharing
+PostgreSQL."""
 
 
 class Servers:
@@ -41,8 +42,8 @@ class Servers:
 def run_servers(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, app: Path
 ) -> Iterator[Servers]:
-    """``app`` on one server (param "memory"), or on two sharing a Redis ("redis") or
-    an SQLite file ("sqlite")."""
+    """``app`` on one server (param "memory"), or on two sharing a Redis ("redis"), an
+    SQLite file ("sqlite") or PostgreSQL ("postgres")."""
     logs = tmp_path_factory.mktemp("logs")
     if request.param == "memory":
         with StreamlitServer(app, log=logs / f"{app.stem}.log") as running:
@@ -50,6 +51,8 @@ def run_servers(
         return
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'state.db'}"
+    elif request.param == "postgres":
+        url = request.getfixturevalue("postgres_server").url
     else:
         redis_proc = request.getfixturevalue("redis_proc")
         url = f"redis://{redis_proc.host}:{redis_proc.port}/0"

@@ -311,7 +311,7 @@ def test_malformed_json_gives_the_default_with_a_warning_and_keeps_the_data(
     store: Store,
 ) -> None:
     store.put(NS, {"count": "{not json", "notes": "[]", "title": '"ok"'})
-    with pytest.warns(StoredValueWarning, match=r"Board.count in (Redis|SQLite) .* cannot read"):
+    with pytest.warns(StoredValueWarning, match=r"Board.count in \w+ .* cannot read"):
         board = Board.get()
     assert board.count == 0
     assert board.title == "ok"
@@ -355,7 +355,7 @@ def test_a_stored_value_too_deep_to_parse_gives_the_default_and_the_class_works(
     namespace = Doc.__typed_state_namespace__
     deep = "{" + '"a":{' * 300 + "}" * 301
     store.put(namespace, {"meta": deep, "title": '"kept"'})
-    with pytest.warns(StoredValueWarning, match=r"Doc.meta in (Redis|SQLite) .* recursion limit"):
+    with pytest.warns(StoredValueWarning, match=r"Doc.meta in \w+ .* recursion limit"):
         doc = Doc.get()
     assert doc.meta == {}
     assert doc.title == "kept"

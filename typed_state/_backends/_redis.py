@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 import time
 import warnings
 from typing import TYPE_CHECKING, Any
@@ -48,26 +47,19 @@ from typed_state._backends._base import (
     safe_url,
 )
 from typed_state._backends._redis_url import connect
-from typed_state._backends._shared import (
-    LOGGER,
-    LONGEST_BACKOFF,
-    LeaseLost,
-    SharedBackend,
-    holder_died,
-    lock_token,
-)
+from typed_state._backends._shared import LOGGER, LeaseLost, SharedBackend, StoreLease
 from typed_state._errors import BackendError, ConfigurationError
 from typed_state._ids import StateId, family_of, members_prefix
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Generator, Mapping
 
     from redis.client import PubSub
     from redis.commands.core import Script
 
     from typed_state._backends._base import Append
     from typed_state._backends._codec import FieldCodec
-    from typed_state._backends._shared import Lease, LeaseLock, Namespace
+    from typed_state._backends._shared import LeaseLock, Namespace, Snapshot
 
 _VERSION = "__v__"
 """The hash field counting writes to a namespace (fields cannot start with "_")."""
@@ -338,27 +330,21 @@ _RESTORE_GRACE = 3.0
 empty), so that every other process, which reconnects within 2 s, puts back what it
 holds first: a newer value one of them holds then wins over this process's older one."""
 
-_SUBSCRIBE_WAIT = 2.0
-"""Seconds the first use of the store waits for the listener's subscription (at most)."""
-
 
 class RedisBackend(SharedBackend):
     """Values in Redis, cached in this process and kept fresh over pub/sub."""
 
     store_name = "Redis"
+    errors = (RedisError, LockError)
 
     def __init__(
         self, url: str, app: str, *, lock_lease: float = 10.0, renew_locks: bool = True
     ) -> None:
-        super().__init__(lock_lease=lock_lease, renew_locks=renew_locks)
-        self.url = url
-        self.app = app
+        super().__init__(url, app, lock_lease=lock_lease, renew_locks=renew_locks)
         self._prefix = f"typed_state:{app}:"
         self._channel = f"{self._prefix}changes"
         self._target = connect(url)
         self._client = self._target.client
-        self._subscribed = threading.Event()
-        self._listener: threading.Thread | None = None
         self._fenced_write = self._client.register_script(_FENCED_WRITE)
         self._expire = self._client.register_script(_EXPIRE)
         self._read_script = self._client.register_script(_READ)
@@ -371,17 +357,6 @@ class RedisBackend(SharedBackend):
         """Families whose member index this process knows to be complete."""
         self._restored_at = float("-inf")
         """When (``time.monotonic()``) this process last found Redis had lost data it held."""
-
-    # -- errors ------------------------------------------------------------------------
-
-    def _failed(self, action: str, exc: Exception) -> BackendError:
-        url = safe_url(self.url)
-        return BackendError(
-            f"Redis at {url} failed to {action}: {exc}. Nothing was "
-            "changed; typed_state reconnects by itself when Redis is back.",
-            url=url,
-            action=action,
-        )
 
     def _key(self, namespace: str) -> str:
         return f"{self._prefix}state:{namespace}"
@@ -402,48 +377,29 @@ class RedisBackend(SharedBackend):
     def _where(self, namespace: str) -> str:
         return self._key(namespace)
 
-    def _fill_from(self, ns: Namespace, namespace: str, stored: Mapping[bytes, Any]) -> None:
-        self._fill(
-            ns,
-            namespace,
-            _fields(stored),
+    def _snapshot_of(self, stored: Mapping[bytes, Any]) -> Snapshot:
+        fields = _fields(stored)
+        return (
             int(stored.get(_VERSION.encode(), b"0")),
-            {n: int(stored.get(f"{_CHANGES}{n}".encode(), b"0")) for n in ns.codec.names},
+            fields,
+            {n: int(stored.get(f"{_CHANGES}{n}".encode(), b"0")) for n in fields},
         )
 
     # -- reading -----------------------------------------------------------------------
 
-    def load(self, namespace: str, codec: FieldCodec) -> dict[str, Any] | None:
-        ns = self._attach(namespace, codec)
-        try:
+    def _load(self, namespace: str) -> Snapshot | None:
+        with self._failing(f"load {namespace}"):
             stored = self._snapshot(namespace)
-        except RedisError as exc:
-            raise self._failed(f"load {namespace}", exc) from exc
-        if not stored:
-            return None
-        if any(name.encode() not in stored for name in codec.names):
-            # Fields the class gained: stored now, so every process agrees on them
-            # (a renamed field's value read from its old name, through its alias).
-            return self.create(namespace, codec.read(_fields(stored)).values, codec)
-        self._fill_from(ns, namespace, stored)
-        return ns.live
+        return self._snapshot_of(stored) if stored else None
 
-    def create(
-        self, namespace: str, values: Mapping[str, Any], codec: FieldCodec
-    ) -> dict[str, Any]:
-        ns = self._attach(namespace, codec)
+    def _create(self, namespace: str, encoded: Mapping[str, bytes]) -> Snapshot:
         key = self._key(namespace)
-        try:
-            with self._client.pipeline(transaction=True) as pipe:
-                for name, value in values.items():
-                    # Only the fields missing: another process may have stored them.
-                    pipe.hsetnx(key, name, codec.encode(name, value))
-                pipe.execute()
-            stored = self._snapshot(namespace)
-        except RedisError as exc:
-            raise self._failed(f"create {namespace}", exc) from exc
-        self._fill_from(ns, namespace, stored)
-        return ns.live
+        with self._failing(f"create {namespace}"), self._client.pipeline(transaction=True) as pipe:
+            for name, raw in encoded.items():
+                # Only the fields missing: another process may have stored them.
+                pipe.hsetnx(key, name, raw)
+            pipe.execute()
+            return self._snapshot_of(self._snapshot(namespace))
 
     def _read(self, namespace: str, names: list[str]) -> tuple[int, list[Any], list[int]]:
         counts = [f"{_CHANGES}{name}" for name in names]
@@ -464,7 +420,7 @@ class RedisBackend(SharedBackend):
         ns = self._namespaces.get(namespace)
         if ns is None:
             return
-        try:
+        with self._failing(f"read {namespace}"):
             *counts, stored_version = self._client.hmget(
                 self._key(namespace), [*(f"{_CHANGES}{name}" for name in names), _VERSION]
             )
@@ -492,8 +448,6 @@ class RedisBackend(SharedBackend):
             if not names:
                 return
             version, raw, changes = self._read(namespace, names)
-        except RedisError as exc:
-            raise self._failed(f"read {namespace}", exc) from exc
         self._refreshed(ns, namespace, names, version, raw, changes)
 
     # -- writing -----------------------------------------------------------------------
@@ -529,7 +483,7 @@ class RedisBackend(SharedBackend):
             for name, raw in pairs.items():
                 args += [name, raw]
         used = self._used_key(family if family is not None else namespace)
-        try:
+        with self._failing(f"store {namespace} {names}"):
             result = self._written(
                 self._fenced_write,
                 [key, used, *(lock.name for lock in held)],
@@ -537,8 +491,6 @@ class RedisBackend(SharedBackend):
                 namespace,
                 names,
             )
-        except RedisError as exc:
-            raise self._failed(f"store {namespace} {names}", exc) from exc
         code = int(result[0])
         if code == -1:
             raise held[int(result[1]) - 1].lost()
@@ -576,7 +528,7 @@ class RedisBackend(SharedBackend):
                 self._append, keys, [*args, *(convert or ()), *added], namespace, [name]
             )
 
-        try:
+        with self._failing(f"append to {namespace} {name}"):
             result = run(None, codec.encode_items(name, change.items), change.keep_last)
             if int(result[0]) == -5 and self._restore(namespace, self._namespaces[namespace]):
                 # Its items were evicted; this process held them and put them back.
@@ -591,8 +543,6 @@ class RedisBackend(SharedBackend):
                 # The field is JSON in the hash (written whole, or never appended
                 # to): it becomes a list, once, holding the new value.
                 result = run(codec.encode_items(name, list(change.value)), [], None)
-        except RedisError as exc:
-            raise self._failed(f"append to {namespace} {name}", exc) from exc
         code = int(result[0])
         if code == -5:
             raise BackendError(
@@ -639,16 +589,14 @@ class RedisBackend(SharedBackend):
         return result
 
     def announce(self, namespace: str, names: list[str]) -> None:
-        try:
+        with self._failing(f"announce {namespace} {names}"):
             self._client.publish(self._channel, self._message(namespace, names, x=True))
-        except RedisError as exc:
-            raise self._failed(f"announce {namespace} {names}", exc) from exc
 
     def delete(self, namespace: str) -> bool:
         message = self._message(namespace, [], d=True)
         family = family_of(namespace)
         used = self._used_key(family if family is not None else namespace)
-        try:
+        with self._failing(f"delete {namespace}"):
             deleted = bool(
                 self._written(
                     self._delete,
@@ -658,8 +606,6 @@ class RedisBackend(SharedBackend):
                     [],
                 )
             )
-        except RedisError as exc:
-            raise self._failed(f"delete {namespace}", exc) from exc
         with self._mutex:
             self._namespaces.pop(namespace, None)
         return deleted
@@ -668,11 +614,9 @@ class RedisBackend(SharedBackend):
         family = family_of(namespace)
         if family is None:
             return
-        try:
+        with self._failing(f"note the use of {namespace}"):
             # xx: a member nobody stored is not one; gt: never back in time.
             self._client.zadd(self._used_key(family), {namespace: when}, xx=True, gt=True)
-        except RedisError as exc:
-            raise self._failed(f"note the use of {namespace}", exc) from exc
 
     def expire(self, family: str, rule: Expiry) -> list[str]:
         args: list[Any] = [
@@ -684,10 +628,8 @@ class RedisBackend(SharedBackend):
             f"{self._prefix}items:",
             *rule.keep,
         ]
-        try:
+        with self._failing(f"expire members of {family}"):
             dropped = self._expire(keys=[self._used_key(family)], args=args)
-        except RedisError as exc:
-            raise self._failed(f"expire members of {family}", exc) from exc
         names = [raw.decode() for raw in dropped]
         with self._mutex:
             for namespace in names:
@@ -697,26 +639,20 @@ class RedisBackend(SharedBackend):
     def share_presence(
         self, groups: Mapping[str, Mapping[str, list[str | None]]], until: float
     ) -> None:
-        try:
-            with self._client.pipeline(transaction=False) as pipe:
-                for group, present in groups.items():
-                    key = f"{self._prefix}presence:{group}"
-                    if present:
-                        pipe.hset(key, self._origin, json.dumps({"u": until, "n": present}))
-                    else:
-                        pipe.hdel(key, self._origin)
-                pipe.execute()
-        except RedisError as exc:
-            raise self._failed("share presence", exc) from exc
+        with self._failing("share presence"), self._client.pipeline(transaction=False) as pipe:
+            for group, present in groups.items():
+                key = f"{self._prefix}presence:{group}"
+                if present:
+                    pipe.hset(key, self._origin, json.dumps({"u": until, "n": present}))
+                else:
+                    pipe.hdel(key, self._origin)
+            pipe.execute()
 
     def others_presence(self, groups: list[str], now: float) -> dict[str, list[str | None]]:
-        try:
-            with self._client.pipeline(transaction=False) as pipe:
-                for group in groups:
-                    pipe.hgetall(f"{self._prefix}presence:{group}")
-                entries = pipe.execute()
-        except RedisError as exc:
-            raise self._failed("read presence", exc) from exc
+        with self._failing("read presence"), self._client.pipeline(transaction=False) as pipe:
+            for group in groups:
+                pipe.hgetall(f"{self._prefix}presence:{group}")
+            entries = pipe.execute()
         found: dict[str, list[str | None]] = {}
         for group, by_origin in zip(groups, entries, strict=True):
             expired = []
@@ -737,12 +673,10 @@ class RedisBackend(SharedBackend):
     def members(self, family: str) -> list[str]:
         # The family's last-use sorted set is its member index: every write of a member
         # enters it, a drop or an expiry takes it out.
-        try:
+        with self._failing(f"list the members of {family}"):
             if family not in self._indexed:
                 self._index(family)
             found: list[bytes] = self._client.zrange(self._used_key(family), 0, -1)  # type: ignore[assignment]  # without scores: names
-        except RedisError as exc:
-            raise self._failed(f"list the members of {family}", exc) from exc
         return sorted(raw.decode() for raw in found)
 
     def _index(self, family: str) -> None:
@@ -760,25 +694,12 @@ class RedisBackend(SharedBackend):
             self._client.set(marker, 1)
         self._indexed.add(family)
 
-    def _lease(self, namespace: str, field: str) -> Lease:
+    def _lease(self, namespace: str, field: str) -> StoreLease:
         return _RedisLease(self, namespace, field)
 
     # -- other processes' writes ------------------------------------------------------
 
-    def _listen_from_now(self) -> None:
-        if self._listener is not None:
-            return
-        self._check_server()
-        with self._mutex:
-            started = self._listener is None
-            if started:
-                self._listener = self._thread(self._listen, "typed_state-redis")
-        if started:
-            # Values read after this are either read after a change or hear of it:
-            # a change published before the subscription took effect would be lost.
-            self._subscribed.wait(_SUBSCRIBE_WAIT)
-
-    def _check_server(self) -> None:
+    def _first_use(self) -> None:
         """Once, at the first use: the permissions typed_state needs, and an eviction policy
         that would delete states (said once, as a warning)."""
         if self._checked:
@@ -840,51 +761,35 @@ class RedisBackend(SharedBackend):
             LOGGER.warning(message)
             warnings.warn(message, UserWarning, stacklevel=2)
 
-    def _listen(self) -> None:
-        attempt = 0
-        while not self._stop.is_set():
-            # Through a typed name: redis-py before 8.2 leaves pubsub() unannotated.
-            make_pubsub: Callable[..., PubSub] = self._client.pubsub
-            pubsub = make_pubsub(ignore_subscribe_messages=True)
-            try:
-                pubsub.subscribe(self._channel)
-                # Redis answers in order: the PONG means the subscription is in effect.
-                pubsub.ping(_SUBSCRIBED)
-                if attempt:
-                    # Writes made while we were away were never heard of.
-                    self._resync()
-                    LOGGER.warning("typed_state: Redis at %s is back", safe_url(self.url))
-                attempt = 0
-                master = self._target.master()
-                while not self._stop.is_set():
-                    message = pubsub.get_message(timeout=0.5)
-                    if message is None:
-                        if master is not None and self._target.master() != master:
-                            # A failover: the subscription is on a demoted master, which
-                            # hears no write any more.
-                            raise RedisConnectionError(f"the master moved from {master}")
-                        continue
-                    if message.get("type") == "message":
-                        self._received(message["data"])
-                    elif message.get("type") == "pong" and message["data"] == _SUBSCRIBED.encode():
-                        self._subscribed.set()
-            except RedisError as exc:
-                refused = isinstance(exc, ResponseError) and str(exc).startswith("NOPERM")
-                if attempt == 0:
-                    LOGGER.warning(
-                        "typed_state: %s Redis at %s (%s); retrying",
-                        "the Redis user may not follow changes on" if refused else "lost",
-                        safe_url(self.url),
-                        exc,
-                    )
-                self._stop.wait(LONGEST_BACKOFF if refused else self._backoff(attempt))
-                attempt += 1
-            except Exception:  # a bug must not silently end the listener
-                LOGGER.exception("typed_state: Redis listener error")
-                self._stop.wait(1.0)
-            finally:
-                with contextlib.suppress(Exception):
-                    pubsub.close()
+    def _feed(self) -> Generator[bytes | None, None, None]:
+        # Through a typed name: redis-py before 8.2 leaves pubsub() unannotated.
+        make_pubsub: Callable[..., PubSub] = self._client.pubsub
+        pubsub = make_pubsub(ignore_subscribe_messages=True)
+        try:
+            pubsub.subscribe(self._channel)
+            # Redis answers in order: the PONG means the subscription is in effect.
+            pubsub.ping(_SUBSCRIBED)
+            master = self._target.master()
+            following = False
+            while not self._stop.is_set():
+                message = pubsub.get_message(timeout=0.5)
+                if message is None:
+                    if master is not None and self._target.master() != master:
+                        # A failover: the subscription is on a demoted master, which
+                        # hears no write any more.
+                        raise RedisConnectionError(f"the master moved from {master}")
+                    if following:
+                        yield None
+                elif message.get("type") == "message":
+                    yield message["data"]
+                elif message.get("type") == "pong" and message["data"] == _SUBSCRIBED.encode():
+                    following = True
+                    yield None
+        finally:
+            pubsub.close()
+
+    def _refused(self, exc: Exception) -> bool:
+        return isinstance(exc, ResponseError) and str(exc).startswith("NOPERM")
 
     def _resync(self) -> None:
         """After an outage: fill in what Redis lost, then take what it holds."""
@@ -920,14 +825,11 @@ def _fields(stored: Mapping[bytes, Any]) -> dict[str, Any]:
     return {name.decode(): value for name, value in stored.items() if not name.startswith(b"__")}
 
 
-_DEAD_HOLDER_CHECK = 0.25
-"""While a lock is held by another, how often its holder is checked for having died (s)."""
-
 _DELETE_IF = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
 """Delete a lock only if it still holds the token that was seen (a dead holder's)."""
 
 
-class _RedisLease:
+class _RedisLease(StoreLease):
     """A field's lock in Redis: a redis-py :class:`~redis.lock.Lock` whose token
     lives on the object (``thread_local=False``), read by the renewing thread and
     by fenced writes."""
@@ -935,47 +837,31 @@ class _RedisLease:
     __slots__ = ("_backend", "_what", "lock")
 
     def __init__(self, backend: RedisBackend, namespace: str, field: str) -> None:
+        super().__init__(f"{backend._prefix}lock:{namespace}:{field}")
         self._backend = backend
         self._what = f"{namespace}.{field}"
         self.lock = backend._client.lock(
-            f"{backend._prefix}lock:{namespace}:{field}",
-            timeout=backend.lock_lease,
-            sleep=0.005,
-            thread_local=False,
+            self.name, timeout=backend.lock_lease, sleep=self.poll, thread_local=False
         )
-
-    @property
-    def name(self) -> str:
-        return str(self.lock.name)
 
     @property
     def token(self) -> Any:
         return self.lock.local.token
 
     def take(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        token = lock_token()
-        try:
-            while True:
-                wait = max(0.0, min(_DEAD_HOLDER_CHECK, deadline - time.monotonic()))
-                if self.lock.acquire(blocking_timeout=wait, token=token):
-                    return True
-                if time.monotonic() >= deadline:
-                    return False
-                # Held: by a process of this host that died (kill -9, a crash)?
-                # Then its lease need not run out first.
-                holder = self._backend._client.get(self.lock.name)
-                if (
-                    holder is not None
-                    and holder_died(holder)
-                    and self._backend._client.eval(_DELETE_IF, 1, self.lock.name, holder)
-                ):
-                    LOGGER.warning(
-                        "typed_state: took over the lock %s from a process that died holding it",
-                        self.name,
-                    )
-        except (RedisError, LockError) as exc:
-            raise self._backend._failed(f"lock {self._what}", exc) from exc
+        with self._backend._failing(f"lock {self._what}"):
+            return super().take(timeout)
+
+    def _try(self, token: str) -> bool:
+        return bool(self.lock.acquire(blocking=False, token=token))
+
+    def _holder(self) -> bytes | None:
+        holder: bytes | None = self._backend._client.get(self.name)  # type: ignore[assignment]
+        return holder
+
+    def _take_from(self, holder: str | bytes, token: str) -> bool:
+        client = self._backend._client
+        return bool(client.eval(_DELETE_IF, 1, self.name, holder)) and self._try(token)
 
     def give_back(self) -> None:
         self._while_held(self.lock.release, "release")

@@ -1,4 +1,7 @@
-"""What every store shared by several processes does the same way (Redis, SQLite).
+"""What every store shared by several processes does the same way (Redis, SQLite,
+PostgreSQL): a store module provides reads, writes, a lease and a feed of change
+messages (the abstract methods of :class:`SharedBackend` and :class:`StoreLease`),
+and this module does the rest.
 
 Each process keeps the decoded values in a local cache, the dict the model
 reads from, so a field read never leaves the process.  Every write sends a
@@ -16,6 +19,7 @@ works and that fences writes (a store write checks the holder's token).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -24,10 +28,10 @@ import threading
 import time
 import uuid
 import warnings
-from abc import abstractmethod
-from typing import TYPE_CHECKING, Any, Protocol
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from typed_state._backends._base import Append, Backend, FieldLock, Write
+from typed_state._backends._base import Append, Backend, FieldLock, Write, safe_url
 from typed_state._change import differs
 from typed_state._errors import BackendError, LockLostError, StoredValueWarning
 from typed_state._ids import StateId, family_of
@@ -35,7 +39,7 @@ from typed_state._once import get_or_create
 from typed_state._readonly import frozen_list
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Generator, Iterator, Mapping
 
     from typed_state._backends._codec import FieldCodec, Unreadable
 
@@ -47,6 +51,17 @@ _RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
 
 LONGEST_BACKOFF = _RECONNECT_DELAYS[-1]
 """Seconds between attempts that are refused rather than failed (a permission)."""
+
+_FOLLOW_WAIT = 2.0
+"""Seconds the first use waits for the listener to follow changes (a store that does
+not answer by then is retried in the background, and said)."""
+
+_DEAD_HOLDER_CHECK = 0.25
+"""While a lock is held by another, how often its holder is checked for having died (s)."""
+
+Snapshot = tuple[int, dict[str, Any], dict[str, int]]
+"""A namespace read in one step: its version, its stored fields (a JSON, or a list
+field's item JSONs) and their change counts, by name."""
 
 
 class Namespace:
@@ -112,41 +127,89 @@ class LeaseLost(Exception):
     """The lease is no longer this holder's (it ran out, and maybe someone else took it)."""
 
 
-class Lease(Protocol):
-    """A field's lock in the store: a key holding the holder's token until it expires."""
+class StoreLease(ABC):
+    """A field's lock in the store: the holder's token until it expires.
 
-    @property
-    def name(self) -> str:
+    A store provides the four steps (:meth:`_try`, :meth:`_holder`,
+    :meth:`_take_from`, and give back / extend); :meth:`take` waits, and takes
+    over a lock whose holder died on this host without waiting for its lease.
+    """
+
+    __slots__ = ("name",)
+
+    poll = 0.005
+    """Seconds between two tries to take a lease another holder has."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
         """The lock's key in the store."""
-        ...
 
     @property
+    @abstractmethod
     def token(self) -> Any:
         """The holder's token while held, else None."""
-        ...
 
-    def take(self, timeout: float) -> bool:
-        """Take the lease, waiting at most ``timeout`` s (:class:`BackendError` if the store
-        fails)."""
-        ...
+    @abstractmethod
+    def _try(self, token: str) -> bool:
+        """Take the lease with ``token`` if it is free or expired."""
 
+    @abstractmethod
+    def _holder(self) -> str | bytes | None:
+        """The token of whoever holds the lease, None if nobody does."""
+
+    @abstractmethod
+    def _take_from(self, holder: str | bytes, token: str) -> bool:
+        """Take the lease with ``token`` if ``holder`` still has it (it died)."""
+
+    @abstractmethod
     def give_back(self) -> None:
         """Release the lease; :class:`LeaseLost` if it was no longer ours."""
-        ...
 
+    @abstractmethod
     def extend(self) -> None:
         """Give the held lease a full term again; :class:`LeaseLost` if it was no longer ours."""
-        ...
+
+    def take(self, timeout: float) -> bool:
+        """Take the lease, waiting at most ``timeout`` s (:class:`BackendError` if the
+        store fails)."""
+        deadline = time.monotonic() + timeout
+        token = lock_token()
+        check_holder = time.monotonic()
+        while True:
+            if self._try(token):
+                return True
+            now = time.monotonic()
+            if now >= check_holder:
+                # Held: by a process of this host that died (kill -9, a crash)?
+                # Then its lease need not run out first.
+                holder = self._holder()
+                if holder is not None and holder_died(holder) and self._take_from(holder, token):
+                    LOGGER.warning(
+                        "typed_state: took over the lock %s from a process that died holding it",
+                        self.name,
+                    )
+                    return True
+                check_holder = now + _DEAD_HOLDER_CHECK
+            if now >= deadline:
+                return False
+            time.sleep(min(self.poll, max(0.0, deadline - now)))
 
 
 class SharedBackend(Backend):
     """A cache of a store other processes share, kept fresh by change messages."""
 
     shared = True
-    store_name = "the store"
-    """How messages name the store ("Redis", "SQLite")."""
+    store_name: ClassVar[str] = "the store"
+    """How messages name the store ("Redis", "SQLite", "PostgreSQL")."""
+    errors: ClassVar[tuple[type[Exception], ...]] = ()
+    """The store client's own errors: each is a failure of the store, which its
+    callers see as a :class:`BackendError`."""
+    recovery: ClassVar[str] = "reconnects by itself when the store is back"
+    """What typed_state does after a failure, for messages."""
 
-    def __init__(self, *, lock_lease: float, renew_locks: bool) -> None:
+    def __init__(self, url: str, app: str, *, lock_lease: float, renew_locks: bool) -> None:
+        self.url = url
+        self.app = app
         self.lock_lease = lock_lease
         self.renew_locks = renew_locks
         """Whether held locks are renewed in the background (off only in tests of expiry)."""
@@ -160,6 +223,9 @@ class SharedBackend(Backend):
         self._threads: list[threading.Thread] = []
         self._origin = uuid.uuid4().hex
         """This process's name in change messages (its own are ignored)."""
+        self._listener: threading.Thread | None = None
+        self._following = threading.Event()
+        """Set once the listener follows the store's changes."""
 
     # -- what each store provides -----------------------------------------------------
 
@@ -168,13 +234,35 @@ class SharedBackend(Backend):
         """Where a namespace is stored, for messages (e.g. its Redis key)."""
 
     @abstractmethod
+    def _load(self, namespace: str) -> Snapshot | None:
+        """Every stored field of ``namespace``, read in one step; None if it is not stored."""
+
+    @abstractmethod
+    def _create(self, namespace: str, encoded: Mapping[str, bytes]) -> Snapshot:
+        """Store the fields of ``encoded`` (JSONs) that are not stored yet (another process
+        may have stored some: theirs stay), then read the namespace as :meth:`_load`."""
+
+    @abstractmethod
+    def _feed(self) -> Generator[str | bytes | None, None, None]:
+        """Follow the other processes' changes: connect, yield None once following
+        (every change made after that is yielded), then each change message as it
+        comes, or None when none came for a while (under a second); return when
+        ``self._stop`` is set.  Raises one of :attr:`errors` (or
+        :class:`BackendError`) when the store is lost: :meth:`_listen` backs off,
+        calls it again, and re-reads what changed meanwhile (:meth:`_resync`)."""
+
+    @abstractmethod
+    def announce(self, namespace: str, names: list[str]) -> None:
+        """Tell other processes to re-run the readers of these fields (``notify()``)."""
+
+    @abstractmethod
     def _read(self, namespace: str, names: list[str]) -> tuple[int, list[Any], list[int]]:
         """The stored values of these fields (JSON, a list of item JSONs, or None), the
         namespace's version and the fields' change counts, read in one step.  The cache
         is the caller's to update: a value before its count (see :meth:`_take`)."""
 
     @abstractmethod
-    def _lease(self, namespace: str, field: str) -> Lease:
+    def _lease(self, namespace: str, field: str) -> StoreLease:
         """A new lease object for one field's lock."""
 
     @abstractmethod
@@ -189,10 +277,65 @@ class SharedBackend(Backend):
         and the field's change count after it, or None if the namespace is no longer
         stored (deleted meanwhile: the append becomes a first write)."""
 
-    def _listen_from_now(self) -> None:
-        """Start following other processes' changes (once; before the first read returns)."""
+    def _first_use(self) -> None:
+        """Check the store once, before the first read (permissions, settings)."""
+
+    def _refused(self, exc: Exception) -> bool:
+        """Whether a lost feed was refused (a permission) rather than cut off."""
+        return False
+
+    # -- errors -----------------------------------------------------------------------
+
+    @property
+    def address(self) -> str:
+        """Where the store is, for messages: its URL without a password."""
+        return safe_url(self.url)
+
+    @property
+    def site(self) -> str:
+        """How messages name the store: ``Redis at redis://host:6379/0``."""
+        return f"{self.store_name} at {self.address}"
+
+    def _failed(self, action: str, exc: Exception) -> BackendError:
+        """The error for a failure of the store while doing ``action``."""
+        return BackendError(
+            f"{self.site} failed to {action}: {exc}. Nothing was changed; typed_state "
+            f"{self.recovery}.",
+            url=self.address,
+            action=action,
+        )
+
+    @contextlib.contextmanager
+    def _failing(self, action: str) -> Iterator[None]:
+        """Turn the store client's errors raised inside into :meth:`_failed`'s."""
+        try:
+            yield
+        except self.errors as exc:
+            raise self._failed(action, exc) from exc
 
     # -- reading ----------------------------------------------------------------------
+
+    def load(self, namespace: str, codec: FieldCodec) -> dict[str, Any] | None:
+        ns = self._attach(namespace, codec)
+        found = self._load(namespace)
+        if found is None:
+            return None
+        version, stored, changes = found
+        if any(name not in stored for name in codec.names):
+            # Fields the class gained: stored now, so every process agrees on them
+            # (a renamed field's value read from its old name, through its alias).
+            return self.create(namespace, codec.read(stored).values, codec)
+        self._fill(ns, namespace, stored, version, changes)
+        return ns.live
+
+    def create(
+        self, namespace: str, values: Mapping[str, Any], codec: FieldCodec
+    ) -> dict[str, Any]:
+        ns = self._attach(namespace, codec)
+        found = self._create(namespace, {n: codec.encode(n, v) for n, v in values.items()})
+        version, stored, changes = found
+        self._fill(ns, namespace, stored, version, changes)
+        return ns.live
 
     def _read_through(
         self,
@@ -489,6 +632,65 @@ class SharedBackend(Backend):
             for callback in list(ns.callbacks):
                 call(callback, changed, False)
 
+    def _listen_from_now(self) -> None:
+        """Start following other processes' changes (once; before the first read returns:
+        a value read after this is either read after a change or hears of it)."""
+        if self._listener is not None:
+            return
+        self._first_use()
+        with self._mutex:
+            started = self._listener is None
+            if started:
+                self._listener = self._thread(self._listen, f"typed_state-{self.store_name}")
+        if started:
+            self._following.wait(_FOLLOW_WAIT)
+
+    @property
+    def _lost_errors(self) -> tuple[type[Exception], ...]:
+        return (*self.errors, BackendError)
+
+    def _listen(self) -> None:
+        """The listener: act on every change message of the feed, and when the store is
+        lost, back off, follow it again and re-read what this process holds."""
+        attempt = 0
+        while not self._stop.is_set():
+            feed = self._feed()
+            try:
+                for message in feed:
+                    if attempt:
+                        # Changes made while we could not follow were never heard of.
+                        self._resync()
+                        LOGGER.warning("typed_state: %s is back", self.site)
+                        attempt = 0
+                    self._following.set()
+                    if message is not None:
+                        self._received(message)
+            except self._lost_errors as exc:
+                # The first use waits no longer: its own read fails or finds the store.
+                self._following.set()
+                refused = self._refused(exc)
+                if attempt == 0:
+                    LOGGER.warning(
+                        "typed_state: %s %s (%s); retrying",
+                        "the user may not follow changes on" if refused else "lost",
+                        self.site,
+                        exc,
+                    )
+                self._stop.wait(LONGEST_BACKOFF if refused else self._backoff(attempt))
+                attempt += 1
+            except Exception:  # a bug must not silently end the listener
+                LOGGER.exception("typed_state: %s listener error", self.store_name)
+                self._stop.wait(1.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    feed.close()
+
+    def _resync(self) -> None:
+        """Re-read every stored field this process holds (changes may have been missed)."""
+        for namespace, ns in list(self._namespaces.items()):
+            if ns.stored:
+                self._fetch(namespace, ns, ns.codec.names)
+
     def _thread(self, target: Callable[[], None], name: str) -> threading.Thread:
         """Start a daemon thread that :meth:`close` waits for."""
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -563,7 +765,9 @@ class LeaseLock:
         "_renewing",
     )
 
-    def __init__(self, backend: SharedBackend, namespace: str, field: str, lease: Lease) -> None:
+    def __init__(
+        self, backend: SharedBackend, namespace: str, field: str, lease: StoreLease
+    ) -> None:
         self._backend = backend
         self._namespace = namespace
         self._field = field

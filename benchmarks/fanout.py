@@ -50,11 +50,22 @@ class _Side:
     latencies: list[float] = field(default_factory=list)
     runs: list[int] = field(default_factory=list)
     collections: int = 0
+    gc_ms: float = 0.0
 
 
 def _collections(clients: list[StreamlitClient]) -> int:
     """The server's full collections so far, as the page's latest runs showed it."""
     return max(number_on(c, "gc2") for c in clients)
+
+
+def _gc_ms(clients: list[StreamlitClient]) -> float:
+    """The server's time in full collections so far (ms), as the latest runs showed it."""
+    found = []
+    for client in clients:
+        for text in client.texts():
+            if text.startswith("gcms="):
+                found.append(float(text[5:]))
+    return max(found, default=0.0)
 
 
 async def _trial(side: _Side) -> None:
@@ -72,9 +83,9 @@ async def _trial(side: _Side) -> None:
 
 async def measure(
     readers: int, trials: int, env: dict[str, str] | None = None
-) -> dict[str, tuple[list[float], list[int], float, float]]:
+) -> dict[str, tuple[list[float], list[int], float, float, float]]:
     """Per library: latencies (s), runs per write over all sessions, peak RSS (MB),
-    and full collections (``gc.collect(2)`` that ran) per run.
+    full collections (``gc.collect(2)`` that ran) per run, and their time per run (ms).
 
     The three servers run side by side and take turns, one write each, so that
     the machine's drift over the minutes of a cell weighs on all of them alike.
@@ -90,6 +101,7 @@ async def measure(
                 await settle(clients)
                 sides[lib] = _Side(clients, number_on(clients[0], "count"))
                 sides[lib].collections = _collections(clients)
+                sides[lib].gc_ms = _gc_ms(clients)
             for trial in range(trials):
                 # Rotate who goes first: the first after a pause may differ.
                 for lib in LIBS[trial % 3 :] + LIBS[: trial % 3]:
@@ -100,6 +112,7 @@ async def measure(
                     side.runs,
                     peak_rss_mb(running[lib]),
                     (_collections(side.clients) - side.collections) / max(1, sum(side.runs)),
+                    (_gc_ms(side.clients) - side.gc_ms) / max(1, sum(side.runs)),
                 )
                 for lib, side in sides.items()
             }
@@ -124,6 +137,7 @@ async def run(quick: bool) -> Report:
                 *(f"{ms(med[lib])} / {ms(p95(figures[lib][0]))}" for lib in LIBS),
                 *(f"{median(figures[lib][1]):.0f}" for lib in LIBS),
                 *(f"{figures[lib][3]:.2f}" for lib in LIBS),
+                *(f"{figures[lib][4]:.1f}" for lib in LIBS),
                 ratio(med[TYPED_STATE], med[SERVER_STATE]),
                 ratio(med[TYPED_STATE], med[FLOOR]),
             ]
@@ -154,6 +168,7 @@ async def run(quick: bool) -> Report:
         *(f"{LABELS[lib]} ms (median / p95)" for lib in LIBS),
         *(f"runs/write {lib}" for lib in LIBS),
         *(f"full collections/run {lib}" for lib in LIBS),
+        *(f"full collections ms/run {lib}" for lib in LIBS),
         "vs server-state",
         "vs floor",
     ]
@@ -174,7 +189,8 @@ async def run(quick: bool) -> Report:
         "Full collections/run: `gc.collect(2)` calls that collected (gc.get_stats(), read by "
         "the page, no gc callback) per run. Streamlit calls it at the end of every run; "
         "CPython skips the call while another thread's collection is in progress, so runs "
-        "that end together share one.",
+        "that end together share one. Full collections ms/run: their time (a gc.callbacks "
+        "hook in every server alike) per run.",
         f"Cost per extra reader (ms/reader, median latency from N={low} to N={high}): "
         + "; ".join(slopes)
         + ".",

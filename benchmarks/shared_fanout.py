@@ -1,8 +1,9 @@
 """Benchmark 6, fan-out across processes: the writer on one server, the readers on another.
 
-Both servers share one Redis (a redis-server started here on a free port), or
-one SQLite file (in a temporary folder); the same fan-out with every session on
-one in-memory server is the reference.
+Both servers share one Redis (a redis-server started here on a free port), one
+SQLite file (in a temporary folder), or one PostgreSQL (Debian's server, a cluster of
+its own in a temporary folder, fsync on); the same fan-out with every session on one
+in-memory server is the reference.
 """
 
 from __future__ import annotations
@@ -35,6 +36,19 @@ from benchmarks._common import (
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on a free loopback port; yields its URL."""
+    from tests.stores import PostgresServer
+
+    cluster = PostgresServer(fsync=True)
+    try:
+        cluster.start()
+        yield cluster.url
+    finally:
+        cluster.remove()
 
 
 @contextlib.contextmanager
@@ -107,14 +121,20 @@ async def run(quick: bool) -> Report:
     trials = 5 if quick else 20
     sizes = (1, 10)
     rows, goals = [], []
-    with redis_server() as redis_url, tempfile.TemporaryDirectory() as folder:
+    with (
+        redis_server() as redis_url,
+        postgres_server() as postgres_url,
+        tempfile.TemporaryDirectory() as folder,
+    ):
         for (config, env), readers in itertools.product(CONFIGS.items(), sizes):
             sqlite_url = f"sqlite:///{Path(folder) / f'{config}-{readers}.db'}"
             local = await measure(readers, trials, env, None)
             on_redis = await measure(readers, trials, env, redis_url)
             on_sqlite = await measure(readers, trials, env, sqlite_url)
+            on_postgres = await measure(readers, trials, env, postgres_url)
             redis_gap = median(on_redis) - median(local)
             sqlite_gap = median(on_sqlite) - median(local)
+            postgres_gap = median(on_postgres) - median(local)
             rows.append(
                 [
                     config,
@@ -124,6 +144,8 @@ async def run(quick: bool) -> Report:
                     ms(redis_gap),
                     f"{ms(median(on_sqlite))} / {ms(p95(on_sqlite))}",
                     ms(sqlite_gap),
+                    f"{ms(median(on_postgres))} / {ms(p95(on_postgres))}",
+                    ms(postgres_gap),
                 ]
             )
             goals.append(
@@ -140,6 +162,13 @@ async def run(quick: bool) -> Report:
                     sqlite_gap <= 0.100,
                 )
             )
+            goals.append(
+                (
+                    f"{config}, N={readers}: PostgreSQL p50 within 10 ms of in-process "
+                    f"({ms(postgres_gap)} ms)",
+                    postgres_gap <= 0.010,
+                )
+            )
     header = [
         "Streamlit config",
         "readers",
@@ -148,14 +177,20 @@ async def run(quick: bool) -> Report:
         "Redis p50 difference ms",
         "two servers + SQLite ms (median / p95)",
         "SQLite p50 difference ms",
+        "two servers + PostgreSQL ms (median / p95)",
+        "PostgreSQL p50 difference ms",
     ]
     notes = [
         f"{trials} writes per cell; typed_state only (streamlit-server-state has no "
         "cross-process store). SQLite: one file on this machine's disk, WAL, "
-        "synchronous=FULL; other processes poll its change log every 20 ms."
+        "synchronous=FULL; other processes poll its change log every 20 ms. PostgreSQL 15 on "
+        "this machine, fsync on; other processes hear LISTEN/NOTIFY."
     ]
     return Report(
-        "6. Fan-out across two servers sharing Redis or SQLite", table(header, rows), goals, notes
+        "6. Fan-out across two servers sharing Redis, SQLite or PostgreSQL",
+        table(header, rows),
+        goals,
+        notes,
     )
 
 

@@ -8,7 +8,8 @@ With no arguments, the whole suite as CI runs it (``.ci/run``):
 3. the newest set on the newest Python (3.13): every test;
 4. the oldest set on the oldest Python (3.11): Streamlit 1.50, pydantic 2.11, redis-py
    5.0.1, psycopg 3.2.1 and mypy 1.19 (the floors in ``pyproject.toml``), every test but
-   the browser's and the fault properties (release-free, minutes long);
+   the browser's and the fault properties (release-free, minutes long), and on
+   PostgreSQL its own tests and the cross-process store tests;
 5. the newest set on the Python in between (3.12): the fast tests (no server, no child
    processes) and the README's first page on a real server.
 
@@ -88,7 +89,13 @@ OLDEST = Set(
     PYTHONS[0],
     OLDEST_LOCK,
     # The browser runs the demo as the newest set does; nothing in it depends on a release.
-    ("-m", "not browser", *(arg for f in _SLOW_AND_RELEASE_FREE for arg in ("--ignore", f))),
+    # PostgreSQL: the floor of psycopg under the store's own tests and the cross-process
+    # ones; the servers' scenarios on it are the same Streamlit as on SQLite and Redis.
+    (
+        *("-m", "not browser and not (postgres and server)"),
+        *("-k", "not postgres or test_shared or test_postgres"),
+        *(arg for f in _SLOW_AND_RELEASE_FREE for arg in ("--ignore", f)),
+    ),
     "oldest",
 )
 BETWEEN = Set(

@@ -204,7 +204,63 @@ def test_the_freezer_waits_for_quiet_then_refreezes_when_sessions_close(thawed: 
         (HeapState(since=30, then=100_000, now=150_000, closed=0), True),  # grew by half
         (HeapState(since=_gc.MAX_AGE, then=100_000, now=100_001, closed=0), True),
         (HeapState(since=_gc.MAX_AGE, then=100_000, now=90_000, closed=0), False),
+        # The full collections since the freeze cost more than the budget: due...
+        (HeapState(30, 100_000, 110_000, 0, full_ms=_gc.FULL_BUDGET_MS, full_count=5), True),
+        # ...once enough of them were timed, and not sooner than the spacing for cost.
+        (HeapState(30, 100_000, 110_000, 0, full_ms=50.0, full_count=4), False),
+        (HeapState(30, 100_000, 110_000, 0, full_ms=1.0, full_count=500), False),
+        (HeapState(30, 100_000, 110_000, 0, full_ms=50.0, full_count=5, cost_spacing=40), False),
     ],
 )
 def test_when_a_refreeze_is_due(heap: HeapState, expected: Any) -> None:
     assert due(heap) is expected
+
+
+def test_the_full_collections_are_timed_but_the_freezers_own(thawed: None) -> None:
+    freezer = Freezer(sessions=lambda: None)
+    try:
+        freezer.freeze()
+        assert freezer.heap().full_count == 0  # its own collection is not counted
+        gc.collect()
+        gc.collect(1)  # not a full one
+        gc.collect(2)
+        heap = freezer.heap()
+        assert heap.full_count == 2
+        assert heap.full_ms > 0
+        assert freezer.stats.full_count == 2
+        freezer.freeze()
+        assert (freezer.heap().full_count, freezer.stats.full_ms) == (0, 0.0)
+        assert len(freezer.stats.before_ms) == 1
+    finally:
+        freezer.close()
+    gc.collect()
+    assert freezer.heap().full_count == 0  # closed: no longer timing
+
+
+def test_collections_that_stay_costly_after_a_refreeze_are_looked_at_less_often(
+    thawed: None,
+) -> None:
+    """A refreeze for cost that leaves the collections as costly (what they walk is
+    short-lived, so freezing it helps nothing) doubles the time before the next one for
+    cost, up to a bound; a refreeze for another reason starts over."""
+    now = [0.0]
+    freezer = Freezer(sessions=lambda: None, clock=lambda: now[0])
+
+    def costly_collections() -> None:
+        freezer._full_total, freezer._full_count = 1.0, 10  # 100 ms each
+        now[0] += 1000
+
+    try:
+        freezer.freeze()  # the first freeze
+        spacings = []
+        for _ in range(7):
+            costly_collections()
+            assert due(freezer.heap())
+            freezer.freeze()
+            spacings.append(freezer.heap().cost_spacing)
+        assert spacings == [10, 20, 40, 80, 160, 160, 160]
+        now[0] += _gc.MAX_AGE
+        freezer.freeze()  # due for another reason (here: its age)
+        assert freezer.heap().cost_spacing == _gc.MIN_SPACING
+    finally:
+        freezer.close()

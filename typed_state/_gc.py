@@ -19,11 +19,14 @@ process that is no server (a worker, pytest, AppTest) freezes only if it asks.
   every run again.  So now and then, at a quiet moment on the loop,
   ``gc.unfreeze(); gc.collect(); gc.freeze()``: memory kept by the freeze is
   bounded by what died since the last refreeze, and long-lived new objects
-  leave the per-run walk.  When: see :func:`due`.
+  leave the per-run walk.  When: see :func:`due`, which weighs what the full
+  collections since the last freeze cost (timed by a ``gc.callbacks`` hook: the
+  200 sessions of a team dashboard make each run's collection walk them all).
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import sys
@@ -62,6 +65,19 @@ refreeze due: what was made since and is still alive, every run walks again.  Th
 heap is counted in pymalloc blocks (``sys.getallocatedblocks()``, O(1)), a stand-in for
 the objects that ``len(gc.get_objects())`` would count at O(n)."""
 
+FULL_BUDGET_MS = 4.0
+"""Mean time of the full collections since the last freeze (Streamlit runs one at the
+end of every script run) that makes a refreeze due: each walks what the server built
+since the freeze and still holds, which a refreeze takes out of every later walk.
+Right after a freeze a full collection of a Streamlit + Pydantic server takes 1-2 ms."""
+
+FULL_SAMPLES = 5
+"""Full collections timed before their cost decides: one slow collection is no trend."""
+
+LONGEST_COST_SPACING = 16 * MIN_SPACING
+"""The most seconds between two refreezes for cost, once refreezes no longer bring the
+cost under the budget (what the collections walk is not long-lived)."""
+
 MAX_AGE = 1800.0
 """Seconds after which a refreeze is due anyway (garbage that closed sessions do
 not account for), if anything was made since."""
@@ -79,13 +95,25 @@ class HeapState:
     """Allocated blocks now."""
     closed: int
     """Sessions closed since the last freeze."""
+    full_ms: float = 0.0
+    """Mean time of the full collections since the last freeze, in ms."""
+    full_count: int = 0
+    """Full collections timed since the last freeze (our own not counted)."""
+    cost_spacing: float = MIN_SPACING
+    """Seconds at least between two refreezes for cost (longer while they do not help)."""
+
+
+def costly(heap: HeapState) -> bool:
+    """Whether the full collections since the last freeze cost more than the budget."""
+    return heap.full_count >= FULL_SAMPLES and heap.full_ms >= FULL_BUDGET_MS
 
 
 def due(heap: HeapState) -> bool:
     """Whether a refreeze is worth its full collection now.
 
     Measured (README, Performance): closed sessions are what keeps memory
-    (each may hold megabytes in cycles), the young heap is what each run walks.
+    (each may hold megabytes in cycles), the young heap is what each run walks,
+    and what the full collections cost says how much that walk weighs.
     """
     if heap.since < MIN_SPACING:
         return False
@@ -93,6 +121,7 @@ def due(heap: HeapState) -> bool:
         heap.closed >= CLOSED
         or heap.now >= (1 + GROWTH) * max(heap.then, 1)
         or (heap.since >= MAX_AGE and heap.now > heap.then)
+        or (costly(heap) and heap.since >= heap.cost_spacing)
     )
 
 
@@ -112,6 +141,12 @@ class Stats:
     """Per freeze, the unreachable objects its collection found."""
     blocks: int = 0
     """Allocated blocks just after the last freeze."""
+    full_ms: float = 0.0
+    """Mean time of the full collections since the last freeze, in ms (0: none yet)."""
+    full_count: int = 0
+    """Full collections timed since the last freeze."""
+    before_ms: list[float] = field(default_factory=list)
+    """Per refreeze, the mean time of the full collections before it, in ms."""
 
 
 class Freezer:
@@ -134,6 +169,13 @@ class Freezer:
         self._frozen_at: float | None = None
         self._alive_then: set[str] = set()
         self.stats = Stats()
+        self._freezing = False
+        self._gc_started = 0.0
+        self._full_total = 0.0
+        self._full_count = 0
+        self._cost_spacing = MIN_SPACING
+        self._for_cost = False
+        """Whether the last refreeze was made for the collections' cost."""
 
     def start(self) -> None:
         """Called on every ``get()``: the first one in a script run of a server
@@ -192,18 +234,62 @@ class Freezer:
         if sessions is not None:
             closed = len(self._alive_then - sessions.alive())
         since = self._clock() - (self._frozen_at if self._frozen_at is not None else 0.0)
+        count = self._full_count
         return HeapState(
-            since=since, then=self.stats.blocks, now=sys.getallocatedblocks(), closed=closed
+            since=since,
+            then=self.stats.blocks,
+            now=sys.getallocatedblocks(),
+            closed=closed,
+            full_ms=1000 * self._full_total / count if count else 0.0,
+            full_count=count,
+            cost_spacing=self._cost_spacing,
         )
+
+    def _timed(self, phase: str, info: dict[str, int]) -> None:
+        """A ``gc.callbacks`` hook: time every full collection but our own."""
+        if info["generation"] != 2 or self._freezing:
+            return
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        elif self._gc_started:
+            self._full_total += time.perf_counter() - self._gc_started
+            self._full_count += 1
+            self._gc_started = 0.0
+            self.stats.full_ms = 1000 * self._full_total / self._full_count
+            self.stats.full_count = self._full_count
+
+    def close(self) -> None:
+        """Stop timing the collections (tests)."""
+        with contextlib.suppress(ValueError):
+            gc.callbacks.remove(self._timed)
 
     def freeze(self, sessions: Sessions | None = None) -> None:
         """Unfreeze, collect everything, freeze what is alive (the first freeze too)."""
+        heap = self.heap(sessions)
+        for_cost = self._frozen_at is not None and costly(heap) and not _due_otherwise(heap)
+        if for_cost and self._for_cost:
+            # The last refreeze for cost did not bring it under the budget: what the
+            # collections walk is not long-lived; look less often.
+            self._cost_spacing = min(2 * self._cost_spacing, LONGEST_COST_SPACING)
+        elif not for_cost:
+            self._cost_spacing = MIN_SPACING
+        self._for_cost = for_cost
+        if self._frozen_at is not None and heap.full_count:
+            self.stats.before_ms = [*self.stats.before_ms[-99:], heap.full_ms]
         started = time.perf_counter()
-        gc.unfreeze()
-        freed = gc.collect()
-        gc.freeze()
+        self._freezing = True
+        try:
+            gc.unfreeze()
+            freed = gc.collect()
+            gc.freeze()
+        finally:
+            self._freezing = False
         took = (time.perf_counter() - started) * 1000
+        self._full_total, self._full_count = 0.0, 0
+        if self._timed not in gc.callbacks:
+            gc.callbacks.append(self._timed)
         stats = self.stats
+        stats.full_ms, stats.full_count = 0.0, 0
         stats.freezes += 1
         stats.frozen = gc.get_freeze_count()
         stats.last_ms = took
@@ -233,4 +319,10 @@ def maybe_freeze() -> None:
 def reset() -> None:
     """Forget the freezes (tests); frozen objects stay frozen."""
     global _FREEZER
+    _FREEZER.close()
     _FREEZER = Freezer()
+
+
+def _due_otherwise(heap: HeapState) -> bool:
+    """Whether a refreeze is due for another reason than the collections' cost."""
+    return due(HeapState(heap.since, heap.then, heap.now, heap.closed))

@@ -5,6 +5,8 @@ import os
 
 import streamlit as st
 
+from benchmarks.apps import bench_gc
+
 LIB = os.environ.get("BENCH_LIB", "typed_state")
 
 if LIB == "typed_state":
@@ -40,5 +42,7 @@ else:
     st.button("inc", on_click=bench_floor.increment_and_rerun_others)
     st.text(f"count={bench_floor.count}")
 
-# Full collections so far (read, not hooked: a gc callback would change what it counts).
+# Full collections so far, from gc.get_stats(): a callback would not see the calls that
+# CPython skips while another thread collects.
 st.text(f"gc2={gc.get_stats()[2]['collections']}")
+st.text(f"gcms={bench_gc.full_ms():.1f}")

@@ -42,6 +42,12 @@ tens of ms holding the GIL, which serializes re-runs whatever the library.  type
 freezes the server's long-lived heap out of that collection by default; the third config
 turns that off (typed_state as it was before); it changes nothing for the other libraries."""
 
+CONFIG_NAMES = {"default": DEFAULT, "no-gc": "runner.postScriptGC=false", "freeze-off": FREEZE_OFF}
+"""Short names of the configs, for ``benchmarks/run.py --configs=default,no-gc``."""
+
+SIZES: tuple[int, ...] | None = None
+"""Reader counts the fan-out benchmarks use instead of their own (``--sizes=10,200``)."""
+
 LABELS = {
     TYPED_STATE: "typed_state",
     SERVER_STATE: "streamlit-server-state 0.20.2",

@@ -14,6 +14,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from benchmarks import _common
 from benchmarks._common import (
     CONFIGS,
     DEFAULT,
@@ -120,7 +121,7 @@ async def measure(
 
 async def run(quick: bool) -> Report:
     trials = 5 if quick else 20
-    sizes = (1, 10, 50) if quick else (1, 10, 50, 200)
+    sizes = _common.SIZES or ((1, 10, 50) if quick else (1, 10, 50, 200))
     rows = []
     goals = []
     memory = {}
@@ -187,7 +188,7 @@ async def run(quick: bool) -> Report:
         f"{trials} writes per cell (5 at 200 readers); runs/write counts every session's runs, "
         "the writer's included.",
         "Full collections/run: `gc.collect(2)` calls that collected (gc.get_stats(), read by "
-        "the page, no gc callback) per run. Streamlit calls it at the end of every run; "
+        "the page) per run. Streamlit calls it at the end of every run; "
         "CPython skips the call while another thread's collection is in progress, so runs "
         "that end together share one. Full collections ms/run: their time (a gc.callbacks "
         "hook in every server alike) per run.",

@@ -52,9 +52,19 @@ def bootstrap() -> None:
 def main(argv: list[str]) -> None:
     import importlib
 
+    from benchmarks import _common
     from benchmarks._common import Results, update_readme
 
     quick = "--quick" in argv
+    for arg in argv:
+        # A part of a run: the results file names what was run; the README is not updated.
+        if arg.startswith("--configs="):
+            kept = {_common.CONFIG_NAMES[name] for name in arg.split("=", 1)[1].split(",")}
+            for config in [c for c in _common.CONFIGS if c not in kept]:
+                del _common.CONFIGS[config]
+        elif arg.startswith("--sizes="):
+            _common.SIZES = tuple(int(n) for n in arg.split("=", 1)[1].split(","))
+    partial = any(a.startswith(("--configs=", "--sizes=")) for a in argv)
     names = [a for a in argv if not a.startswith("--")] or list(NAMES)
     unknown = set(names) - set(NAMES)
     if unknown:
@@ -73,7 +83,7 @@ def main(argv: list[str]) -> None:
     results.add(took)
     results.index(names)
     print(f"written to {results.path}")
-    if not quick and names == list(NAMES):
+    if not quick and not partial and names == list(NAMES):
         update_readme(section + took)
         print("quoted in README.md")
 

@@ -8,8 +8,9 @@ With no arguments, the whole suite as CI runs it (``.ci/run``):
 3. the newest set on the newest Python (3.13): every test;
 4. the oldest set on the oldest Python (3.11): Streamlit 1.50, pydantic 2.11, redis-py
    5.0.1, psycopg 3.2.1 and mypy 1.19 (the floors in ``pyproject.toml``), every test but
-   the browser's and the fault properties (release-free, minutes long), and on
-   PostgreSQL its own tests and the cross-process store tests;
+   the browser's, the fault properties (release-free, minutes long), the real-server
+   scenarios on a shared store (those on memory run) and, of PostgreSQL's, all but its
+   own;
 5. the newest set on the Python in between (3.12): the fast tests (no server, no child
    processes) and the README's first page on a real server.
 
@@ -89,11 +90,11 @@ OLDEST = Set(
     PYTHONS[0],
     OLDEST_LOCK,
     # The browser runs the demo as the newest set does; nothing in it depends on a release.
-    # PostgreSQL: the floor of psycopg under the store's own tests and the cross-process
-    # ones; the servers' scenarios on it are the same Streamlit as on SQLite and Redis.
+    # The servers' scenarios run on memory: what a store adds is the same on every
+    # Streamlit.  PostgreSQL: the floor of psycopg under the store's own tests.
     (
-        *("-m", "not browser and not (postgres and server)"),
-        *("-k", "not postgres or test_shared or test_postgres"),
+        *("-m", "not browser"),
+        *("-k", "(not postgres or test_postgres) and not (test_server and (redis or sqlite))"),
         *(arg for f in _SLOW_AND_RELEASE_FREE for arg in ("--ignore", f)),
     ),
     "oldest",
@@ -314,9 +315,11 @@ def main(argv: list[str]) -> int:
     lint(environment(NEWEST) if chosen is OLDEST else python)  # the floors' mypy is older
     if pytest_args or options.python or options.oldest or options.newest:
         return 0 if pytest(chosen, python, *pytest_args) else 1
-    results = {NEWEST.describe(): pytest(NEWEST, python)}
+    # The slowest tests of each set, printed: what to look at when CI grows long.
+    slowest = "--durations=12"
+    results = {NEWEST.describe(): pytest(NEWEST, python, slowest)}
     for other in (OLDEST, BETWEEN):
-        results[other.describe()] = pytest(other, environment(other), *other.selection)
+        results[other.describe()] = pytest(other, environment(other), *other.selection, slowest)
     print("\n== " + "; ".join(f"{k}: {'passed' if v else 'FAILED'}" for k, v in results.items()))
     return 0 if all(results.values()) else 1
 

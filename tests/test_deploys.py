@@ -98,6 +98,13 @@ def deploy(store: Store, tmp_path: Path) -> Deploy:
     return Deploy(store, tmp_path)
 
 
+SQLITE_AND_REDIS = pytest.mark.parametrize(
+    "store", [pytest.param("redis", marks=pytest.mark.redis), "sqlite"], indirect=True
+)
+"""What a deploy changes is read through the class, the same on every store; PostgreSQL
+reads with SQLite's statements (its reads are tested in tests/test_shared.py)."""
+
+
 STRINGS = """
 class S(SharedState):
     tags: list[str] = []
@@ -118,6 +125,7 @@ class S(SharedState):
 """
 
 
+@SQLITE_AND_REDIS
 def test_a_before_validator_migrates_stored_items_and_an_append_keeps_them(
     deploy: Deploy,
 ) -> None:
@@ -140,6 +148,7 @@ def test_a_before_validator_migrates_stored_items_and_an_append_keeps_them(
     assert deploy.run(v2, "return [t.name for t in S.get().tags]")[0] == ["a", "b", "z"]
 
 
+@SQLITE_AND_REDIS
 def test_an_older_definition_cannot_mix_its_items_into_a_newer_one(deploy: Deploy) -> None:
     """v1 kept appending strings to a list v2 stores tags in: no version could read it."""
     v1 = deploy.version("v1", STRINGS)
@@ -172,6 +181,7 @@ class S(SharedState):
 """
 
 
+@SQLITE_AND_REDIS
 def test_an_older_definition_never_writes_over_a_value_it_cannot_read(deploy: Deploy) -> None:
     """v1 read v2's 4.5 as its default 3, and its locked += 1 stored 4 over it."""
     v1 = deploy.version("v1", INT_LEVEL)
@@ -199,6 +209,7 @@ def test_an_older_definition_never_writes_over_a_value_it_cannot_read(deploy: De
     assert deploy.run(v2, "return S.get().level")[0] == 4.5
 
 
+@SQLITE_AND_REDIS
 def test_a_plain_assignment_overwrites_an_unreadable_value_on_purpose(deploy: Deploy) -> None:
     """Even with the very value shown in its place (the default): an equal value was
     taken for no change, and nothing was stored."""
@@ -222,6 +233,7 @@ class S(SharedState):
 """
 
 
+@SQLITE_AND_REDIS
 @pytest.mark.parametrize(
     "rule",
     [RULED, "class S(SharedState):\n    qty: int = Field(0, le=5)\n"],
@@ -249,6 +261,7 @@ class S(SharedState):
 """
 
 
+@SQLITE_AND_REDIS
 def test_a_field_renamed_with_an_alias_reads_its_old_name(deploy: Deploy) -> None:
     """v2 read 0 while 42 stayed under the old name."""
     v1 = deploy.version("v1", OLD_NAME)
@@ -276,6 +289,7 @@ class Secret(SharedState):
     token: str = ""
 
 
+@SQLITE_AND_REDIS
 def test_two_apps_with_the_same_script_name_never_share_a_state(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -294,6 +308,7 @@ def test_two_apps_with_the_same_script_name_never_share_a_state(
         assert Secret.get().token == token
 
 
+@SQLITE_AND_REDIS
 def test_an_upgraded_deployment_finds_what_the_default_name_stored(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:

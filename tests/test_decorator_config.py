@@ -123,6 +123,34 @@ def test_the_public_api_is_exactly_this_and_reports_typed_state_as_its_module() 
     assert testing.RerunRecord.__module__ == "typed_state.testing"
 
 
+def test_the_type_hints_of_every_public_callable_resolve() -> None:
+    """typing.get_type_hints() raised NameError on SharedState.mutate, update, widget and
+    shared_state (names imported for type checkers only): documentation tools and
+    introspection read them.  StateConfig is Pydantic's ConfigDict, whose own hints
+    name types Pydantic imports for type checkers only."""
+    import inspect
+    import typing
+
+    import typed_state
+
+    failed = []
+    for name in typed_state.__all__:
+        member = getattr(typed_state, name)
+        if name == "StateConfig" or not callable(member):
+            continue
+        methods = [
+            (f"{name}.{attr}", value)
+            for attr, value in vars(member).items()
+            if isinstance(member, type) and not attr.startswith("_") and inspect.isfunction(value)
+        ]
+        for label, function in [(name, member), *methods]:
+            try:
+                typing.get_type_hints(function)
+            except NameError as exc:
+                failed.append(f"{label}: {exc}")
+    assert failed == []
+
+
 # Settings that need no Redis running (they were skipped with the Redis tests).
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import functools
 import inspect
 import typing
+
+# At run time: typing.get_type_hints(shared_state) resolves it.
+from collections.abc import Callable  # noqa: TC003
 from typing import Any
 
 from typed_state._errors import DefinitionError
 from typed_state._model import SharedState
-
-if typing.TYPE_CHECKING:
-    from collections.abc import Callable
 
 
 def shared_state(page: Callable[..., None]) -> Callable[[], None]:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import functools
 import itertools
 import sys
+
+# Imported at run time, not for type checkers only: typing.get_type_hints() on the
+# public methods (documentation tools, introspection) resolves these names.
+from collections.abc import Callable, Iterable, Iterator, Mapping  # noqa: TC003
 from contextlib import AbstractContextManager, contextmanager
 from copy import deepcopy
 from pathlib import Path
@@ -24,11 +28,7 @@ from typed_state._gc import maybe_freeze
 from typed_state._notice import replay as replay_notices
 from typed_state._slot import DEFAULT_LOCK_TIMEOUT, Slot
 from typed_state._version import Version, expected
-
-if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Mapping
-
-    from typed_state._widgets import WidgetBinding
+from typed_state._widgets import WidgetBinding  # noqa: TC001
 
 T = TypeVar("T")
 K = TypeVar("K")

@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from typed_state._backends._base import WRITE_DEADLINE, safe_url
+from typed_state._backends._base import safe_url
 from typed_state._backends._sql import SQLBackend
 from typed_state._errors import ConfigurationError
 
@@ -68,6 +68,16 @@ _CONNECT_TIMEOUT = 5
 
 _PREPARE_LOCK = 0x7479_7065_645F  # "typed_"
 """The advisory lock that orders processes creating the tables at once."""
+
+_CLOCK_CHECK = 60.0
+"""Seconds between two readings of the database's clock against this host's."""
+
+_LEASE_LOCK_TIMEOUT = "2s"
+"""How long a lease statement waits for a row another write holds (``FOR SHARE``)."""
+
+_LOCK_TIMEOUT = "5s"
+"""How long a write waits for a row another write holds (a state's row: the other
+write's transaction, a few ms; longer means a stuck server)."""
 
 
 @functools.lru_cache(maxsize=256)
@@ -127,6 +137,13 @@ class PostgresBackend(SQLBackend):
         the listener has its own."""
         self._prepared = False
         self._writes = 0
+        self._leases: psycopg.Connection[Any] | None = None
+        """The connection of the writes that need not survive a crash (leases, last
+        use, presence): autocommit, ``synchronous_commit = off``, one statement each."""
+        self._leases_mutex = threading.RLock()
+        self._offset: float | None = None
+        """The database's clock minus this host's ``time.monotonic()``."""
+        self._offset_at = 0.0
 
     @property
     def address(self) -> str:
@@ -197,19 +214,45 @@ class PostgresBackend(SQLBackend):
     def _conn(self) -> psycopg.Connection[Any]:
         if self._db is None or self._db.closed:
             self._db = self._connect()
+            self._db.execute(f"SET lock_timeout = '{_LOCK_TIMEOUT}'")
         return self._db
 
-    def _broken(self) -> None:
-        """Close the connection after a failure: the next use connects again."""
-        if self._db is not None:
+    def _broken(self, *, leases: bool = False) -> None:
+        """Close a connection after a failure (the main one, or the leases'): the next use
+        connects again."""
+        conn = self._leases if leases else self._db
+        if conn is not None:
             with contextlib.suppress(psycopg.Error):
-                self._db.close()
+                conn.close()
+        if leases:
+            self._leases = None
+        else:
             self._db = None
 
     @contextlib.contextmanager
     def _transaction(
         self, action: str, *, write: bool = True, durable: bool = True
     ) -> Iterator[Transaction]:
+        if write and not durable:
+            # A lease, a last use, presence: each statement its own transaction, committed
+            # without waiting for the disk: one round trip where a transaction took five.
+            with self._leases_mutex:
+                try:
+                    if self._leases is None or self._leases.closed:
+                        self._leases = self._connect()
+                        self._leases.execute("SET synchronous_commit = off")
+                        self._leases.execute(f"SET lock_timeout = '{_LEASE_LOCK_TIMEOUT}'")
+                    conn = self._leases
+                except psycopg.Error as exc:
+                    self._broken(leases=True)
+                    raise self._failed("open", exc) from exc
+                try:
+                    yield _Transaction(conn)
+                except psycopg.Error as exc:
+                    if conn.broken or isinstance(exc, psycopg.OperationalError):
+                        self._broken(leases=True)
+                    raise self._failed(action, exc) from exc
+            return
         with self._db_mutex:
             try:
                 conn = self._conn()
@@ -217,18 +260,18 @@ class PostgresBackend(SQLBackend):
                 self._broken()
                 raise self._failed("open", exc) from exc
             try:
-                with conn.transaction():
-                    if not write:
-                        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                    else:
-                        if not durable:
-                            conn.execute("SET LOCAL synchronous_commit = off")
-                        deadline = WRITE_DEADLINE.get()
-                        if deadline is not None:
-                            # A write waits for another's row lock at most until its deadline.
-                            wait_ms = max(1, int(1000 * (deadline - time.monotonic())))
-                            conn.execute(f"SET LOCAL lock_timeout = {wait_ms:d}")
+                # BEGIN says how in the same round trip; a row another write holds is
+                # waited for at most _LOCK_TIMEOUT (the connection's lock_timeout).
+                conn.execute(
+                    "BEGIN" if write else "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+                )
+                try:
                     yield _Transaction(conn)
+                except BaseException:
+                    if not conn.broken:
+                        conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
             except psycopg.Error as exc:
                 if conn.broken or isinstance(exc, psycopg.OperationalError):
                     self._broken()
@@ -252,7 +295,15 @@ class PostgresBackend(SQLBackend):
         db.execute("SELECT pg_notify(?, ?)", (self._channel, payload))
 
     def _now(self, db: Transaction) -> float:
-        return float(db.execute("SELECT extract(epoch FROM clock_timestamp())").fetchone()[0])
+        # The database's clock, which every host agrees on, read once a minute: between
+        # two readings this host's monotonic clock counts (no round trip per lease).
+        if self._offset is None or time.monotonic() - self._offset_at > _CLOCK_CHECK:
+            before = time.monotonic()
+            (found,) = db.execute("SELECT extract(epoch FROM clock_timestamp())").fetchone()
+            after = time.monotonic()
+            self._offset = float(found) - (before + after) / 2
+            self._offset_at = after
+        return time.monotonic() + self._offset
 
     # -- other processes' writes ------------------------------------------------------
 
@@ -285,5 +336,6 @@ class PostgresBackend(SQLBackend):
 
     def close(self) -> None:
         super().close()
-        with self._db_mutex:
+        with self._db_mutex, self._leases_mutex:
             self._broken()
+            self._broken(leases=True)

@@ -9,7 +9,8 @@ With no arguments, the whole suite as CI runs it (``.ci/run``):
 4. the oldest set on the oldest Python (3.11): Streamlit 1.50, pydantic 2.11, redis-py
    5.0.1, psycopg 3.2.1 and mypy 1.19 (the floors in ``pyproject.toml``), every test but
    the browser's, the fault properties (release-free, minutes long), the real-server
-   scenarios on a shared store (those on memory run) and, of PostgreSQL's, all but its
+   scenarios on a shared store (those on memory run), the typing matrix of selectors
+   and the no-plugin check (the plugin's run stays) and, of PostgreSQL's, all but its
    own;
 5. the newest set on the Python in between (3.12): the fast tests (no server, no child
    processes) and the README's first page on a real server.
@@ -92,13 +93,15 @@ OLDEST = Set(
     # The browser runs the demo as the newest set does; nothing in it depends on a release.
     # The servers' scenarios run on memory: what a store adds is the same on every
     # Streamlit.  PostgreSQL: the floor of psycopg under the store's own tests (the
-    # server killed, not also stopped).  basedpyright is no floor: the newest set's.
+    # server killed, not also stopped).  Typing: the mypy plugin on the floor of mypy;
+    # the selector matrix (which runs basedpyright, no floor) is the newest set's.
     (
         *("-m", "not browser"),
         *(
             "-k",
             "(not postgres or test_postgres) and not (test_server and (redis or sqlite))"
-            " and not basedpyright and not (restarted_under_writes and not kill)",
+            " and not (restarted_under_writes and not kill)"
+            " and not test_every_checker and not test_attribute_checks_need_no_plugin",
         ),
         *(arg for f in _SLOW_AND_RELEASE_FREE for arg in ("--ignore", f)),
     ),

@@ -207,9 +207,9 @@ class Results:
         index.write_text("# Benchmark runs, newest first\n\n" + "\n".join([line, *lines]) + "\n")
 
 
-def update_readme(section: str) -> None:
-    """Replace the quoted results in README.md with this run's."""
-    readme = ROOT / "README.md"
+def update_docs(section: str) -> None:
+    """Replace the results quoted in the docs' Performance page with this run's."""
+    readme = ROOT / "docs" / "performance.md"
     text = readme.read_text()
     start, end = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
     if start not in text or end not in text:

@@ -2,8 +2,8 @@
 
 ``python3 benchmarks/faults.py [--quick]`` (in the venv ``benchmarks/run.py`` makes)
 runs each trial on real processes and a real redis-server started here, prints a
-table and writes it to ``benchmarks/results/faults-YYYY-MM-DD-HHMM.md``; the README's
-"What holds under faults" quotes it.  There is nothing to compare with
+table and writes it to ``benchmarks/results/faults-YYYY-MM-DD-HHMM.md``; the docs'
+"What holds under faults" page quotes it.  There is nothing to compare with
 streamlit-server-state: it keeps its state in one process's memory, which a kill -9
 or a restart loses whole.
 

@@ -5,7 +5,7 @@ the package and its ``dev`` and ``bench`` dependency groups from the tests' lock
 ``tests/run.py`` does), on the Python that runs it, then runs each benchmark on fresh servers,
 prints its table, writes the run's figures to ``benchmarks/results/<date>.md`` (listed
 in ``benchmarks/results/INDEX.md``) and, after a full run of all of them, quotes the new
-figures in README.md.
+figures in docs/performance.md (the README quotes the headline).
 """
 
 from __future__ import annotations
@@ -53,11 +53,11 @@ def main(argv: list[str]) -> None:
     import importlib
 
     from benchmarks import _common
-    from benchmarks._common import Results, update_readme
+    from benchmarks._common import Results, update_docs
 
     quick = "--quick" in argv
     for arg in argv:
-        # A part of a run: the results file names what was run; the README is not updated.
+        # A part of a run: the results file names what was run; the docs are not updated.
         if arg.startswith("--configs="):
             kept = {_common.CONFIG_NAMES[name] for name in arg.split("=", 1)[1].split(",")}
             for config in [c for c in _common.CONFIGS if c not in kept]:
@@ -84,8 +84,8 @@ def main(argv: list[str]) -> None:
     results.index(names)
     print(f"written to {results.path}")
     if not quick and not partial and names == list(NAMES):
-        update_readme(section + took)
-        print("quoted in README.md")
+        update_docs(section + took)
+        print("quoted in docs/performance.md")
 
 
 if __name__ == "__main__":

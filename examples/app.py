@@ -20,7 +20,7 @@ pages = [
     st.Page("views/worker.py", title="Worker progress", icon="⚙️"),
 ]
 # The inspector shows and edits every shared value: keep it for administrators
-# in a real app (README: "The inspector").
+# in a real app (docs/guide/inspector.md).
 admin = [st.Page(typed_state.inspector, title="State inspector", icon="🔍", url_path="state")]
 st.navigation({"Demo": pages, "Admin": admin}).run()
 st.sidebar.caption("Open this app in a second tab: every change shows in both.")

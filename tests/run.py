@@ -103,7 +103,8 @@ OLDEST = Set(
             " and not (restarted_under_writes and not kill)"
             " and not test_every_checker and not test_attribute_checks_need_no_plugin",
         ),
-        *(arg for f in _SLOW_AND_RELEASE_FREE for arg in ("--ignore", f)),
+        # The docs' blocks run and type-check in the newest set (basedpyright has no floor).
+        *(arg for f in (*_SLOW_AND_RELEASE_FREE, "tests/test_docs.py") for arg in ("--ignore", f)),
     ),
     "oldest",
 )
@@ -117,7 +118,12 @@ BETWEEN = Set(
         *("-k", "not redis and not postgres"),
         *(
             arg
-            for f in (*_SLOW_AND_RELEASE_FREE, "tests/test_deploys.py", "tests/test_typing.py")
+            for f in (
+                *_SLOW_AND_RELEASE_FREE,
+                "tests/test_deploys.py",
+                "tests/test_typing.py",
+                "tests/test_docs.py",
+            )
             for arg in ("--ignore", f)
         ),
     ),
@@ -261,7 +267,7 @@ def write_locks() -> None:
     """Resolve the newest set and the oldest set again, for Python 3.11 to 3.13."""
     compile_ = [uv(), "pip", "compile", "pyproject.toml", "--universal", "--no-header", "-q"]
     compile_ += ["--python-version", PYTHONS[0], "--group", "dev"]
-    step("lock the newest set", *compile_, "--group", "bench", "-o", LOCK)
+    step("lock the newest set", *compile_, "--group", "bench", "--group", "docs", "-o", LOCK)
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as pins:
         pins.write("\n".join(FLOORS) + "\n")
     try:
@@ -319,8 +325,9 @@ def main(argv: list[str]) -> int:
         chosen = DRIFT
     else:
         chosen = Set(options.python or NEWEST.python, LOCK, ())
-    python = environment(chosen)
-    lint(environment(NEWEST) if chosen is OLDEST else python)  # the floors' mypy is older
+    # The docs tools build the site in the sets on the newest lock (not the floors').
+    python = environment(chosen, *(() if chosen.lock == OLDEST_LOCK else ("docs",)))
+    lint(environment(NEWEST, "docs") if chosen is OLDEST else python)  # the floors' mypy is older
     if pytest_args or options.python or options.oldest or options.newest:
         return 0 if pytest(chosen, python, *pytest_args) else 1
     # The slowest tests of each set, printed: what to look at when CI grows long.

@@ -149,12 +149,11 @@ def test_errors_name_the_state_field_and_key_in_the_same_attributes() -> None:
     )
 
 
-def test_the_readme_lists_every_module() -> None:
+def test_the_docs_list_every_module() -> None:
     """ "How it fits together" names each module with its job: a new one is added there."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## How it fits together") : readme.index("## Performance")]
+    section = (ROOT / "docs" / "guide" / "internals.md").read_text()
     for path in sorted((ROOT / "typed_state").rglob("*.py")):
-        assert f" {path.name} " in section, f"README's module list lacks {path.name}"
+        assert f" {path.name} " in section, f"the docs' module list lacks {path.name}"
 
 
 def test_a_store_opts_into_members_and_presence() -> None:

@@ -20,7 +20,7 @@ from typed_state import _gc
 from typed_state._gc import Freezer, HeapState, due
 
 APP = Path(__file__).parent / "apps" / "freeze_page.py"
-SESSIONS = int(os.environ.get("TYPED_STATE_FREEZE_SESSIONS", "1000"))
+SESSIONS = int(os.environ.get("TYPED_STATE_FREEZE_SESSIONS", "500"))
 
 
 def rss_kb(server: StreamlitServer) -> int:

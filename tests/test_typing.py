@@ -48,6 +48,12 @@ def expected(path: Path) -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
+def cache_dir(config: str) -> Path:
+    """mypy's cache for one configuration: the two configurations sharing one cache
+    re-checked Streamlit and pydantic on every switch (about 20 s each, five times)."""
+    return ROOT / ".mypy_cache" / f"typing-{Path(config).stem}"
+
+
 def run_mypy(config: str, files: list[Path]) -> Findings:
     result = subprocess.run(
         [
@@ -57,7 +63,7 @@ def run_mypy(config: str, files: list[Path]) -> Findings:
             "--config-file",
             str(SNIPPETS / config),
             "--cache-dir",
-            str(ROOT / ".mypy_cache" / "typing-tests"),
+            str(cache_dir(config)),
             "--no-error-summary",
             "--hide-error-context",
             *map(str, files),

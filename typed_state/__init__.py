@@ -1,17 +1,17 @@
 """Typed, validated, server-wide shared state for Streamlit, on Pydantic v2.
 
-::
+```python
+from typed_state import SharedState, notice
 
-    from typed_state import SharedState, notice
+class Counter(SharedState):
+    count: int = 0
 
-    class Counter(SharedState):
-        count: int = 0
-
-    state = Counter.get()      # the instance every session of the server shares
-    st.write(state.count)      # this session now re-runs when `count` changes
-    if st.button("+1"):
-        state.count += 1
-        notice.success("Saved")  # stays through the catch-up run that shows 1
+state = Counter.get()      # the instance every session of the server shares
+st.write(state.count)      # this session now re-runs when `count` changes
+if st.button("+1"):
+    state.count += 1
+    notice.success("Saved")  # stays through the catch-up run that shows 1
+```
 """
 
 from __future__ import annotations

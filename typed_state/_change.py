@@ -103,10 +103,12 @@ class _NoRerun:
     """Context manager: writes inside it store and validate but re-run nobody.
 
     Use it for writes that readers need not see at once (a progress counter
-    bumped thousands of times, say); :meth:`SharedState.notify` pushes later::
+    bumped thousands of times, say); ``SharedState.notify`` pushes later:
 
-        with no_rerun:
-            state.count = 0
+    ```python
+    with no_rerun:
+        state.count = 0
+    ```
     """
 
     __slots__ = ()
@@ -132,3 +134,17 @@ class _NoRerun:
 
 
 no_rerun = _NoRerun()
+"""A context manager: writes inside it store and validate but re-run nobody.
+
+It holds for the calling thread (or asyncio task) only, and nests.  Use it for
+writes that readers need not see at once (a progress counter bumped thousands of
+times, say), then push once with ``SharedState.notify``.  ``no_rerun.active`` says
+whether the caller is inside one.
+
+```python
+with no_rerun:
+    for row in rows:
+        job.done += 1
+job.notify(lambda j: j.done)  # now every reader of `done` re-runs once
+```
+"""

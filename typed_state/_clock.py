@@ -1,7 +1,7 @@
 """The wall clock that members' last use is measured with.
 
 Wall time, not monotonic: under Redis several processes (on several hosts)
-compare the times they wrote.  Tests swap it with :func:`use_clock` and move
+compare the times they wrote.  Tests swap it with ``use_clock`` and move
 time forward themselves, as redis-py's lock tests do.
 """
 

@@ -30,14 +30,14 @@ MEMORY_URL = "memory://"
 class StateConfig(ConfigDict, total=False):
     """``model_config`` of a SharedState: Pydantic's ConfigDict plus typed_state's keys.
 
-    ::
+    ```python
+    class Audit(SharedState):
+        model_config = StateConfig(typed_state_url="redis://audit-host:6379/0")
+        entries: list[str] = []
 
-        class Audit(SharedState):
-            model_config = StateConfig(typed_state_url="redis://audit-host:6379/0")
-            entries: list[str] = []
-
-        class Room(SharedState):  # Room.get(key=...): rooms nobody visits for a day go
-            model_config = StateConfig(typed_state_ttl=86_400, typed_state_max_keys=1_000)
+    class Room(SharedState):  # Room.get(key=...): rooms nobody visits for a day go
+        model_config = StateConfig(typed_state_ttl=86_400, typed_state_max_keys=1_000)
+    ```
     """
 
     typed_state_url: str
@@ -58,13 +58,13 @@ class Settings(BaseModel):
     min_rerun_interval: float = Field(0.1, ge=0.0, le=60.0)
     app: str | None = Field(None, min_length=1, pattern=r"^[^\s{}*?\[\]]+$")
     """The name under which a shared store (Redis, SQLite) keeps this app's states;
-    required by those stores (see :func:`app_name`)."""
+    required by those stores (see ``app_name``)."""
     lock_lease: float = Field(10.0, gt=0.0)
     """Seconds a Redis or SQLite field lock lasts if its holder never releases it."""
     gc_freeze: bool | None = None
     """Freeze the long-lived heap (``gc.freeze()``, refrozen now and then) out of
     Streamlit's per-run collections: None (the default) in a server only, True in
-    any process, False never; see :mod:`typed_state._gc`."""
+    any process, False never; see ``typed_state._gc``."""
 
 
 @cache

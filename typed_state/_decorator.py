@@ -17,16 +17,18 @@ from typed_state._model import SharedState
 def shared_state(page: Callable[..., None]) -> Callable[[], None]:
     """Inject the shared states a page function declares, by annotation.
 
-    Each parameter annotated with a :class:`SharedState` subclass receives that
+    Each parameter annotated with a ``SharedState`` subclass receives that
     class's shared instance; the page is bound to exactly the fields it reads
     in each run.  The result takes no arguments, so it can be given to
-    ``st.Page`` or simply called::
+    ``st.Page`` or simply called:
 
-        @shared_state
-        def page(chat: Chat) -> None:
-            st.write(chat.messages)
+    ```python
+    @shared_state
+    def page(chat: Chat) -> None:
+        st.write(chat.messages)
 
-        page()
+    page()
+    ```
     """
     signature = inspect.signature(page)
     resolved: dict[str, type[SharedState]] | None = None

@@ -16,11 +16,11 @@ the field), and none after a callback of a full run, whose body reads after
 the write.  A catch-up run's own writes never schedule another catch-up: a
 page that writes on every run makes at most two runs per user action.  Two
 sessions whose pushed runs keep writing the same field re-run each other for
-ever; that is detected and logged once per field (see :data:`_ECHO_ROUNDS`).
+ever; that is detected and logged once per field (see ``_ECHO_ROUNDS``).
 
 The engine knows nothing of models or backends: what a run reads is a topic, a
 field (a ``(namespace, name)`` key), a family's list of members or a presence.
-It talks to Streamlit only through :mod:`typed_state._streamlit`.
+It talks to Streamlit only through ``typed_state._streamlit``.
 """
 
 from __future__ import annotations
@@ -602,7 +602,7 @@ class Engine:
             return found
 
     def watched(self, kind: type[_T]) -> set[_T]:
-        """The topics of this kind (e.g. :class:`Presence`) that some live run reads."""
+        """The topics of this kind (e.g. ``Presence``) that some live run reads."""
         with self._lock:
             return {key for key in self._readers if isinstance(key, kind)}
 

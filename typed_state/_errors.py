@@ -1,32 +1,34 @@
 """The exceptions and warnings typed_state raises.
 
-Every error a user can meet is a named class under :class:`TypedStateError`;
+Every error a user can meet is a named class under ``TypedStateError``;
 each also derives from the built-in it refines, so ``except AttributeError``
-and friends keep working::
+and friends keep working:
 
-    TypedStateError
-    ├── DefinitionError        (TypeError)     a SharedState class cannot be used as declared
-    ├── FieldNameError         (AttributeError) a field name that the state does not have
-    ├── LockTimeoutError       (TimeoutError)  a field lock was not acquired in time
-    ├── ConfigurationError     (ValueError)    a backend URL or setting is not usable
-    ├── StateDroppedError      (LookupError)   a write to a key removed by ``drop()``
-    ├── StaleWriteError                        a conditional write found newer versions
-    ├── InvalidKeyError        (ValueError)    a family key that is not a short printable text
-    ├── KeyNotAllowedError     (PermissionError) a key the class's ``allow_key`` refuses
-    ├── ReadOnlyValueError     (TypeError)     an in-place change of a value read from a state
-    ├── LockLostError                          a lock's lease ran out while it was held
-    ├── StoredValueError       (ValueError)    a write would build on a stored value it cannot read
-    └── BackendError           (ConnectionError) the store failed to read or write
+```python
+TypedStateError
+├── DefinitionError        (TypeError)     a SharedState class cannot be used as declared
+├── FieldNameError         (AttributeError) a field name that the state does not have
+├── LockTimeoutError       (TimeoutError)  a field lock was not acquired in time
+├── ConfigurationError     (ValueError)    a backend URL or setting is not usable
+├── StateDroppedError      (LookupError)   a write to a key removed by ``drop()``
+├── StaleWriteError                        a conditional write found newer versions
+├── InvalidKeyError        (ValueError)    a family key that is not a short printable text
+├── KeyNotAllowedError     (PermissionError) a key the class's ``allow_key`` refuses
+├── ReadOnlyValueError     (TypeError)     an in-place change of a value read from a state
+├── LockLostError                          a lock's lease ran out while it was held
+├── StoredValueError       (ValueError)    a write would build on a stored value it cannot read
+└── BackendError           (ConnectionError) the store failed to read or write
 
-    SchemaChangedWarning       (UserWarning)   a state's class changed; some values were reset
-    StoredValueWarning         (UserWarning)   a stored value did not validate; the default is used
+SchemaChangedWarning       (UserWarning)   a state's class changed; some values were reset
+StoredValueWarning         (UserWarning)   a stored value did not validate; the default is used
+```
 
 Each error names what it is about in the same attributes where they apply:
 ``state`` (the class's name, with the key of a family's member: ``Room['r1']``),
 ``field`` and ``key``; its message says how to fix it.
 
 Failed validation is not wrapped: a write that does not validate raises
-:class:`pydantic.ValidationError`, as Pydantic users expect.
+``pydantic.ValidationError``, as Pydantic users expect.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ class TypedStateError(Exception):
 
 
 class DefinitionError(TypedStateError, TypeError):
-    """A :class:`~typed_state.SharedState` subclass cannot be used as declared.
+    """A ``typed_state.SharedState`` subclass cannot be used as declared.
 
     Raised when the class is created, for example when a field has no default
     (a shared state must be constructible before anybody writes to it).
@@ -52,10 +54,16 @@ class DefinitionError(TypedStateError, TypeError):
 class FieldNameError(TypedStateError, AttributeError):
     """A field name that the state class does not declare.
 
-    Raised by attribute assignment, :meth:`~typed_state.SharedState.lock`,
-    :meth:`~typed_state.SharedState.mutate`, :meth:`~typed_state.SharedState.notify`
-    and :meth:`~typed_state.SharedState.update`.
+    Raised by attribute assignment, ``typed_state.SharedState.lock``,
+    ``typed_state.SharedState.mutate``, ``typed_state.SharedState.notify``
+    and ``typed_state.SharedState.update``.
     """
+
+    state: str
+    """The state's class name, with the key of a family's member (``Room['r1']``)."""
+
+    field: str
+    """The field name the class does not declare."""
 
     def __init__(self, state: str, name: str, fields: Iterable[str]) -> None:
         known = ", ".join(sorted(fields)) or "(none)"
@@ -76,6 +84,18 @@ class LockTimeoutError(TypedStateError, TimeoutError):
     held the lock for the whole timeout.  ``state``, ``fields`` (``field``: the
     first) and ``timeout`` say which lock and how long it was waited for.
     """
+
+    state: str
+    """The state's class name, with the key of a family's member (``Room['r1']``)."""
+
+    fields: tuple[str, ...]
+    """The fields whose locks were asked for."""
+
+    field: str
+    """The first of ``fields``."""
+
+    timeout: float
+    """How long the locks were waited for, in seconds."""
 
     def __init__(self, state: str, fields: Iterable[str], timeout: float) -> None:
         self.state = state
@@ -100,13 +120,24 @@ class ReadOnlyValueError(TypedStateError, TypeError):
     Values read from a state are read-only at any depth (lists, dicts, sets,
     nested models), because an in-place change would skip validation, the
     field's lock and the push to the other sessions.  Edit a copy under the
-    lock with ``mutate()``, or assign a new value::
+    lock with ``mutate()``, or assign a new value:
 
-        with chat.mutate("messages") as messages:
-            messages.append(Message(author="ann", text="hi"))
+    ```python
+    with chat.mutate("messages") as messages:
+        messages.append(Message(author="ann", text="hi"))
+    ```
 
     ``state``, ``field`` and ``action`` say what was refused.
     """
+
+    state: str
+    """The state's class name, with the key of a family's member (``Room['r1']``)."""
+
+    field: str
+    """The field the value was read from."""
+
+    action: str
+    """What was refused, in words: ``append to``, ``set an item of``, ..."""
 
     def __init__(self, state: str, field: str, action: str) -> None:
         var = _snake(state)
@@ -150,6 +181,12 @@ class BackendError(TypedStateError, ConnectionError):
     which store and what failed.
     """
 
+    url: str
+    """The store's URL (a password masked) or the SQLite file's path; empty where none applies."""
+
+    action: str
+    """What failed, in words (``read Chat``, ``write Chat.count``); empty where none applies."""
+
     def __init__(self, message: str, *, url: str = "", action: str = "") -> None:
         super().__init__(message)
         self.url = url
@@ -167,6 +204,18 @@ class LockLostError(TypedStateError):
     lease ran out), and releasing it raises this error too.  ``state``, ``key``
     (of a family's member, else None), ``field`` and ``lease`` say which lock.
     """
+
+    state: str
+    """The state's class name, with the key of a family's member (``Room['r1']``)."""
+
+    key: str | None
+    """The key of the family's member, or None for a state without a key."""
+
+    field: str
+    """The field whose lock was lost."""
+
+    lease: float
+    """The lease the lock had, in seconds (``lock_lease``)."""
 
     def __init__(
         self, message: str, *, state: str, field: str, lease: float, key: str | None = None
@@ -199,7 +248,7 @@ class StoredValueError(TypedStateError, ValueError):
     """A write that would build on a stored value this definition of the class cannot read.
 
     The field shows its default in place of the stored value (see
-    :class:`StoredValueWarning`): an item operation, a ``mutate()``, a conditional
+    ``StoredValueWarning``): an item operation, a ``mutate()``, a conditional
     write or an assignment under the field's ``lock()`` would store the default with
     the change and lose the stored value, for every version of the class.  Nothing
     was stored.  Migrate the stored value (a ``field_validator(..., mode="before")``
@@ -207,6 +256,21 @@ class StoredValueError(TypedStateError, ValueError):
     ``state``, ``key``, ``field``, ``stored`` (the stored JSON, in short) and
     ``reason`` (why it does not validate) say which.
     """
+
+    state: str
+    """The state's class name, with the key of a family's member (``Room['r1']``)."""
+
+    key: str | None
+    """The key of the family's member, or None for a state without a key."""
+
+    field: str
+    """The field whose stored value this class cannot read."""
+
+    stored: str
+    """The stored JSON, shortened for the message."""
+
+    reason: str
+    """Why the stored value does not validate, as Pydantic says it."""
 
     def __init__(
         self, *, state: str, key: str | None, field: str, stored: str, reason: str, action: str
@@ -232,6 +296,12 @@ class StateDroppedError(TypedStateError, LookupError):
     ``state`` (the class name) and ``key`` say which member.
     """
 
+    state: str
+    """The state's class name, with the key of a family's member (``Room['r1']``)."""
+
+    key: str | None
+    """The key of the family's member, or None for a state without a key."""
+
     def __init__(self, message: str, *, state: str, key: str | None) -> None:
         super().__init__(message)
         self.state = state
@@ -245,6 +315,12 @@ class InvalidKeyError(TypedStateError, ValueError):
     ``key`` is the key refused; the message is meant to be shown in the page.
     """
 
+    state: str
+    """The state's class name, with the key of a family's member (``Room['r1']``)."""
+
+    key: object
+    """The key that was refused, as given."""
+
     def __init__(self, state: str, key: object, reason: str) -> None:
         super().__init__(f"{key!r} is not a valid {state} key: {reason}")
         self.state = state
@@ -256,6 +332,12 @@ class KeyNotAllowedError(TypedStateError, PermissionError):
 
     ``state`` and ``key`` say which; the message is meant to be shown in the page.
     """
+
+    state: str
+    """The state's class name, with the key of a family's member (``Room['r1']``)."""
+
+    key: str
+    """The key that ``allow_key`` refused."""
 
     def __init__(self, state: str, key: str) -> None:
         super().__init__(f"{state} {key!r} is not open to you")
@@ -271,6 +353,12 @@ class StaleWriteError(TypedStateError):
     condition to overwrite.  ``state`` names the state and ``conflicts`` maps
     each stale field to ``(expected, found)`` versions.
     """
+
+    state: str
+    """The state's class name, with the key of a family's member (``Room['r1']``)."""
+
+    conflicts: dict[str, tuple[int, int]]
+    """Each stale field's ``(expected, found)`` versions."""
 
     def __init__(self, state: str, conflicts: dict[str, tuple[int, int]]) -> None:
         detail = ", ".join(

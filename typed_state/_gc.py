@@ -19,7 +19,7 @@ process that is no server (a worker, pytest, AppTest) freezes only if it asks.
   every run again.  So now and then, at a quiet moment on the loop,
   ``gc.unfreeze(); gc.collect(); gc.freeze()``: memory kept by the freeze is
   bounded by what died since the last refreeze, and long-lived new objects
-  leave the per-run walk.  When: see :func:`due`, which weighs what the full
+  leave the per-run walk.  When: see ``due``, which weighs what the full
   collections since the last freeze cost (timed by a ``gc.callbacks`` hook: the
   200 sessions of a team dashboard make each run's collection walk them all).
 """
@@ -85,7 +85,7 @@ not account for), if anything was made since."""
 
 @dataclass
 class HeapState:
-    """What :func:`due` decides on."""
+    """What ``due`` decides on."""
 
     since: float
     """Seconds since the last freeze."""
@@ -111,7 +111,7 @@ def costly(heap: HeapState) -> bool:
 def due(heap: HeapState) -> bool:
     """Whether a refreeze is worth its full collection now.
 
-    Measured (README, Performance): closed sessions are what keeps memory
+    Measured (docs, Performance): closed sessions are what keeps memory
     (each may hold megabytes in cycles), the young heap is what each run walks,
     and what the full collections cost says how much that walk weighs.
     """
@@ -150,7 +150,7 @@ class Stats:
 
 
 class Freezer:
-    """Freezes the heap once the server is quiet, and refreezes it when :func:`due`.
+    """Freezes the heap once the server is quiet, and refreezes it when ``due``.
 
     ``sessions`` gives the server's sessions (None without a server) and
     ``clock`` the time in seconds: seams for tests.

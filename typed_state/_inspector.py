@@ -1,8 +1,10 @@
 """The inspector: a page that shows every shared state, its fields and the last writes.
 
-The app adds it to its own navigation, so it is never reachable otherwise::
+The app adds it to its own navigation, so it is never reachable otherwise:
 
-    st.navigation({"": pages, "Admin": [st.Page(typed_state.inspector, title="State")]})
+```python
+st.navigation({"": pages, "Admin": [st.Page(typed_state.inspector, title="State")]})
+```
 
 Its live part is a fragment that re-runs once a second while the page is open
 (and costs nothing while nobody has it open).  It reads the stored values
@@ -46,15 +48,17 @@ def inspector() -> None:
     writes, readers and presence, and the last 100 writes; with a field editor.
 
     Add it to your navigation, and keep it for administrators: it shows every value
-    and can change any of them.  For instance::
+    and can change any of them.  For instance:
 
-        def state_page() -> None:
-            if st.user.email not in st.secrets["admins"]:
-                st.error("Administrators only")
-                st.stop()
-            typed_state.inspector()
+    ```python
+    def state_page() -> None:
+        if st.user.email not in st.secrets["admins"]:
+            st.error("Administrators only")
+            st.stop()
+        typed_state.inspector()
 
-        st.navigation({"App": pages, "Admin": [st.Page(state_page, title="State")]})
+    st.navigation({"App": pages, "Admin": [st.Page(state_page, title="State")]})
+    ```
     """
     st.title("Shared state")
     _editor()

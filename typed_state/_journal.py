@@ -1,10 +1,10 @@
 """The write log: the last writes of this process, for the inspector page.
 
 Keeping it must cost a write next to nothing, and keep little alive: an entry is
-a tuple appended to a bounded deque (:data:`SIZE` entries).  A small value (a
+a tuple appended to a bounded deque (``SIZE`` entries).  A small value (a
 number, a short string, a short list or dict of such) is kept as it is (read-only
 snapshots, never changed in place) and shown when somebody looks; anything else
-is kept as what the log shows of it, its type and size (:class:`Summary`), so that
+is kept as what the log shows of it, its type and size (``Summary``), so that
 100 writes of a 20 MB string do not keep 2 GB alive.  Deciding costs O(1) for
 anything but a short container, whose items are looked at.
 """
@@ -37,7 +37,7 @@ class Write(NamedTuple):
     namespace: str
     field: str
     writer: str
-    """:data:`SESSION`, :data:`THREAD` or :data:`ELSEWHERE`."""
+    """``SESSION``, ``THREAD`` or ``ELSEWHERE``."""
     session: str | None
     """The writing session's id, for a session's write."""
     before: Any
@@ -67,7 +67,7 @@ class Summary(NamedTuple):
 
 
 def _kept(value: Any) -> Any:
-    """``value`` if it is small enough to keep alive, else its :class:`Summary`."""
+    """``value`` if it is small enough to keep alive, else its ``Summary``."""
     kind = type(value)
     if kind in _SCALARS:
         return value

@@ -1,6 +1,6 @@
 """Which state instances this process holds, and the lives of a family's members.
 
-One :class:`Slot` per backend URL and namespace.  A family (a class used with
+One ``Slot`` per backend URL and namespace.  A family (a class used with
 ``get(key=...)``) has members that come and go: a member exists in the store
 from its first write, not from a read, so a visitor typing keys in the URL
 grows nothing; ``keys()`` binds the reading session like a field, re-run when a
@@ -9,12 +9,12 @@ member is created or deleted, in this process or another; and, with
 the least recently used ones beyond a count are deleted.
 
 A member's last use (a write, or a ``get(key=)``, noted at most every
-:data:`_MARK_EVERY` seconds) is kept in the store, so that every process
+``_MARK_EVERY`` seconds) is kept in the store, so that every process
 agrees on it; a member that a live session of some process reads is never
 deleted for being idle: this process keeps it from expiring here, and in a
 shared store (Redis, SQLite) a heartbeat notes the members its sessions read as used.  Expiry runs
 when the family is used (``get(key=)``, ``keys()``), at most every
-:data:`_SWEEP_EVERY` seconds, and right after a write creates a member beyond
+``_SWEEP_EVERY`` seconds, and right after a write creates a member beyond
 ``typed_state_max_keys``.
 """
 

@@ -26,9 +26,11 @@ from typed_state._errors import (
 )
 from typed_state._gc import maybe_freeze
 from typed_state._notice import replay as replay_notices
-from typed_state._slot import DEFAULT_LOCK_TIMEOUT, Slot
 from typed_state._version import Version, expected
 from typed_state._widgets import WidgetBinding  # noqa: TC001
+
+if TYPE_CHECKING:
+    from typed_state._slot import Slot
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -101,16 +103,18 @@ class SharedState(BaseModel):
     ``Model.get()`` returns the shared instance.  Reading a field in a page binds
     that session (or the ``st.fragment`` it is in) to the field; assigning a field
     validates the value, stores it under the field's lock and, when the value
-    changed, re-runs every other session bound to it::
+    changed, re-runs every other session bound to it:
 
-        class Counter(SharedState):
-            count: int = Field(0, ge=0)
+    ```python
+    class Counter(SharedState):
+        count: int = Field(0, ge=0)
 
-        state = Counter.get()
-        if st.button("+1"):
-            with state.lock("count"):
-                state.count += 1
-        st.write(state.count)
+    state = Counter.get()
+    if st.button("+1"):
+        with state.lock("count"):
+            state.count += 1
+    st.write(state.count)
+    ```
 
     The backend comes from ``TYPED_STATE_URL``, ``[typed_state] url`` in
     secrets.toml, or ``model_config = StateConfig(typed_state_url=...)`` on the class;
@@ -124,6 +128,9 @@ class SharedState(BaseModel):
         _ts_slot: Slot
 
     model_config = ConfigDict(validate_default=True)
+    """Pydantic's configuration; a subclass sets its own with ``StateConfig``, which adds
+    typed_state's keys (``typed_state_url``, ``typed_state_ttl``,
+    ``typed_state_max_keys``).  Defaults are validated, as a stored value is."""
 
     __typed_state_namespace__: ClassVar[str]
 
@@ -163,10 +170,10 @@ class SharedState(BaseModel):
     def get(cls, key: str | None = None) -> Self:
         """The instance every session shares; with ``key``, one member of a family.
 
-        ::
-
-            state = Chat.get()               # the one Chat of the server
-            room = Chat.get(key="general")   # one room of a family of Chats
+        ```python
+        state = Chat.get()               # the one Chat of the server
+        room = Chat.get(key="general")   # one room of a family of Chats
+        ```
         """
         if key is not None:
             _check_key(cls, key)
@@ -188,13 +195,15 @@ class SharedState(BaseModel):
 
         Called by ``get(key=)`` and ``drop(key)`` after the default rule (a
         non-empty printable ``str`` of at most 200 characters); returning False
-        raises :class:`KeyNotAllowedError`.  Without an override a key is a
-        shared secret at best: anyone who types it in the URL gets it::
+        raises ``KeyNotAllowedError``.  Without an override a key is a
+        shared secret at best: anyone who types it in the URL gets it:
 
-            class Room(SharedState):
-                @classmethod
-                def allow_key(cls, key: str) -> bool:
-                    return st.user.email in Invites.get().members.get(key, [])
+        ```python
+        class Room(SharedState):
+            @classmethod
+            def allow_key(cls, key: str) -> bool:
+                return st.user.email in Invites.get().members.get(key, [])
+        ```
         """
         return True
 
@@ -205,20 +214,24 @@ class SharedState(BaseModel):
         A member exists from its first write: ``get(key=...)`` alone stores
         nothing.  Reading the keys binds the session like a field: a page
         listing them re-runs when a member is created or deleted (in any
-        process sharing the store)::
+        process sharing the store):
 
-            for room in Chat.keys():
-                st.page_link("pages/chat.py", label=room, query_params={"room": room})
+        ```python
+        for room in Chat.keys():
+            st.page_link("pages/chat.py", label=room, query_params={"room": room})
+        ```
         """
         return _members.keys(cls)
 
     @classmethod
     def presence_by_key(cls) -> dict[str, int]:
         """Per member of the family, how many sessions show it (members nobody shows
-        are left out), in every process; binds like :meth:`presence`::
+        are left out), in every process; binds like ``presence``:
 
-            for room, here in Room.presence_by_key().items():
-                st.write(f"{room}: {here} here")
+        ```python
+        for room, here in Room.presence_by_key().items():
+            st.write(f"{room}: {here} here")
+        ```
         """
         return _presence.by_key(
             cls.__typed_state_namespace__, _members.family_for(cls, _members.url_of(cls)).backend
@@ -230,7 +243,7 @@ class SharedState(BaseModel):
 
         Its readers re-run, the dropping session too, and a later
         ``get(key=...)`` starts again from the defaults.  A write through an
-        instance of the dropped member raises :class:`StateDroppedError`
+        instance of the dropped member raises ``StateDroppedError``
         (whose message gives the ``get`` to call) rather than bringing the
         member back behind whoever dropped it.
         """
@@ -240,18 +253,18 @@ class SharedState(BaseModel):
     # -- field operations --------------------------------------------------------
 
     def lock(
-        self, *fields: Callable[[Self], object] | str, timeout: float = DEFAULT_LOCK_TIMEOUT
+        self, *fields: Callable[[Self], object] | str, timeout: float = 30.0
     ) -> AbstractContextManager[None]:
         """Hold the re-entrant locks of ``fields`` for a read-modify-write.
 
-        ::
+        ```python
+        with state.lock(lambda s: s.count):   # or lock("count")
+            state.count += 1
+        with state.lock(lambda s: (s.lo, s.hi)):
+            state.update(lo=state.hi, hi=state.lo)
+        ```
 
-            with state.lock(lambda s: s.count):   # or lock("count")
-                state.count += 1
-            with state.lock(lambda s: (s.lo, s.hi)):
-                state.update(lo=state.hi, hi=state.lo)
-
-        Raises :class:`LockTimeoutError` after ``timeout`` seconds.
+        Raises ``LockTimeoutError`` after ``timeout`` seconds.
         """
         slot = self._slot()
         names = _selectors.many(fields)
@@ -265,16 +278,18 @@ class SharedState(BaseModel):
     @overload
     def mutate(self, field: str, *, timeout: float = ...) -> AbstractContextManager[Any]: ...
     def mutate(
-        self, field: Callable[[Self], Any] | str, *, timeout: float = DEFAULT_LOCK_TIMEOUT
+        self, field: Callable[[Self], Any] | str, *, timeout: float = 30.0
     ) -> AbstractContextManager[Any]:
         """Edit a field's value in place, under its lock; stored on exit.
 
         The block gets a copy of the value; when it ends without an exception
         the copy is validated and stored (and readers re-run if it changed).
-        An exception in the block leaves the stored value as it was::
+        An exception in the block leaves the stored value as it was:
 
-            with state.mutate(lambda s: s.messages) as messages:   # a list[Message]
-                messages.append(Message(author="ann", text="hi"))
+        ```python
+        with state.mutate(lambda s: s.messages) as messages:   # a list[Message]
+            messages.append(Message(author="ann", text="hi"))
+        ```
         """
         return self._mutate(_selectors.one(field), timeout)
 
@@ -291,22 +306,24 @@ class SharedState(BaseModel):
     def update(
         self,
         *,
-        timeout: float = DEFAULT_LOCK_TIMEOUT,
+        timeout: float = 30.0,
         if_versions: Mapping[str, int] | Version | Iterable[Version] | None = None,
         **values: Any,
     ) -> None:
         """Assign several fields at once: validated together, all or nothing.
 
-        With ``if_versions`` (versions from :meth:`version`, or field -> version),
+        With ``if_versions`` (versions from ``version``, or field -> version),
         nothing is stored unless every field named is still at that version, checked
         under the fields' locks and, with Redis or SQLite, atomically with the write;
-        otherwise :class:`StaleWriteError` says which fields moved on::
+        otherwise ``StaleWriteError`` says which fields moved on:
 
-            state.update(count=0, messages=[])
-            seen = doc.version(lambda d: d.text)   # when the user started editing
-            doc.update(text=edited, if_versions=seen)
+        ```python
+        state.update(count=0, messages=[])
+        seen = doc.version(lambda d: d.text)   # when the user started editing
+        doc.update(text=edited, if_versions=seen)
+        ```
 
-        :meth:`batch` does the same with attribute assignments, which every type
+        ``batch`` does the same with attribute assignments, which every type
         checker checks (field names given as keywords need the mypy plugin).
         """
         self._slot().assign(type(self), values, timeout, expected(if_versions))
@@ -315,19 +332,21 @@ class SharedState(BaseModel):
         self,
         *,
         if_versions: Mapping[str, int] | Version | Iterable[Version] | None = None,
-        timeout: float = DEFAULT_LOCK_TIMEOUT,
+        timeout: float = 30.0,
     ) -> AbstractContextManager[Self]:
-        """Several fields assigned in a block, stored on exit as one :meth:`update`.
+        """Several fields assigned in a block, stored on exit as one ``update``.
 
         The block gets a draft typed as the state: its assignments are recorded (a
-        misspelt field is a :class:`FieldNameError` at once, and an error in every
+        misspelt field is a ``FieldNameError`` at once, and an error in every
         type checker), its reads see the values assigned so far, and on exit they are
         validated together and stored all or nothing, with one push.  An exception in
-        the block stores nothing::
+        the block stores nothing:
 
-            with doc.batch(if_versions=seen) as new:
-                new.text = draft
-                new.edits = new.edits + 1
+        ```python
+        with doc.batch(if_versions=seen) as new:
+            new.text = draft
+            new.edits = new.edits + 1
+        ```
         """
         return self._batch(expected(if_versions), timeout)
 
@@ -356,16 +375,18 @@ class SharedState(BaseModel):
         field: Callable[[Self], list[Any]] | str,
         *items: Any,
         keep_last: int | None = None,
-        timeout: float = DEFAULT_LOCK_TIMEOUT,
+        timeout: float = 30.0,
     ) -> None:
         """Add ``items`` at the end of a list field: one change, one push.
 
         Validates only the new items (against the list's item type) and the
         field's ``min_length`` / ``max_length``, under the field's lock, so its
         cost does not grow with the list; with Redis or SQLite only the items are stored and sent.
-        ``keep_last`` drops the oldest items beyond that many, in the same step::
+        ``keep_last`` drops the oldest items beyond that many, in the same step:
 
-            chat.append(lambda c: c.messages, Message(author="ann", text="hi"), keep_last=500)
+        ```python
+        chat.append(lambda c: c.messages, Message(author="ann", text="hi"), keep_last=500)
+        ```
 
         A field with a field validator, or a class with a model validator, has
         its whole new value validated instead, as an assignment would.
@@ -393,14 +414,16 @@ class SharedState(BaseModel):
         key: Any,
         value: Any,
         *,
-        timeout: float = DEFAULT_LOCK_TIMEOUT,
+        timeout: float = 30.0,
     ) -> None:
         """Set one item of a dict field (``key``) or list field (an int index).
 
         Validates the key and value only; nothing is stored (and nobody re-run)
-        if the item already equals ``value``::
+        if the item already equals ``value``:
 
-            scores.set_item(lambda s: s.points, "alice", 3)
+        ```python
+        scores.set_item(lambda s: s.points, "alice", 3)
+        ```
         """
         self._slot().edit(type(self), _selectors.one(field), "set_item", (key, value), timeout)
 
@@ -415,13 +438,15 @@ class SharedState(BaseModel):
     @overload
     def del_item(self, field: str, key: Any, *, timeout: float = ...) -> None: ...
     def del_item(
-        self, field: Callable[[Self], Any] | str, key: Any, *, timeout: float = DEFAULT_LOCK_TIMEOUT
+        self, field: Callable[[Self], Any] | str, key: Any, *, timeout: float = 30.0
     ) -> None:
         """Remove one item of a dict field (``key``) or list field (an int index).
 
-        Raises ``KeyError`` / ``IndexError`` when there is no such item::
+        Raises ``KeyError`` / ``IndexError`` when there is no such item:
 
-            scores.del_item(lambda s: s.points, "alice")
+        ```python
+        scores.del_item(lambda s: s.points, "alice")
+        ```
         """
         self._slot().edit(type(self), _selectors.one(field), "del_item", (key,), timeout)
 
@@ -432,19 +457,21 @@ class SharedState(BaseModel):
         Reading it binds the session like a field: when someone opens or closes a
         tab, navigates away or stops reading the state, the sessions that show
         the count re-run (within about a second; a replica that died drops out
-        within 15 s).  A session counts once however many fields it reads::
+        within 15 s).  A session counts once however many fields it reads:
 
-            st.caption(f"{room.presence()} here")
+        ```python
+        st.caption(f"{room.presence()} here")
+        ```
         """
         return len(_presence.shown(self._slot()))
 
     def present(self) -> list[str]:
-        """The labels the sessions showing this state gave with :meth:`present_as`,
-        sorted; binds like :meth:`presence`.  Sessions without a label are not listed."""
+        """The labels the sessions showing this state gave with ``present_as``,
+        sorted; binds like ``presence``.  Sessions without a label are not listed."""
         return sorted(label for label in _presence.shown(self._slot()) if label is not None)
 
     def present_as(self, label: str) -> None:
-        """Say who this session is, for :meth:`present` (call it on every run, e.g.
+        """Say who this session is, for ``present`` (call it on every run, e.g.
         ``room.present_as(name)`` with a name the user typed, or ``st.user.name`` in an
         app with login).  Nothing is shown that no session set."""
         if not isinstance(label, str) or not label or len(label) > 100:
@@ -458,7 +485,7 @@ class SharedState(BaseModel):
         """How many changes of ``field`` were stored: 0 until its first write.
 
         The same in every process under Redis or SQLite, kept where the store persists.
-        Reading it binds the session like reading the field.  A :class:`Version` is an
+        Reading it binds the session like reading the field.  A ``Version`` is an
         ``int`` that knows its field: pass it back as ``update(..., if_versions=v)``
         (or ``batch(if_versions=[v, w])``) for a write that fails if somebody else
         wrote meanwhile.
@@ -477,10 +504,12 @@ class SharedState(BaseModel):
         (validated; a rejected value snaps back and shows the error as a toast).
         Works with every widget that holds a value (slider, checkbox, toggle,
         radio, selectbox, multiselect, text_input, number_input, date_input, ...)
-        and inside fragments.  Do not pass ``value=``: the field is the value::
+        and inside fragments.  Do not pass ``value=``: the field is the value:
 
-            st.slider("Level", 0, 10, **knob.widget(lambda k: k.level))
-            st.checkbox("Done", **todo.widget("done"))
+        ```python
+        st.slider("Level", 0, 10, **knob.widget(lambda k: k.level))
+        st.checkbox("Done", **todo.widget("done"))
+        ```
 
         ``key`` names the widget (the default derives one from the state and
         field); give one to show the same field in two widgets of one page.
@@ -490,9 +519,11 @@ class SharedState(BaseModel):
     def notify(self, *fields: Callable[[Self], object] | str) -> None:
         """Re-run the sessions bound to ``fields`` (all but the caller's own).
 
-        For changes typed_state cannot see, such as writes inside ``no_rerun``::
+        For changes typed_state cannot see, such as writes inside ``no_rerun``:
 
-            state.notify(lambda s: s.prices)
+        ```python
+        state.notify(lambda s: s.prices)
+        ```
         """
         self._slot().notify(type(self), _selectors.many(fields))
 
@@ -564,7 +595,7 @@ class _Draft:
     """What ``batch()`` yields: the state's attributes, assignments recorded.
 
     Reads see the values assigned in the block so far, else the state's; assigning a
-    name the class does not declare raises :class:`FieldNameError` at once.
+    name the class does not declare raises ``FieldNameError`` at once.
     """
 
     __slots__ = ("assigned", "state")

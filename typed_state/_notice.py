@@ -47,8 +47,9 @@ def _draw(kind: Kind, body: str, icon: str | None) -> None:
 
 
 class _Notice:
-    """Messages kept through the runs typed_state pushes to this session::
+    """Messages kept through the runs typed_state pushes to this session.
 
+    ```python
     if st.button("Save"):
         try:
             doc.update(text=draft, if_versions={"text": seen})
@@ -56,6 +57,7 @@ class _Notice:
             notice.error("Somebody saved first: nothing was saved.")
         else:
             notice.success("Saved.")
+    ```
     """
 
     __slots__ = ()
@@ -101,6 +103,26 @@ class _Notice:
 
 
 notice = _Notice()
+"""Feedback after a write that survives the runs typed_state pushes.
+
+The writer's page gets a catch-up run after its write (it drew the old value), and
+that run does not take the button's branch, so an ``st.success`` drawn there would
+vanish at once.  ``notice.success(body)``, ``notice.info``, ``notice.warning``,
+``notice.error`` and ``notice.toast`` draw like their ``st.`` namesakes (same
+``body`` and keyword-only ``icon``), and again in each later run typed_state pushes
+to this session, at that run's first ``get()``, until the user starts a run.  In a
+thread of the app (no session) they only draw.
+
+```python
+if st.button("Save"):
+    try:
+        doc.update(text=draft, if_versions={"text": seen})
+    except StaleWriteError:
+        notice.error("Somebody saved first: nothing was saved.")
+    else:
+        notice.success("Saved.")
+```
+"""
 
 
 def replay(run: Run) -> None:

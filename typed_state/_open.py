@@ -1,6 +1,6 @@
 """The process-wide store of each URL, opened on first use with the app's settings.
 
-Every store is one entry of :data:`STORES`: its URL schemes, its module and class
+Every store is one entry of ``STORES``: its URL schemes, its module and class
 (imported when a URL first names it), and the client library it needs.
 """
 

@@ -2,14 +2,14 @@
 
 A session is present on a state from its first use of it in a run (``get()``
 or a field read) until a later run of it that does not use it has ended, it
-asks for another page, or it closes (see :meth:`Engine.showing`).  Reading
+asks for another page, or it closes (see ``Engine.showing``).  Reading
 ``presence()`` or ``present()`` binds the session like a field: when the count
 or the labels change, it re-runs, coalesced like any push.
 
-A tick on the server's event loop, every :data:`_TICK` seconds while sessions
+A tick on the server's event loop, every ``_TICK`` seconds while sessions
 use states, sees runs end and sessions leave, re-runs the sessions whose
 presence changed, and, under a shared store, publishes this process's presence
-there (entries that expire :data:`_EXPIRY` seconds after the last heartbeat, so
+there (entries that expire ``_EXPIRY`` seconds after the last heartbeat, so
 a replica that dies drops out) and reads the other processes'.
 """
 

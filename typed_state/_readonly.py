@@ -4,7 +4,7 @@ A value read from a shared state is the stored object itself (no copy per
 read), so an in-place change would alter what every session sees without
 validation, the field's lock or a push.  Every value is therefore frozen when
 it is stored: lists, dicts and sets become subclasses of themselves whose
-mutating methods raise :class:`~typed_state.ReadOnlyValueError`; a Pydantic
+mutating methods raise ``typed_state.ReadOnlyValueError``; a Pydantic
 model becomes an instance of a read-only subclass of its own class; a numpy
 array becomes a read-only copy.  Freezing recurses, so the rule holds at any
 depth, and a value frozen already (read from a state and written back) is
@@ -20,7 +20,7 @@ new plain value instead of changing this one, as it does on a tuple, so
 Counters, OrderedDicts, defaultdicts and deques keep their type, read-only; a
 dataclass (stdlib or Pydantic's, with a ``__dict__``) becomes an instance of a
 read-only subclass of its class.  Types with no read-only form (a pandas DataFrame,
-a slotted dataclass, any other object) are stored as they are: :func:`is_frozen` says
+a slotted dataclass, any other object) are stored as they are: ``is_frozen`` says
 False for them, and a re-assignment of the very object stored then counts as a change.
 """
 
@@ -81,7 +81,7 @@ class Origin:
 
 
 class Frozen:
-    """Marks the frozen forms; each carries the :class:`Origin` of its value."""
+    """Marks the frozen forms; each carries the ``Origin`` of its value."""
 
     __slots__ = ()
     _ts_origin: Origin
@@ -368,7 +368,7 @@ def _frozen_mapping(value: dict[Any, Any], origin: Origin) -> Any:
 
 
 class _FrozenModel(Frozen):
-    """Mixed into the read-only subclass of each model class (see :func:`_frozen_class`)."""
+    """Mixed into the read-only subclass of each model class (see ``_frozen_class``)."""
 
     __slots__ = ()
 

@@ -291,7 +291,7 @@ class Slot:
     # -- locks -----------------------------------------------------------------------
 
     def check_fields(self, cls: type[BaseModel], names: Sequence[str]) -> None:
-        """Raise :class:`FieldNameError` for a name ``cls`` does not declare."""
+        """Raise ``FieldNameError`` for a name ``cls`` does not declare."""
         fields = cls.model_fields
         for name in names:
             if name not in fields:
@@ -330,7 +330,7 @@ class Slot:
                         del held[key]
 
     def refuse_unreadable(self, names: Iterable[str], action: str) -> None:
-        """Raise :class:`StoredValueError` for a field among ``names`` whose stored value
+        """Raise ``StoredValueError`` for a field among ``names`` whose stored value
         the class could not read (it shows its default): a write built on it would
         store the default and lose the stored value."""
         for name in names:
@@ -451,7 +451,7 @@ class Slot:
         """An item operation (``append``, ``set_item``, ``del_item``) on one field.
 
         Validates only the new items where the field allows it (see
-        :mod:`typed_state._items`), else the whole new value, as an assignment.
+        ``typed_state._items``), else the whole new value, as an assignment.
         """
         cls = self.cls
         self.check_fields(cls, (name,))

@@ -22,7 +22,7 @@ Streamlit upgrade that moves an internal is one place to fix.  What is used:
 
 Supported: Streamlit 1.50 to the newest.  Where an older release lacks one of
 these, the feature (never the version string) is detected once at import and
-a fallback with the same behaviour is used (see :data:`FALLBACKS`).
+a fallback with the same behaviour is used (see ``FALLBACKS``).
 """
 
 from __future__ import annotations

@@ -6,15 +6,17 @@ from collections.abc import Iterable, Mapping
 
 
 class Version(int):
-    """How many changes of one field were stored, as :meth:`SharedState.version` gives it.
+    """How many changes of one field were stored, as ``SharedState.version`` gives it.
 
     An ``int`` (compare it, show it, store it), which also knows its ``field``, so that a
-    conditional write needs no field name typed again::
+    conditional write needs no field name typed again:
 
-        seen = doc.version(lambda d: d.text)      # when the user started editing
-        doc.update(text=draft, if_versions=seen)  # StaleWriteError if it moved on
-        with doc.batch(if_versions=[seen, doc.version(lambda d: d.title)]) as new:
-            new.text = draft
+    ```python
+    seen = doc.version(lambda d: d.text)      # when the user started editing
+    doc.update(text=draft, if_versions=seen)  # StaleWriteError if it moved on
+    with doc.batch(if_versions=[seen, doc.version(lambda d: d.title)]) as new:
+        new.text = draft
+    ```
     """
 
     field: str

@@ -3,7 +3,7 @@
 A keyed Streamlit widget ignores a changed ``value=``, so the naive pattern
 (``v = st.slider(..., value=state.level, key="k"); state.level = v``) writes
 each session's own widget value back on every run, and two sessions re-run
-each other for ever.  :meth:`SharedState.widget` instead
+each other for ever.  ``SharedState.widget`` instead
 
 - copies the field into the session's widget state before the widget is drawn,
   only when they differ (so a push moves the widget, and a user's pending
@@ -41,14 +41,16 @@ if TYPE_CHECKING:
 
 
 class WidgetBinding(TypedDict):
-    """What :meth:`SharedState.widget` returns: keyword arguments for a widget call.
+    """What ``SharedState.widget`` returns: keyword arguments for a widget call.
 
-    ::
-
-        st.slider("Level", 0, 10, **knob.widget("level"))
+    ```python
+    st.slider("Level", 0, 10, **knob.widget("level"))
+    ```
     """
 
     key: str
+    """The widget's key in ``st.session_state``: ``key=`` as given to ``widget()``, else
+    one made from the state and the field."""
     on_change: Callable[[], None] | None
     """Writes the field when the user changes the widget; None inside ``st.form``, where
     the submission writes."""
@@ -70,7 +72,7 @@ def bind(state: SharedState, field: str, key: str | None) -> WidgetBinding:
 
 
 _FORMS = "typed_state:forms"
-"""The session-state key of this session's forms (id -> :class:`_Form`)."""
+"""The session-state key of this session's forms (id -> ``_Form``)."""
 
 
 class _Form:

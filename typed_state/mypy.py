@@ -1,9 +1,11 @@
 """mypy plugin: field names given as strings are checked like attributes.
 
-Enable it next to Pydantic's in ``mypy.ini`` (or ``[tool.mypy]`` in pyproject)::
+Enable it next to Pydantic's in ``mypy.ini`` (or ``[tool.mypy]`` in pyproject):
 
-    [mypy]
-    plugins = pydantic.mypy, typed_state.mypy
+```python
+[mypy]
+plugins = pydantic.mypy, typed_state.mypy
+```
 
 Python's type system cannot say "the names of this class's fields", so without
 the plugin ``state.lock("cout")`` type-checks and fails only when it runs.  With

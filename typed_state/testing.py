@@ -2,17 +2,19 @@
 
 Under ``streamlit.testing.v1.AppTest`` there are no real sessions to re-run;
 typed_state still stores, validates and locks, and records the re-runs it
-would have pushed::
+would have pushed:
 
-    from typed_state import testing
+```python
+from typed_state import testing
 
-    def test_counter() -> None:
-        testing.reset()
-        at = AppTest.from_file("app.py").run()
-        at.button[0].click()
-        testing.run(at)  # the click's run, then the catch-up run a browser gets
-        assert Counter.get().count == 1
-        assert at.markdown[0].value == "`1`"  # st.write(counter.count)
+def test_counter() -> None:
+    testing.reset()
+    at = AppTest.from_file("app.py").run()
+    at.button[0].click()
+    testing.run(at)  # the click's run, then the catch-up run a browser gets
+    assert Counter.get().count == 1
+    assert at.markdown[0].value == "`1`"  # st.write(counter.count)
+```
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ APPTEST_SESSION = "test session id"
 """The session id of every script run under AppTest."""
 
 _MAX_RUNS = 10
-"""Runs :func:`run` makes at most for one call (a page whose every run writes)."""
+"""Runs ``run`` makes at most for one call (a page whose every run writes)."""
 
 
 def reset() -> None:
@@ -54,13 +56,13 @@ def run(at: AppTest, *, timeout: float | None = None) -> AppTest:
     above ``if st.button("+1"): c.count += 1``) and any run a write pushed to it
     meanwhile (a background thread's), until none is due.  Returns ``at``.
 
-    ::
+    ```python
+    at.button[0].click()
+    testing.run(at)
+    assert at.markdown[0].value == "`1`"
+    ```
 
-        at.button[0].click()
-        testing.run(at)
-        assert at.markdown[0].value == "`1`"
-
-    The re-runs it made stay listed by :func:`reruns`.
+    The re-runs it made stay listed by ``reruns``.
     """
     for _ in range(_MAX_RUNS):
         before = len(engine().take_recorded(clear=False))

@@ -13,6 +13,7 @@ st.title("Shared table")
 # else saves, this page re-runs but the editor's data (and so the widget and its
 # unsaved edits) stay the same, and the page says that the table changed. The
 # version kept with the snapshot makes Save refuse to overwrite a newer save.
+# --8<-- [start:snapshot]
 if "table_base" not in st.session_state:
     st.session_state["table_version"] = table.version("rows")
     st.session_state["table_base"] = table.rows
@@ -45,6 +46,9 @@ def save(edited: list[dict[str, object]], *, overwrite: bool = False) -> None:
         return
     load_theirs()  # the saved table is the new snapshot
     notice.success("Saved.")
+
+
+# --8<-- [end:snapshot]
 
 
 behind = st.session_state["table_version"] != table.version("rows")

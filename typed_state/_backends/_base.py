@@ -3,9 +3,9 @@
 A backend keeps, per namespace (one state instance: class and key), the values
 of its fields, and gives a lock per field.  Values cross this interface as the
 Python objects the model validated; a backend that leaves the process encodes
-them with the :class:`FieldCodec` it is given.  Backends know nothing of
+them with the ``FieldCodec`` it is given.  Backends know nothing of
 Streamlit or of re-runs: a store shared with other processes reports their
-writes through :meth:`Backend.watch`.
+writes through ``Backend.watch``.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class Write:
     """Made under ``no_rerun``: other processes update their values, nobody re-runs."""
     expect: Mapping[str, int] | None = None
     """Field -> version: store nothing unless every field named is still at that
-    version, checked atomically with the write (:class:`StaleVersions` otherwise)."""
+    version, checked atomically with the write (``StaleVersions`` otherwise)."""
 
 
 PLAIN = Write()
@@ -109,7 +109,7 @@ class Backend(ABC):
         """The live values of ``namespace``, None if nothing is stored for it.
 
         The returned dict is the backend's own: the model reads from it on
-        every field read and must not change it except through :meth:`save`.
+        every field read and must not change it except through ``save``.
         """
 
     @abstractmethod
@@ -117,7 +117,7 @@ class Backend(ABC):
         self, namespace: str, values: Mapping[str, Any], codec: FieldCodec
     ) -> dict[str, Any]:
         """Live values for a namespace that holds nothing yet: ``values`` (the
-        defaults), stored with the first :meth:`save`."""
+        defaults), stored with the first ``save``."""
 
     @abstractmethod
     def create(
@@ -133,18 +133,18 @@ class Backend(ABC):
 
         Returns True when this write created the namespace in the store (its
         first write: the other live values are stored with it).  A member's
-        write also counts as a use of it (:meth:`mark_used`).  Each stored
+        write also counts as a use of it (``mark_used``).  Each stored
         field's version goes up by one.  Other processes sharing the store hear
         of the change, quietly if ``how.quiet``; ``how.expect`` makes the write
-        conditional (see :class:`Write`).
+        conditional (see ``Write``).
 
-        Raises :class:`~typed_state.BackendError` when they could not be stored;
+        Raises ``typed_state.BackendError`` when they could not be stored;
         the live values are then unchanged.
         """
 
     def append(self, namespace: str, change: Append, codec: FieldCodec) -> bool:
         """Store ``change.value``, the list field's old value with ``change.items``
-        appended, as one change; as :meth:`save` otherwise.
+        appended, as one change; as ``save`` otherwise.
 
         A store that keeps a list as a list sends and stores only the items.
         """

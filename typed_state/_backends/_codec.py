@@ -3,7 +3,7 @@
 A value read back is validated against the field's declared type, so data from
 the store can never run code, and data that no longer fits (a replica with
 another schema, a corrupt key) is caught where it is read.  Values come out
-frozen (read-only, see :mod:`typed_state._readonly`), as every stored value is.
+frozen (read-only, see ``typed_state._readonly``), as every stored value is.
 
 Every value round-trips exactly, whatever it holds: Pydantic turns it into
 Python data (models into dicts), which is written as JSON with NaN and
@@ -18,7 +18,7 @@ tag, because JSON cannot tell them from a string or an object:
 
 The tags are only looked for in fields whose schema can hold such values, so
 other fields pay nothing for them.  Any other arbitrary type cannot be stored
-outside the process: :meth:`FieldCodec.check_storable` says so, naming the
+outside the process: ``FieldCodec.check_storable`` says so, naming the
 field, when the class first meets such a store.
 """
 
@@ -115,7 +115,7 @@ class FieldCodec:
         return adapter
 
     def check_storable(self, backend: str) -> None:
-        """Raise :class:`ConfigurationError` for a field ``backend`` cannot store.
+        """Raise ``ConfigurationError`` for a field ``backend`` cannot store.
 
         Called when a class first meets a store outside the process: an
         arbitrary type with no JSON form (neither numpy nor pandas) fails here,
@@ -136,7 +136,7 @@ class FieldCodec:
         """The JSON of a field's value (exact: see the module's docstring).
 
         Raises ``pydantic.ValidationError`` for a value nested deeper than any
-        process could read back (see :func:`_readable`).
+        process could read back (see ``_readable``).
         """
         adapter = self._adapter(name)
         data = adapter.dump_python(value, mode="python")
@@ -171,7 +171,7 @@ class FieldCodec:
     def decode(self, name: str, raw: bytes | str | list[Any]) -> Any:
         """The (frozen) value of ``raw`` (JSON, or a list field's item JSONs) as the field's
         type reads it; raises ``ValueError`` (a ``pydantic.ValidationError``, or bad JSON)
-        if it does not fit.  :meth:`read` reads through the class itself."""
+        if it does not fit.  ``read`` reads through the class itself."""
         adapter = self._adapter(name)
         raw = _joined(raw)
         if self._tagged[name]:
@@ -203,7 +203,7 @@ class FieldCodec:
         process holds), only the fields of the class that ``stored`` names are read,
         each validated with the others at their ``base`` values, as a write would.
         A value that does not validate is read as its field's default and reported in
-        :attr:`Reading.unreadable`.
+        ``Reading.unreadable``.
         """
         names = list(self.names) if base is None else [n for n in stored if n in self._origins]
         if not self.by_class:
@@ -281,7 +281,7 @@ class FieldCodec:
         against the others as this process holds them, some maybe older than the one
         read (their locks are taken one after the other): it would find a stored value
         unreadable that is not.  Such a rule is checked on the whole stored state, when
-        it is loaded (:meth:`read`), and on every write.
+        it is loaded (``read``), and on every write.
         """
         validator = self.cls.__pydantic_validator__
         schema: Any = self.cls.__pydantic_core_schema__
@@ -365,7 +365,7 @@ class FieldCodec:
         return self.freeze(name, self.cls.model_fields[name].get_default(call_default_factory=True))
 
     def freeze(self, name: str, value: Any) -> Any:
-        """``value`` made read-only as a value of field ``name`` (see :func:`freeze`)."""
+        """``value`` made read-only as a value of field ``name`` (see ``freeze``)."""
         return freeze(value, self._origins[name])
 
     def origin(self, name: str) -> Origin:
@@ -385,7 +385,7 @@ class FieldCodec:
         ]
 
     def decode_items(self, name: str, raws: list[bytes]) -> list[Any]:
-        """The (frozen) items of :meth:`encode_items`; the field's constraints are not
+        """The (frozen) items of ``encode_items``; the field's constraints are not
         checked (these are some of its items, not its value)."""
         adapter = self._items_adapters.get(name)
         if adapter is None:
@@ -545,7 +545,7 @@ def _tag(data: Any) -> Any:
 
 
 def _untag(data: Any) -> Any:
-    """The inverse of :func:`_tag`, on data parsed from JSON."""
+    """The inverse of ``_tag``, on data parsed from JSON."""
     if isinstance(data, list):
         return [_untag(v) for v in data]
     if not isinstance(data, dict):

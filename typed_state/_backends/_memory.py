@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 class _Lock:
-    """A ``threading.RLock`` behind the :class:`FieldLock` interface."""
+    """A ``threading.RLock`` behind the ``FieldLock`` interface."""
 
     __slots__ = ("_lock",)
 

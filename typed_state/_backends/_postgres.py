@@ -87,7 +87,7 @@ def _pg(statement: str) -> LiteralString:
 
 
 class _Transaction:
-    """A psycopg connection inside a transaction, as :class:`Transaction`."""
+    """A psycopg connection inside a transaction, as ``Transaction``."""
 
     __slots__ = ("_conn",)
 
@@ -166,7 +166,7 @@ class PostgresBackend(SQLBackend):
 
     def _prepare(self, conn: psycopg.Connection[Any]) -> None:
         """Make the schema and the tables unless they exist, and check that this user may
-        use them (a :class:`ConfigurationError` naming what is missing)."""
+        use them (a ``ConfigurationError`` naming what is missing)."""
         schema = sql.Identifier(self.schema)
         try:
             with conn.transaction():

@@ -10,7 +10,7 @@ Layout, under ``typed_state:<app>:`` so that apps and classes never collide:
   an append is one RPUSH and its change message carries just the new items;
 - ``used:<family>``: a sorted set of a family's members by last use (wall
   time), for expiry by ``typed_state_ttl`` and ``typed_state_max_keys``;
-- ``lock:<namespace>:<field>``: a redis-py :class:`~redis.lock.Lock` per field,
+- ``lock:<namespace>:<field>``: a redis-py ``redis.lock.Lock`` per field,
   a lease that a background thread renews while its holder works, and that
   fences writes: a write under a lock is one Lua script that stores only if the
   lock is still this holder's, so a write can never land after its lease ran out;
@@ -22,7 +22,7 @@ Each process keeps the decoded values in a local cache, the dict the model
 reads from, so a field read is no network round trip.  A listener thread
 follows ``changes``: for another process's write it fetches the fields named
 (never trusting the message for values), updates the cache and reports them
-through :meth:`RedisBackend.watch`.  Taking a field's lock fetches the field
+through ``RedisBackend.watch``.  Taking a field's lock fetches the field
 too, so a read-modify-write under the lock always starts from the stored value.
 """
 
@@ -562,7 +562,7 @@ class RedisBackend(SharedBackend):
     ) -> Any:
         """Run a script that writes; with ``wait_replicas``, return only once that many
         replicas have the write (Redis ``WAIT``, on the same connection), else raise
-        :class:`BackendError`: the master has it, but a failover may lose it, so it is no
+        ``BackendError``: the master has it, but a failover may lose it, so it is no
         acknowledged write (this process shows what the master holds)."""
         wanted = self._target.wait_replicas
         if not wanted:
@@ -830,7 +830,7 @@ _DELETE_IF = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('d
 
 
 class _RedisLease(StoreLease):
-    """A field's lock in Redis: a redis-py :class:`~redis.lock.Lock` whose token
+    """A field's lock in Redis: a redis-py ``redis.lock.Lock`` whose token
     lives on the object (``thread_local=False``), read by the renewing thread and
     by fenced writes."""
 
@@ -870,7 +870,7 @@ class _RedisLease(StoreLease):
         self._while_held(self.lock.reacquire, "renew")
 
     def _while_held(self, action: Callable[[], object], verb: str) -> None:
-        """Release or renew: :class:`LeaseLost` if the lease is no longer ours."""
+        """Release or renew: ``LeaseLost`` if the lease is no longer ours."""
         try:
             action()
         except LockNotOwnedError:

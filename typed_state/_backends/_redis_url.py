@@ -8,7 +8,7 @@ and typed_state's own options, which redis-py must not see.
   for ``service``, asked again whenever a connection is made, so that a failover is
   followed without a restart.  ``sentinel_password=`` (query) is the sentinels' own;
 - ``?wait_replicas=N`` on any of them: a write returns only once N replicas have it
-  (Redis ``WAIT``), else it fails (see :class:`RedisTarget`).
+  (Redis ``WAIT``), else it fails (see ``RedisTarget``).
 """
 
 from __future__ import annotations

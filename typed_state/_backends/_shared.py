@@ -1,6 +1,6 @@
 """What every store shared by several processes does the same way (Redis, SQLite,
 PostgreSQL): a store module provides reads, writes, a lease and a feed of change
-messages (the abstract methods of :class:`SharedBackend` and :class:`StoreLease`),
+messages (the abstract methods of ``SharedBackend`` and ``StoreLease``),
 and this module does the rest.
 
 Each process keeps the decoded values in a local cache, the dict the model
@@ -10,7 +10,7 @@ change message (JSON: origin ``o``, namespace ``n``, fields ``f`` and flags:
 an append its items ``a`` with the field's change count ``c`` and version ``v``);
 another process's message makes this one fetch the fields named (never trusting
 the message for values, except an append's items applied exactly one change on)
-and report them through :meth:`SharedBackend.watch`.
+and report them through ``SharedBackend.watch``.
 
 Field locks are leases: a local re-entrant lock, then a lock in the store
 that a background thread renews every third of its lease while its holder
@@ -81,7 +81,7 @@ class Namespace:
         self.callbacks: list[Callable[[list[str], bool], None]] = []
         self.unreadable: dict[str, Unreadable] = {}
         """Fields whose stored value this class cannot read (it shows their defaults):
-        no write may be built on what it shows (see :meth:`SharedBackend.unreadable`)."""
+        no write may be built on what it shows (see ``SharedBackend.unreadable``)."""
 
 
 def _pid_namespace() -> str:
@@ -130,8 +130,8 @@ class LeaseLost(Exception):
 class StoreLease(ABC):
     """A field's lock in the store: the holder's token until it expires.
 
-    A store provides the four steps (:meth:`_try`, :meth:`_holder`,
-    :meth:`_take_from`, and give back / extend); :meth:`take` waits, and takes
+    A store provides the four steps (``_try``, ``_holder``,
+    ``_take_from``, and give back / extend); ``take`` waits, and takes
     over a lock whose holder died on this host without waiting for its lease.
     """
 
@@ -163,14 +163,14 @@ class StoreLease(ABC):
 
     @abstractmethod
     def give_back(self) -> None:
-        """Release the lease; :class:`LeaseLost` if it was no longer ours."""
+        """Release the lease; ``LeaseLost`` if it was no longer ours."""
 
     @abstractmethod
     def extend(self) -> None:
-        """Give the held lease a full term again; :class:`LeaseLost` if it was no longer ours."""
+        """Give the held lease a full term again; ``LeaseLost`` if it was no longer ours."""
 
     def take(self, timeout: float) -> bool:
-        """Take the lease, waiting at most ``timeout`` s (:class:`BackendError` if the
+        """Take the lease, waiting at most ``timeout`` s (``BackendError`` if the
         store fails)."""
         deadline = time.monotonic() + timeout
         token = lock_token()
@@ -203,7 +203,7 @@ class SharedBackend(Backend):
     """How messages name the store ("Redis", "SQLite", "PostgreSQL")."""
     errors: ClassVar[tuple[type[Exception], ...]] = ()
     """The store client's own errors: each is a failure of the store, which its
-    callers see as a :class:`BackendError`."""
+    callers see as a ``BackendError``."""
     recovery: ClassVar[str] = "reconnects by itself when the store is back"
     """What typed_state does after a failure, for messages."""
 
@@ -240,16 +240,16 @@ class SharedBackend(Backend):
     @abstractmethod
     def _create(self, namespace: str, encoded: Mapping[str, bytes]) -> Snapshot:
         """Store the fields of ``encoded`` (JSONs) that are not stored yet (another process
-        may have stored some: theirs stay), then read the namespace as :meth:`_load`."""
+        may have stored some: theirs stay), then read the namespace as ``_load``."""
 
     @abstractmethod
     def _feed(self) -> Generator[str | bytes | None, None, None]:
         """Follow the other processes' changes: connect, yield None once following
         (every change made after that is yielded), then each change message as it
         comes, or None when none came for a while (under a second); return when
-        ``self._stop`` is set.  Raises one of :attr:`errors` (or
-        :class:`BackendError`) when the store is lost: :meth:`_listen` backs off,
-        calls it again, and re-reads what changed meanwhile (:meth:`_resync`)."""
+        ``self._stop`` is set.  Raises one of ``errors`` (or
+        ``BackendError``) when the store is lost: ``_listen`` backs off,
+        calls it again, and re-reads what changed meanwhile (``_resync``)."""
 
     @abstractmethod
     def announce(self, namespace: str, names: list[str]) -> None:
@@ -259,7 +259,7 @@ class SharedBackend(Backend):
     def _read(self, namespace: str, names: list[str]) -> tuple[int, list[Any], list[int]]:
         """The stored values of these fields (JSON, a list of item JSONs, or None), the
         namespace's version and the fields' change counts, read in one step.  The cache
-        is the caller's to update: a value before its count (see :meth:`_take`)."""
+        is the caller's to update: a value before its count (see ``_take``)."""
 
     @abstractmethod
     def _lease(self, namespace: str, field: str) -> StoreLease:
@@ -307,7 +307,7 @@ class SharedBackend(Backend):
 
     @contextlib.contextmanager
     def _failing(self, action: str) -> Iterator[None]:
-        """Turn the store client's errors raised inside into :meth:`_failed`'s."""
+        """Turn the store client's errors raised inside into ``_failed``'s."""
         try:
             yield
         except self.errors as exc:
@@ -344,7 +344,7 @@ class SharedBackend(Backend):
         stored: Mapping[str, Any],
         base: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Stored fields as the class reads them (see :meth:`FieldCodec.read`); a value
+        """Stored fields as the class reads them (see ``FieldCodec.read``); a value
         it cannot read is its default, with a warning, and is marked unreadable."""
         reading = ns.codec.read(stored, base)
         if reading.rule is not None:
@@ -692,7 +692,7 @@ class SharedBackend(Backend):
                 self._fetch(namespace, ns, ns.codec.names)
 
     def _thread(self, target: Callable[[], None], name: str) -> threading.Thread:
-        """Start a daemon thread that :meth:`close` waits for."""
+        """Start a daemon thread that ``close`` waits for."""
         thread = threading.Thread(target=target, name=name, daemon=True)
         self._threads.append(thread)
         thread.start()

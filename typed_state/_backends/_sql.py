@@ -22,7 +22,7 @@ A write is one transaction that first updates its namespace's row: that row
 lock orders the writes of one namespace, so a conditional write's check and the
 write it allows see the same versions.  The statements are written once, with
 ``?`` placeholders; a store whose client spells them otherwise translates them in
-its :class:`Transaction`.
+its ``Transaction``.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ class SQLBackend(SharedBackend):
         self, action: str, *, write: bool = True, durable: bool = True
     ) -> AbstractContextManager[Transaction]:
         """One transaction, committed at the end, rolled back on an error.  A failure of
-        the store becomes a :class:`BackendError` naming ``action``.  A read
+        the store becomes a ``BackendError`` naming ``action``.  A read
         (``write=False``) sees one snapshot; a write that need not survive a crash (a
         lease, a last use, presence: ``durable=False``) may skip the sync to disk."""
 
@@ -102,7 +102,7 @@ class SQLBackend(SharedBackend):
         return f"{self.address}, {self.app} {namespace}"
 
     def _prune(self, db: Transaction, now: float) -> None:
-        """Delete the change messages older than :data:`KEEP_CHANGES`."""
+        """Delete the change messages older than ``KEEP_CHANGES``."""
         db.execute("DELETE FROM changes WHERE app = ? AND at < ?", (self.app, now - KEEP_CHANGES))
 
     # -- reading -----------------------------------------------------------------------

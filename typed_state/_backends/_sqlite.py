@@ -4,13 +4,13 @@ One database file holding the tables of the SQL stores (see ``_sql.py``).  A wri
 appends its change message to ``changes`` in its own transaction, and every process
 polls ``PRAGMA data_version`` (it moves when another connection commits) and reads
 the messages after the last one it saw; a process that did not poll for half of
-:data:`~typed_state._backends._sql.KEEP_CHANGES` (suspended, stalled) re-reads every
+``typed_state._backends._sql.KEEP_CHANGES`` (suspended, stalled) re-reads every
 field it holds instead.
 
 The file is in WAL mode with ``synchronous=FULL``: a write that returned is in
 the file, and survives a ``kill -9`` of the server or a power cut.  Writes are
 ``BEGIN IMMEDIATE`` transactions: SQLite takes them one at a time across
-processes, each waiting at most :data:`_BUSY_TIMEOUT` seconds for the others.
+processes, each waiting at most ``_BUSY_TIMEOUT`` seconds for the others.
 Leases run on this host's wall clock.
 """
 
@@ -144,7 +144,7 @@ class SQLiteBackend(SQLBackend):
         """The id of the last change message this process has acted on."""
         self._writes = 0
         self._synchronous = "FULL"
-        """The main connection's ``PRAGMA synchronous`` (see :meth:`_transaction`)."""
+        """The main connection's ``PRAGMA synchronous`` (see ``_transaction``)."""
         self._busy_ms = int(_BUSY_TIMEOUT * 1000)
         """The main connection's ``PRAGMA busy_timeout``, in ms."""
 
@@ -212,7 +212,7 @@ class SQLiteBackend(SQLBackend):
         self, action: str, *, write: bool = True, durable: bool = True
     ) -> Iterator[sqlite3.Connection]:
         """One transaction (``BEGIN IMMEDIATE`` to write); a failure rolls it back and
-        becomes a :class:`BackendError` naming the file and ``action``.
+        becomes a ``BackendError`` naming the file and ``action``.
 
         A write that need not survive a crash (a lock's lease, which expires
         anyway; a last use; presence) is not synced to disk on its own: the next

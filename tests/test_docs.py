@@ -101,13 +101,15 @@ def test_every_block_type_checks_under_mypy(written: Path) -> None:
 
 
 def test_every_block_type_checks_under_basedpyright(written: Path) -> None:
+    """The blocks, and the examples the docs include whole (mypy checks those in the
+    lint step, with the project's own configuration)."""
     config = written / "pyrightconfig.json"
     config.write_text(
         json.dumps(
             {
                 "typeCheckingMode": "standard",
                 "pythonVersion": "3.11",
-                "extraPaths": [str(ROOT), str(written)],
+                "extraPaths": [str(ROOT), str(written), str(EXAMPLES)],
                 "reportMissingModuleSource": False,
             }
         )
@@ -117,6 +119,7 @@ def test_every_block_type_checks_under_basedpyright(written: Path) -> None:
             str(Path(sys.executable).parent / "basedpyright"),
             *("--project", str(config), "--pythonpath", sys.executable, "--outputjson"),
             *sorted(str(path) for path in written.glob("*.py")),
+            *sorted({str(path) for page in docs.pages() for path in docs.includes(page)}),
         ],
         cwd=written,
         capture_output=True,

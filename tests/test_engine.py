@@ -474,3 +474,43 @@ def test_writes_made_by_users_are_no_echo(
         sessions.pump()
         engine.bind(b.run(), A)
     assert not [r for r in caplog.records if "re-running each other" in r.getMessage()]
+
+
+def test_a_push_to_many_sessions_goes_out_in_waves(sessions: FakeSessions, engine: Engine) -> None:
+    """200 runs started at once each paid ~3 ms of Streamlit's end-of-run collection,
+    which walks the temporaries of every run in flight: at most ``_WAVE`` runs go at
+    once, the next as earlier ones settle, and a run slower than ``_WAVE_PATIENCE`` (a
+    page waiting on the network) holds nobody back."""
+    wave = _engine._WAVE
+    readers = [sessions.add(f"r{i}") for i in range(2 * wave + 3)]
+    for reader in readers:
+        engine.bind(reader.run(), A)
+
+    def started() -> list[FakeSession]:
+        return [r for r in readers if r.reruns]
+
+    def run_and_settle(done: list[FakeSession]) -> None:
+        for reader in done:
+            reader.settled = True
+
+    original = FakeSession.rerun
+
+    def rerun(self: FakeSession, fragment_id: str | None) -> None:
+        original(self, fragment_id)
+        self.settled = False  # its run is queued: Streamlit says so at once
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(FakeSession, "rerun", rerun)
+        engine.changed([A], writer=None)
+        sessions.pump(rounds=1)
+        assert len(started()) == wave
+        sessions.pump(rounds=3)  # nothing settled: the rest wait
+        assert len(started()) == wave
+        run_and_settle(started()[:3])
+        sessions.pump(rounds=1)
+        assert len(started()) == wave + 3
+        sessions.now += 2 * _engine._WAVE_PATIENCE  # the runs in flight take long
+        sessions.pump(rounds=1)
+        assert len(started()) == len(readers)  # a whole wave more: all of them
+        assert sessions.scheduled == []  # nothing waits: the pump stopped
+    assert all(r.reruns == [None] for r in readers)

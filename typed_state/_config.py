@@ -60,7 +60,7 @@ class Settings(BaseModel):
     """The name under which a shared store (Redis, SQLite) keeps this app's states;
     required by those stores (see ``app_name``)."""
     lock_lease: float = Field(10.0, gt=0.0)
-    """Seconds a Redis or SQLite field lock lasts if its holder never releases it."""
+    """Seconds a field lock of a shared store lasts if its holder never releases it."""
     gc_freeze: bool | None = None
     """Freeze the long-lived heap (``gc.freeze()``, refrozen now and then) out of
     Streamlit's per-run collections: None (the default) in a server only, True in

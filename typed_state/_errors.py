@@ -80,7 +80,7 @@ class FieldNameError(TypedStateError, AttributeError):
 class LockTimeoutError(TypedStateError, TimeoutError):
     """A field lock could not be acquired within its timeout.
 
-    Nothing was written. Another thread (or, with Redis or SQLite, another process)
+    Nothing was written. Another thread (or, in a shared store, another process)
     held the lock for the whole timeout.  ``state``, ``fields`` (``field``: the
     first) and ``timeout`` say which lock and how long it was waited for.
     """

@@ -314,7 +314,7 @@ class SharedState(BaseModel):
 
         With ``if_versions`` (versions from ``version``, or field -> version),
         nothing is stored unless every field named is still at that version, checked
-        under the fields' locks and, with Redis or SQLite, atomically with the write;
+        under the fields' locks and, in a shared store, atomically with the write;
         otherwise ``StaleWriteError`` says which fields moved on:
 
         ```python
@@ -381,7 +381,7 @@ class SharedState(BaseModel):
 
         Validates only the new items (against the list's item type) and the
         field's ``min_length`` / ``max_length``, under the field's lock, so its
-        cost does not grow with the list; with Redis or SQLite only the items are stored and sent.
+        cost does not grow with the list; in a shared store only the items are stored and sent.
         ``keep_last`` drops the oldest items beyond that many, in the same step:
 
         ```python
@@ -452,7 +452,7 @@ class SharedState(BaseModel):
 
     def presence(self) -> int:
         """How many live sessions show this state: their latest run used it (``get()``
-        or a field read), in this process and, under Redis or SQLite, in every process.
+        or a field read), in this process and, in a shared store, in every process.
 
         Reading it binds the session like a field: when someone opens or closes a
         tab, navigates away or stops reading the state, the sessions that show
@@ -484,7 +484,7 @@ class SharedState(BaseModel):
     def version(self, field: Callable[[Self], object] | str) -> Version:
         """How many changes of ``field`` were stored: 0 until its first write.
 
-        The same in every process under Redis or SQLite, kept where the store persists.
+        The same in every process of a shared store, kept where the store persists.
         Reading it binds the session like reading the field.  A ``Version`` is an
         ``int`` that knows its field: pass it back as ``update(..., if_versions=v)``
         (or ``batch(if_versions=[v, w])``) for a write that fails if somebody else

@@ -202,3 +202,33 @@ def test_a_class_that_forbids_extras_reads_past_a_removed_fields_value() -> None
     assert codec_for(Closed).by_class
     assert codec_for(Closed).read({"n": b"4", "gone": b"1"}).values == {"n": 4}
     assert codec_for(Closed).read({"m": b"5", "gone": b"1"}).values == {"n": 5}
+
+
+class Reading(BaseModel):
+    at: datetime.datetime
+    value: float
+
+
+class Readings(SharedState):
+    items: list[Reading] = Field(default_factory=list)
+
+
+def test_a_library_another_thread_is_still_importing_is_left_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker thread appended while the page's first st.line_chart imported numpy:
+    numpy was in sys.modules without its attributes yet, and freezing the new item
+    raised AttributeError ('partially initialized module 'numpy' has no attribute
+    'ndarray'').  Found running examples/recipes/dashboard.py in a browser."""
+    import sys
+    import types
+
+    monkeypatch.setitem(sys.modules, "numpy", types.ModuleType("numpy"))
+    monkeypatch.setitem(sys.modules, "pandas", types.ModuleType("pandas"))
+    reading = Reading(at=datetime.datetime(2026, 12, 6), value=0.5)
+    readings = Readings.get()
+    readings.append(lambda r: r.items, reading)  # freezes the item
+    readings.items = [reading, reading]  # compares, then freezes
+    assert not differs(readings.items, [reading, reading])
+    codec = codec_for(Readings)
+    assert codec.decode("items", codec.encode("items", readings.items)) == [reading, reading]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from typed_state._loaded import loaded
 from typed_state._readonly import is_frozen
 
 if TYPE_CHECKING:
@@ -90,9 +91,10 @@ def _model_class(model: BaseModel) -> type:
 
 
 def _arrays_equal(a: Any, b: Any) -> bool:
-    numpy = sys.modules.get("numpy")
-    if numpy is None or not (isinstance(a, numpy.ndarray) and isinstance(b, numpy.ndarray)):
+    ndarray = loaded("numpy", "ndarray")
+    if ndarray is None or not (isinstance(a, ndarray) and isinstance(b, ndarray)):
         return False
+    numpy = sys.modules["numpy"]
     try:
         return bool(numpy.array_equal(a, b, equal_nan=True))
     except TypeError:  # equal_nan on a dtype with no NaN (strings, objects)

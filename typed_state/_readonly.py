@@ -34,7 +34,6 @@ import decimal
 import enum
 import fractions
 import pathlib
-import sys
 import threading
 import uuid
 from abc import ABCMeta
@@ -44,6 +43,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, SupportsIndex, cast
 from pydantic import BaseModel
 
 from typed_state._errors import ReadOnlyValueError
+from typed_state._loaded import loaded
 from typed_state._once import get_or_create
 
 if TYPE_CHECKING:
@@ -548,8 +548,8 @@ def freeze(value: Any, origin: Origin) -> Any:
         if all(a is b for a, b in zip(items, value, strict=True)):
             return value
         return kind(items)
-    numpy = sys.modules.get("numpy")
-    if numpy is not None and isinstance(value, numpy.ndarray):
+    ndarray = loaded("numpy", "ndarray")
+    if ndarray is not None and isinstance(value, ndarray):
         if not value.flags.writeable and value.base is None:
             return value
         array = value.copy()
@@ -595,10 +595,10 @@ def _freeze_model(model: BaseModel, origin: Origin) -> BaseModel:
 
 
 def _is_readonly_array(value: Any) -> bool:
-    numpy = sys.modules.get("numpy")
+    ndarray = loaded("numpy", "ndarray")
     return (
-        numpy is not None
-        and isinstance(value, numpy.ndarray)
+        ndarray is not None
+        and isinstance(value, ndarray)
         and not value.flags.writeable
         and value.base is None
     )

@@ -37,6 +37,8 @@ from typed_state._change import differs
 from typed_state._errors import StateDroppedError
 
 if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
+
     from typed_state._model import SharedState
 
 
@@ -137,10 +139,18 @@ def _submit(record: _Form) -> None:
             title = state._slot().title
             st.toast(f"{title} was deleted meanwhile: your changes were not saved.", icon="⚠️")
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
-            )
-            st.toast(f"{state._slot().title}: not saved: {problems}", icon="⚠️")
+            problems = "; ".join(_reason(error) for error in exc.errors())
+            st.toast(f"{state._slot().title} not saved: {problems}", icon="⚠️")
+
+
+def _reason(error: ErrorDetails, *, located: bool = True) -> str:
+    """One validation error as a person reads it: a validator's own text without
+    Pydantic's "Value error, " prefix, after the field it is about (none for a model
+    validator).  A form said "Settings: not saved: : Value error, <text>"."""
+    raised = error.get("ctx", {}).get("error")
+    text = str(raised) if isinstance(raised, ValueError | AssertionError) else error["msg"]
+    where = ".".join(map(str, error["loc"])) if located else ""
+    return f"{where}: {text}" if where else text
 
 
 class _WriteBack:
@@ -170,7 +180,7 @@ class _WriteBack:
         except ValidationError as exc:
             stored = self.state._slot().values[self.field]
             st.session_state[self.key] = _plain(stored)  # snap back
-            problem = exc.errors()[0]["msg"]
+            problem = _reason(exc.errors()[0], located=False)
             st.toast(f"{self.state._slot().title}.{self.field}: {problem}", icon="⚠️")
 
     def __eq__(self, other: object) -> bool:

@@ -39,6 +39,7 @@ from pydantic_core import SchemaValidator
 
 from typed_state._convert import validating
 from typed_state._errors import ConfigurationError
+from typed_state._loaded import loaded
 from typed_state._readonly import Origin, freeze
 
 if TYPE_CHECKING:
@@ -504,11 +505,8 @@ def _holds(schema: Any, kinds: tuple[str, ...]) -> bool:
 
 def _taggable(kind: type) -> bool:
     """Whether instances of ``kind`` have a tagged JSON form (numpy, pandas)."""
-    numpy = sys.modules.get("numpy")
-    pandas = sys.modules.get("pandas")
-    return (numpy is not None and issubclass(kind, numpy.ndarray)) or (
-        pandas is not None and issubclass(kind, pandas.DataFrame | pandas.Series)
-    )
+    kinds = [loaded("numpy", "ndarray"), loaded("pandas", "DataFrame"), loaded("pandas", "Series")]
+    return any(found is not None and issubclass(kind, found) for found in kinds)
 
 
 def _instance_types(schema: Any) -> list[type]:
@@ -530,15 +528,17 @@ def _tag(data: Any) -> Any:
         return [_tag(v) for v in data]
     if isinstance(data, bytes | bytearray):
         return {_TAG: "bytes", "b64": base64.b64encode(data).decode()}
-    numpy = sys.modules.get("numpy")
-    if numpy is not None and isinstance(data, numpy.ndarray):
+    ndarray = loaded("numpy", "ndarray")
+    if ndarray is not None and isinstance(data, ndarray):
+        numpy = sys.modules["numpy"]
         buffer = io.BytesIO()
         numpy.save(buffer, data, allow_pickle=False)
         return {_TAG: "ndarray", "b64": base64.b64encode(buffer.getvalue()).decode()}
-    pandas = sys.modules.get("pandas")
-    if pandas is not None and isinstance(data, pandas.DataFrame | pandas.Series):
-        kind = "series" if isinstance(data, pandas.Series) else "dataframe"
-        frame = data.to_frame() if isinstance(data, pandas.Series) else data
+    frames = tuple(k for k in (loaded("pandas", "DataFrame"), loaded("pandas", "Series")) if k)
+    if frames and isinstance(data, frames):
+        series = loaded("pandas", "Series")
+        kind = "series" if series is not None and isinstance(data, series) else "dataframe"
+        frame = data.to_frame() if kind == "series" else data
         parquet = frame.to_parquet()
         return {_TAG: kind, "b64": base64.b64encode(parquet).decode()}
     return data

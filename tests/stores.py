@@ -140,24 +140,17 @@ class RedisStore(Store):
             client.close()
 
 
-class SQLiteStore(Store):
-    name = "sqlite"
+class SQLStore(Store):
+    """What the SQL stores' tests read and write alike: the same tables, statements in
+    ``?`` form (``_query`` runs them)."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(f"sqlite:///{path}")
-        self.path = path
+    insert_namespace: str
+    """Adds a namespace row unless it exists."""
+    upsert_field: str
+    """Stores a field's value, replacing any."""
 
-    def new(self, app: str = "tests", **options: Any) -> SharedBackend:
-        from typed_state._backends._sqlite import SQLiteBackend
-
-        return SQLiteBackend(self.url, app, **options)
-
-    def _query(self, sql: str, *args: Any) -> list[Any]:
-        db = sqlite3.connect(self.path, isolation_level=None)
-        try:
-            return db.execute(sql, args).fetchall()
-        finally:
-            db.close()
+    @abstractmethod
+    def _query(self, statement: str, *args: Any) -> list[Any]: ...
 
     def stored(self, namespace: str, field: str) -> str | None:
         rows = self._query(
@@ -170,23 +163,11 @@ class SQLiteStore(Store):
 
     def put(self, namespace: str, values: dict[str, str]) -> None:
         backend = self.new()
-        backend.members("")  # opens the file: the tables exist
+        backend.members("")  # opens the store: the tables exist
         backend.close()
-        self._query(
-            "INSERT OR IGNORE INTO namespaces VALUES (?, ?, NULL, 1, NULL)", self.app, namespace
-        )
+        self._query(self.insert_namespace, self.app, namespace)
         for name, raw in values.items():
-            self._query(
-                "INSERT OR REPLACE INTO fields VALUES (?, ?, ?, ?, 1)",
-                self.app,
-                namespace,
-                name,
-                raw,
-            )
-
-    def clear(self) -> None:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            self._query(self.upsert_field, self.app, namespace, name, raw)
 
     def count(self, app: str = "tests") -> int:
         return int(self._query("SELECT count(*) FROM namespaces WHERE app = ?", app)[0][0])
@@ -203,14 +184,42 @@ class SQLiteStore(Store):
         return float(rows[0][0]) if rows else 0.0
 
     def items(self, namespace: str, field: str) -> int | None:
-        key = (self.app, namespace, field)
         rows = self._query(
-            "SELECT count(*) FROM items WHERE app = ? AND namespace = ? AND name = ?", *key
+            "SELECT count(*) FROM items WHERE app = ? AND namespace = ? AND name = ?",
+            self.app,
+            namespace,
+            field,
         )
         if self.stored(namespace, field) != "L":
             assert rows[0][0] == 0  # no rows left behind
             return None
         return int(rows[0][0])
+
+
+class SQLiteStore(SQLStore):
+    name = "sqlite"
+    insert_namespace = "INSERT OR IGNORE INTO namespaces VALUES (?, ?, NULL, 1, NULL)"
+    upsert_field = "INSERT OR REPLACE INTO fields VALUES (?, ?, ?, ?, 1)"
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"sqlite:///{path}")
+        self.path = path
+
+    def new(self, app: str = "tests", **options: Any) -> SharedBackend:
+        from typed_state._backends._sqlite import SQLiteBackend
+
+        return SQLiteBackend(self.url, app, **options)
+
+    def _query(self, statement: str, *args: Any) -> list[Any]:
+        db = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            return db.execute(statement, args).fetchall()
+        finally:
+            db.close()
+
+    def clear(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
 
 
 def redis_dump(redis_proc: Any) -> Path:
@@ -410,9 +419,14 @@ class PostgresServer:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-class PostgresStore(Store):
+class PostgresStore(SQLStore):
     name = "postgres"
     schema = "typed_state"
+    insert_namespace = "INSERT INTO namespaces VALUES (?, ?, NULL, 1, NULL) ON CONFLICT DO NOTHING"
+    upsert_field = (
+        "INSERT INTO fields VALUES (?, ?, ?, ?, 1) ON CONFLICT (app, namespace, name) "
+        "DO UPDATE SET value = excluded.value"
+    )
 
     def new(self, app: str = "tests", **options: Any) -> SharedBackend:
         from typed_state._backends._postgres import PostgresBackend
@@ -427,59 +441,5 @@ class PostgresStore(Store):
             cursor = conn.execute(statement.replace("?", "%s"), args)
             return cursor.fetchall() if cursor.description else []
 
-    def stored(self, namespace: str, field: str) -> str | None:
-        rows = self._query(
-            "SELECT value FROM fields WHERE app = ? AND namespace = ? AND name = ?",
-            self.app,
-            namespace,
-            field,
-        )
-        return rows[0][0] if rows else None
-
-    def put(self, namespace: str, values: dict[str, str]) -> None:
-        backend = self.new()
-        backend.members("")  # connects: the tables exist
-        backend.close()
-        self._query(
-            "INSERT INTO namespaces VALUES (?, ?, NULL, 1, NULL) ON CONFLICT DO NOTHING",
-            self.app,
-            namespace,
-        )
-        for name, raw in values.items():
-            self._query(
-                "INSERT INTO fields VALUES (?, ?, ?, ?, 1) ON CONFLICT (app, namespace, name) "
-                "DO UPDATE SET value = excluded.value",
-                self.app,
-                namespace,
-                name,
-                raw,
-            )
-
     def clear(self) -> None:
         self._query(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
-
-    def count(self, app: str = "tests") -> int:
-        return int(self._query("SELECT count(*) FROM namespaces WHERE app = ?", app)[0][0])
-
-    def namespaces(self) -> list[str]:
-        rows = self._query("SELECT namespace FROM namespaces WHERE app = ?", self.app)
-        return sorted(namespace for (namespace,) in rows)
-
-    def end_lease(self, lock: str) -> None:
-        self._query("UPDATE locks SET expires = 0 WHERE app = ? AND name = ?", self.app, lock)
-
-    def lease_end(self, lock: str) -> float:
-        rows = self._query("SELECT expires FROM locks WHERE app = ? AND name = ?", self.app, lock)
-        return float(rows[0][0]) if rows else 0.0
-
-    def items(self, namespace: str, field: str) -> int | None:
-        rows = self._query(
-            "SELECT count(*) FROM items WHERE app = ? AND namespace = ? AND name = ?",
-            self.app,
-            namespace,
-            field,
-        )
-        if self.stored(namespace, field) != "L":
-            assert rows[0][0] == 0  # no rows left behind
-            return None
-        return int(rows[0][0])

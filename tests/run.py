@@ -5,13 +5,14 @@ With no arguments, the whole suite as CI runs it (``.ci/run``):
 1. Debian's ``chromium``, ``redis-server`` and ``postgresql`` when missing (as root, or
    through sudo);
 2. ruff and mypy, in the newest set;
-3. the newest set on the newest Python (3.13): every test;
+3. the newest set on the newest Python (3.13): every test, the docs site's strict build
+   and its code blocks included (``tests/test_docs.py``);
 4. the oldest set on the oldest Python (3.11): Streamlit 1.50, pydantic 2.11, redis-py
    5.0.1, psycopg 3.2.1 and mypy 1.19 (the floors in ``pyproject.toml``), every test but
    the browser's, the fault properties (release-free, minutes long), the real-server
    scenarios on a shared store (those on memory run), the typing matrix of selectors
-   and the no-plugin check (the plugin's run stays) and, of PostgreSQL's, all but its
-   own;
+   and the no-plugin check (the plugin's run stays), the docs and, of PostgreSQL's, all
+   but its own;
 5. the newest set on the Python in between (3.12): the fast tests (no server, no child
    processes) and the README's first page on a real server.
 

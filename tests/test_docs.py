@@ -195,3 +195,39 @@ def test_the_readme_is_a_landing_page() -> None:
     assert len(links) > 20
     missing = [link for link in links if not (ROOT / link).is_file()]
     assert not missing
+
+
+def test_the_commands_and_settings_name_what_exists() -> None:
+    """Shell and config blocks are not run: the files they run, the store URLs they set
+    and the mypy plugins they enable are checked against what the package has."""
+    from urllib.parse import urlsplit
+
+    from typed_state._backends._postgres import parse_url
+    from typed_state._backends._redis_url import connect
+    from typed_state._open import STORES
+
+    shell = [b for page in docs.pages() for b in docs.blocks(page) if b.language == "bash"]
+    files, urls = 0, 0
+    for block in shell:
+        for path in re.findall(
+            r"(?:streamlit run|python3?) ((?:examples|tests)/\S+\.py)", block.code
+        ):
+            assert (ROOT / path).is_file(), f"{block.where}: {path} does not exist"
+            files += 1
+        for url in re.findall(r"TYPED_STATE_URL='?([^'\s]+)", block.code):
+            scheme = urlsplit(url).scheme
+            kind = next((k for k in STORES if scheme in k.schemes), None)
+            assert kind is not None, f"{block.where}: {url} has no store"
+            if kind.module == "_redis":
+                connect(url).client.close()  # parsed; nothing is sent
+            elif kind.module == "_postgres":
+                parse_url(url)
+            urls += 1
+    assert files >= 8, files
+    assert urls >= 8, urls
+    (ini,) = [
+        b for b in docs.blocks(ROOT / "docs" / "guide" / "type-checking.md") if b.language == "ini"
+    ]
+    plugins = re.search(r"^plugins = .*$", ini.code, re.M)
+    assert plugins
+    assert plugins[0] in (ROOT / "tests" / "typing" / "mypy.ini").read_text()

@@ -102,16 +102,7 @@ def _arrays_equal(a: Any, b: Any) -> bool:
 
 
 class _NoRerun:
-    """Context manager: writes inside it store and validate but re-run nobody.
-
-    Use it for writes that readers need not see at once (a progress counter
-    bumped thousands of times, say); ``SharedState.notify`` pushes later:
-
-    ```python
-    with no_rerun:
-        state.count = 0
-    ```
-    """
+    """The type of ``no_rerun`` (documented there)."""
 
     __slots__ = ()
 

@@ -490,7 +490,7 @@ class Engine:
             for view, started in self._in_flight
             if now - started < _WAVE_PATIENCE and not view.settled
         ]
-        room = _WAVE - len(self._in_flight) if _WAVE else len(self._waiting)
+        room = _WAVE - len(self._in_flight)
         if room > 0 and self._waiting:
             with self._starting:
                 while room > 0 and self._waiting:

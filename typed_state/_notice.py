@@ -47,18 +47,8 @@ def _draw(kind: Kind, body: str, icon: str | None) -> None:
 
 
 class _Notice:
-    """Messages kept through the runs typed_state pushes to this session.
-
-    ```python
-    if st.button("Save"):
-        try:
-            doc.update(text=draft, if_versions={"text": seen})
-        except StaleWriteError:
-            notice.error("Somebody saved first: nothing was saved.")
-        else:
-            notice.success("Saved.")
-    ```
-    """
+    """The type of ``notice`` (documented there): messages kept through the runs
+    typed_state pushes to this session."""
 
     __slots__ = ()
 

@@ -534,14 +534,14 @@ def _tag(data: Any) -> Any:
         buffer = io.BytesIO()
         numpy.save(buffer, data, allow_pickle=False)
         return {_TAG: "ndarray", "b64": base64.b64encode(buffer.getvalue()).decode()}
-    frames = tuple(k for k in (loaded("pandas", "DataFrame"), loaded("pandas", "Series")) if k)
-    if frames and isinstance(data, frames):
-        series = loaded("pandas", "Series")
-        kind = "series" if series is not None and isinstance(data, series) else "dataframe"
-        frame = data.to_frame() if kind == "series" else data
-        parquet = frame.to_parquet()
-        return {_TAG: kind, "b64": base64.b64encode(parquet).decode()}
-    return data
+    series, dataframe = loaded("pandas", "Series"), loaded("pandas", "DataFrame")
+    if series is not None and isinstance(data, series):
+        kind, frame = "series", data.to_frame()
+    elif dataframe is not None and isinstance(data, dataframe):
+        kind, frame = "dataframe", data
+    else:
+        return data
+    return {_TAG: kind, "b64": base64.b64encode(frame.to_parquet()).decode()}
 
 
 def _untag(data: Any) -> Any:

@@ -27,6 +27,7 @@ from typed_state import (
     ReadOnlyValueError,
     SchemaChangedWarning,
     SharedState,
+    StoredValueError,
     StoredValueWarning,
     no_rerun,
     testing,
@@ -375,6 +376,35 @@ def test_a_replica_with_another_schema_does_not_overwrite(
         board = Board.get()
     assert board.count == 0
     assert store.stored(NS, "count") == '"many"'
+
+
+def test_a_value_it_cannot_read_is_said_once_while_it_lasts(
+    store: Store, peer: SharedBackend, caplog: pytest.LogCaptureFixture
+) -> None:
+    """During a rolling deploy the older process logged the warning again at every
+    change the newer one made, each line naming every failing item (up to 2 kB each)."""
+
+    class Newer(SharedState):
+        notes: list[str] = []  # the other replica's version of the field
+
+    board = Board.get()
+    codec = codec_for(Newer)
+    peer.load(NS, codec)
+    for count in range(1, 21):
+        peer.save(NS, {"notes": [f"note {i}" for i in range(count)]}, codec)
+    wait_until(lambda: board.version("notes") == peer.version(NS, "notes"))
+    said = [r.getMessage() for r in caplog.records if "Board.notes" in r.getMessage()]
+    assert len(said) == 1, said
+
+    with pytest.raises(StoredValueError, match=r"0: Input should be .*; and 17 more"):
+        board.append("notes", Note(text="x"))
+    assert board.notes == []
+    peer.save(NS, {"notes": []}, codec)  # readable again; then unreadable again: said again
+    wait_until(lambda: board.version("notes") == peer.version(NS, "notes"))
+    peer.save(NS, {"notes": ["again"]}, codec)
+    wait_until(lambda: board.version("notes") == peer.version(NS, "notes"))
+    said = [r.getMessage() for r in caplog.records if "Board.notes" in r.getMessage()]
+    assert len(said) == 2, said
 
 
 def test_two_classes_and_two_apps_never_collide(store: Store) -> None:

@@ -441,14 +441,22 @@ def _reason(name: str, exc: ValueError) -> str:
     """Why a value of field ``name`` does not validate: ``0.prio: Field required``."""
     if not isinstance(exc, ValidationError):
         return str(exc)
+    errors = exc.errors()
     reasons = []
-    for error in exc.errors():
+    for error in errors[:_REASONS_SHOWN]:
         where = list(error["loc"])
         if where[:1] == [name]:  # validated through the class: located in the model
             where = where[1:]
         place = ".".join(map(str, where))
         reasons.append(f"{place}: {error['msg']}" if place else error["msg"])
+    if len(errors) > _REASONS_SHOWN:
+        # A list of 10,000 items of an older shape fails on each: a few say why.
+        reasons.append(f"and {len(errors) - _REASONS_SHOWN} more")
     return "; ".join(reasons)
+
+
+_REASONS_SHOWN = 3
+"""How many of a value's validation errors a warning or an error names."""
 
 
 def too_deep(title: str, name: str, problem: str) -> ValidationError:

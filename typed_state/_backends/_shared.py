@@ -67,7 +67,16 @@ field's item JSONs) and their change counts, by name."""
 class Namespace:
     """What this process knows of one namespace: live values and their versions."""
 
-    __slots__ = ("callbacks", "changes", "codec", "field_versions", "live", "stored", "unreadable")
+    __slots__ = (
+        "broken_rule",
+        "callbacks",
+        "changes",
+        "codec",
+        "field_versions",
+        "live",
+        "stored",
+        "unreadable",
+    )
 
     def __init__(self, codec: FieldCodec) -> None:
         self.codec = codec
@@ -82,6 +91,8 @@ class Namespace:
         self.unreadable: dict[str, Unreadable] = {}
         """Fields whose stored value this class cannot read (it shows their defaults):
         no write may be built on what it shows (see ``SharedBackend.unreadable``)."""
+        self.broken_rule: str | None = None
+        """The model validator the stored state breaks, if it does (said once)."""
 
 
 def _pid_namespace() -> str:
@@ -347,7 +358,10 @@ class SharedBackend(Backend):
         """Stored fields as the class reads them (see ``FieldCodec.read``); a value
         it cannot read is its default, with a warning, and is marked unreadable."""
         reading = ns.codec.read(stored, base)
-        if reading.rule is not None:
+        # Said once while it lasts: during a rolling deploy the older process reads
+        # every change the newer one makes, and a warning per change floods the log.
+        said, ns.broken_rule = ns.broken_rule, reading.rule
+        if reading.rule is not None and said is None:
             message = (
                 f"{ns.codec.cls.__name__} in {self.store_name} ({self._where(namespace)}) "
                 f"breaks a rule of this definition of the class: {reading.rule}. Its values "
@@ -360,7 +374,10 @@ class SharedBackend(Backend):
             if found is None:
                 ns.unreadable.pop(name, None)
                 continue
+            said_already = name in ns.unreadable
             ns.unreadable[name] = found
+            if said_already:
+                continue
             message = (
                 f"{ns.codec.cls.__name__}.{name} in {self.store_name} ({self._where(namespace)}) "
                 f"holds {found.stored}, which this definition of the class cannot read: "

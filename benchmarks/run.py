@@ -32,6 +32,7 @@ NAMES = (
     "shared_fanout",
     "bigchat",
     "memory",
+    "appends",
 )
 
 

@@ -95,6 +95,7 @@ def test_the_public_api_is_exactly_this_and_reports_typed_state_as_its_module() 
         "KeyNotAllowedError",
         "LockLostError",
         "LockTimeoutError",
+        "Log",
         "ReadOnlyValueError",
         "SchemaChangedWarning",
         "SharedState",

@@ -34,10 +34,15 @@ def test_it_shows_every_state_its_fields_and_members(at: AppTest) -> None:
     assert "`label`: `str` · version 1 · last write" in shown
     labels = [e.label for e in at.expander]
     assert any("Shelf['top']" in label for label in labels)
-    assert any("Stock" in label and "2 fields" in label for label in labels)
+    assert any("Stock" in label and "3 fields" in label for label in labels)
     # 120 items: by pages of 50, the last page first.
     (pager,) = [n for n in at.number_input if n.label.startswith("items: page")]
     assert pager.value == 3
+    # A Log too, by pages (it is not a list): a long one is never drawn whole.
+    assert "`events`: `Log[int]` · version 0" in shown
+    (pager,) = [n for n in at.number_input if n.label.startswith("events: page")]
+    assert pager.value == 2
+    assert any(json.loads(j.value) == list(range(50, 70)) for j in at.json)
 
 
 def test_values_are_drawn_as_json_the_browser_can_show(at: AppTest) -> None:

@@ -176,5 +176,5 @@ def test_every_checker_reports_each_misuse_of_a_selector_and_nothing_else(
     findings = checkers[checker]
     assert error_lines(findings, "selectors_ok.py") == set()
     wanted = marked(SNIPPETS / "selectors_bad.py")
-    assert len(wanted) == 18
+    assert len(wanted) == 20
     assert error_lines(findings, "selectors_bad.py") == wanted

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         TypedStateError,
     )
     from typed_state._inspector import inspector
+    from typed_state._log import Log
     from typed_state._model import SharedState
     from typed_state._notice import notice
     from typed_state._version import Version
@@ -58,6 +59,7 @@ __all__ = [
     "KeyNotAllowedError",
     "LockLostError",
     "LockTimeoutError",
+    "Log",
     "ReadOnlyValueError",
     "SchemaChangedWarning",
     "SharedState",
@@ -82,6 +84,7 @@ _HOMES = {
     "StateConfig": "_config",
     "shared_state": "_decorator",
     "inspector": "_inspector",
+    "Log": "_log",
     "SharedState": "_model",
     "notice": "_notice",
     "Version": "_version",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from typed_state._loaded import loaded
+from typed_state._log import Log
 from typed_state._readonly import is_frozen
 
 if TYPE_CHECKING:
@@ -56,6 +57,10 @@ def _equal_with_nan(a: Any, b: Any) -> bool:
     """``a == b``, except that NaN equals NaN (stops at the first real difference)."""
     if a is b:
         return True
+    if isinstance(a, Log):
+        a = list(a)
+    if isinstance(b, Log):
+        b = list(b)
     if isinstance(a, float) and isinstance(b, float):
         return a == b or (math.isnan(a) and math.isnan(b))
     if isinstance(a, list | tuple) and isinstance(b, list | tuple):

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from typed_state._log import Log, is_frozen_log
 from typed_state._readonly import ATOMIC, Frozen
 
 if TYPE_CHECKING:
@@ -61,11 +62,13 @@ def foreign_models_to_dicts(value: Any) -> Any:
 def map_models(value: Any, convert: Any, *, skip_frozen: bool) -> Any:
     """``value`` with ``convert(model)`` for each model in it, containers rebuilt
     only where something changed (``value`` itself when nothing did)."""
-    if type(value) in ATOMIC or (skip_frozen and isinstance(value, Frozen)):
+    if type(value) in ATOMIC or (
+        skip_frozen and (isinstance(value, Frozen) or is_frozen_log(value))
+    ):
         return value
     if isinstance(value, BaseModel):
         return convert(value)
-    if isinstance(value, list | tuple | set | frozenset):
+    if isinstance(value, list | tuple | set | frozenset | Log):
         items = [map_models(v, convert, skip_frozen=skip_frozen) for v in value]
         if all(a is b for a, b in zip(items, value, strict=True)):
             return value

@@ -25,6 +25,7 @@ from typed_state import _journal, _members
 from typed_state._backends._codec import codec_for
 from typed_state._engine import engine
 from typed_state._ids import StateId, key_of
+from typed_state._log import Log
 from typed_state._presence import shown_here
 
 if TYPE_CHECKING:
@@ -148,17 +149,17 @@ def _show(slot: Slot, query: str) -> None:
 
 def _value(slot: Slot, name: str, value: Any, codec: Any) -> None:
     """A value as JSON: a long list or dict by pages, other long values collapsed."""
-    if isinstance(value, list | dict) and len(value) > _PAGE:
+    if isinstance(value, list | dict | Log) and len(value) > _PAGE:
         pages = (len(value) + _PAGE - 1) // _PAGE
         page = st.number_input(
             f"{name}: page of {_PAGE} (of {pages}; {len(value)} items)",
             min_value=1,
             max_value=pages,
-            value=pages if isinstance(value, list) else 1,
+            value=1 if isinstance(value, dict) else pages,
             key=f"_ts_page_{slot.namespace}_{name}",
         )
         start = (int(page) - 1) * _PAGE
-        if isinstance(value, list):
+        if not isinstance(value, dict):
             part: Any = value[start : start + _PAGE]
             st.json(_jsonable(codec, name, part), expanded=1)
         else:
@@ -207,7 +208,8 @@ def _type_name(annotation: Any) -> str:
     """``int``, ``list[Message]``, ``str | None``: as the class declares it."""
     if isinstance(annotation, type):
         return annotation.__name__
-    return repr(annotation).replace("typing.", "").replace("__main__.", "")
+    shown = repr(annotation).replace("typing.", "").replace("__main__.", "")
+    return shown.replace("typed_state.", "")
 
 
 def _when(at: float, *, milliseconds: bool = False) -> str:

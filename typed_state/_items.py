@@ -27,7 +27,8 @@ from pydantic.errors import PydanticUserError
 
 from typed_state._change import differs
 from typed_state._convert import accepting_earlier_models
-from typed_state._readonly import freeze, frozen_dict, frozen_list
+from typed_state._log import Log
+from typed_state._readonly import extended, freeze, frozen_dict, frozen_list
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, ConfigDict
@@ -81,13 +82,15 @@ def _make_plan(cls: type[BaseModel], name: str, operation: str) -> Plan:
     info = cls.model_fields[name]
     annotation = info.annotation
     origin = typing.get_origin(annotation) or annotation
-    if origin not in (list, dict):
+    if origin not in (list, dict, Log):
         raise TypeError(
             f"{cls.__name__}.{name} is declared as {_show(annotation)}: {operation}() works on "
             "list and dict fields; assign the field, or edit it with mutate()"
         )
-    kind = "list" if origin is list else "dict"
-    form: Any = annotation if typing.get_args(annotation) else origin[Any]
+    kind = "dict" if origin is dict else "list"
+    args = typing.get_args(annotation)
+    # A Log's new items are validated as a list's (and then appended to the Log).
+    form: Any = (list if origin is Log else origin)[args if args else Any]
     # The class's config (strict, str_strip_whitespace...) applies to the items too.
     config: Any = {k: v for k, v in cls.model_config.items() if not k.startswith("typed_state_")}
     try:
@@ -127,12 +130,7 @@ def append(
     added = [freeze(item, origin) for item in _validate(plan, title, name, len(old), items)]
     if not added:
         return None
-    # One copy of the old items' pointers, then the new ones (through list's own
-    # methods: the frozen list refuses them), then the oldest dropped.
-    value = frozen_list(old, origin)
-    list.extend(value, added)
-    if keep_last is not None and len(value) > keep_last:
-        list.__delitem__(value, slice(0, len(value) - keep_last))
+    value = extended(old, added, keep_last, origin)
     _check_length(plan, title, name, value)
     return Edit(value, added, keep_last)
 
@@ -157,7 +155,7 @@ def set_item(
         return None
     new_list = list(old)
     new_list[index] = value
-    return Edit(frozen_list(new_list, origin))
+    return Edit(_same_kind(old, new_list, origin))
 
 
 def del_item(plan: Plan, title: str, name: str, old: Any, key: Any, origin: Origin) -> Edit:
@@ -171,7 +169,14 @@ def del_item(plan: Plan, title: str, name: str, old: Any, key: Any, origin: Orig
     index = _index(title, name, old, key)
     new_list = [*old[:index], *old[index + 1 :]]
     _check_length(plan, title, name, new_list)
-    return Edit(frozen_list(new_list, origin))
+    return Edit(_same_kind(old, new_list, origin))
+
+
+def _same_kind(old: Any, items: list[Any], origin: Origin) -> Any:
+    """``items`` (frozen already) as a value of the kind of ``old``: a Log, or a list."""
+    if isinstance(old, Log):
+        return freeze(Log(items), origin)
+    return frozen_list(items, origin)
 
 
 def edited_plainly(

@@ -15,6 +15,8 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from typed_state._log import Log
+
 if TYPE_CHECKING:
     from typed_state._streamlit import Run
 
@@ -73,6 +75,8 @@ def _kept(value: Any) -> Any:
         return value
     if isinstance(value, str | bytes):
         return value if len(value) <= _TEXT else Summary(type(value).__name__, len(value))
+    if isinstance(value, Log):  # it may be long: its length, never its items
+        return Summary("Log", len(value))
     if isinstance(value, list | tuple | set | frozenset | dict):
         items = value.values() if isinstance(value, dict) else value
         if len(value) <= _ITEMS and all(

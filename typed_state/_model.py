@@ -25,6 +25,7 @@ from typed_state._errors import (
     KeyNotAllowedError,
 )
 from typed_state._gc import maybe_freeze
+from typed_state._log import Log
 from typed_state._notice import replay as replay_notices
 from typed_state._version import Version, expected
 from typed_state._widgets import WidgetBinding  # noqa: TC001
@@ -273,6 +274,10 @@ class SharedState(BaseModel):
 
     @overload
     def mutate(
+        self, field: Callable[[Self], Log[T]], *, timeout: float = ...
+    ) -> AbstractContextManager[list[T]]: ...
+    @overload
+    def mutate(
         self, field: Callable[[Self], T], *, timeout: float = ...
     ) -> AbstractContextManager[T]: ...
     @overload
@@ -300,6 +305,8 @@ class SharedState(BaseModel):
         with slot.locked(slot.write_locks(slot.cls, (field,)), timeout):
             slot.refuse_unreadable((field,), "mutate() of")
             draft = deepcopy(slot.values[field])
+            if isinstance(draft, Log):  # immutable, as a tuple: edited as a list
+                draft = list(draft)
             yield draft
             slot.assign(type(self), {field: draft}, timeout)
 
@@ -361,7 +368,7 @@ class SharedState(BaseModel):
     @overload
     def append(
         self,
-        field: Callable[[Self], list[T]],
+        field: Callable[[Self], list[T] | Log[T]],
         *items: T,
         keep_last: int | None = ...,
         timeout: float = ...,
@@ -372,12 +379,12 @@ class SharedState(BaseModel):
     ) -> None: ...
     def append(
         self,
-        field: Callable[[Self], list[Any]] | str,
+        field: Callable[[Self], list[Any] | Log[Any]] | str,
         *items: Any,
         keep_last: int | None = None,
         timeout: float = 30.0,
     ) -> None:
-        """Add ``items`` at the end of a list field: one change, one push.
+        """Add ``items`` at the end of a list (or ``Log``) field: one change, one push.
 
         Validates only the new items (against the list's item type) and the
         field's ``min_length`` / ``max_length``, under the field's lock, so its
@@ -390,6 +397,10 @@ class SharedState(BaseModel):
 
         A field with a field validator, or a class with a model validator, has
         its whole new value validated instead, as an assignment would.
+
+        The new value is a new list: the old one, which readers may hold, never
+        changes. Copying its items costs 0.8 ms at 100,000 and 17 ms at 1,000,000;
+        declare a field that grows long as a `Log` to add the new items alone.
         """
         if keep_last is not None and (
             isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 1
@@ -404,7 +415,12 @@ class SharedState(BaseModel):
     ) -> None: ...
     @overload
     def set_item(
-        self, field: Callable[[Self], list[T]], key: int, value: T, *, timeout: float = ...
+        self,
+        field: Callable[[Self], list[T] | Log[T]],
+        key: int,
+        value: T,
+        *,
+        timeout: float = ...,
     ) -> None: ...
     @overload
     def set_item(self, field: str, key: Any, value: Any, *, timeout: float = ...) -> None: ...
@@ -433,7 +449,7 @@ class SharedState(BaseModel):
     ) -> None: ...
     @overload
     def del_item(
-        self, field: Callable[[Self], list[Any]], key: int, *, timeout: float = ...
+        self, field: Callable[[Self], list[Any] | Log[Any]], key: int, *, timeout: float = ...
     ) -> None: ...
     @overload
     def del_item(self, field: str, key: Any, *, timeout: float = ...) -> None: ...

@@ -44,6 +44,7 @@ from pydantic import BaseModel
 
 from typed_state._errors import ReadOnlyValueError
 from typed_state._loaded import loaded
+from typed_state._log import Log, appended, frozen_log, is_frozen_log
 from typed_state._once import get_or_create
 
 if TYPE_CHECKING:
@@ -509,6 +510,8 @@ def is_frozen(value: Any) -> bool:
     """Whether ``value`` can never change in place (frozen, or immutable by type)."""
     if type(value) in ATOMIC or isinstance(value, (Frozen, *_IMMUTABLE)):
         return True
+    if isinstance(value, Log):
+        return is_frozen_log(value)
     if isinstance(value, tuple | frozenset):
         return all(is_frozen(v) for v in value)
     return _is_readonly_array(value)
@@ -525,6 +528,8 @@ def freeze(value: Any, origin: Origin) -> Any:
         return value
     if isinstance(value, BaseModel):
         return _freeze_model(value, origin)
+    if isinstance(value, Log):
+        return frozen_log(value, origin, freeze)
     if dataclasses.is_dataclass(value) and hasattr(value, "__dict__"):
         if isinstance(cast("Any", value), Frozen):  # frozen for another field: its plain copy
             value = copy.copy(value)
@@ -562,6 +567,20 @@ def frozen_list(items: Iterable[Any], origin: Origin) -> FrozenList:
     """A read-only list of ``items``, which are frozen already (not walked again)."""
     value = FrozenList(items)
     value._ts_origin = origin
+    return value
+
+
+def extended(old: Any, added: list[Any], keep_last: int | None, origin: Origin) -> Any:
+    """A list field's value ``old`` (a frozen list, or a ``Log``) and then ``added``
+    (frozen already), only the last ``keep_last`` kept: a new value, ``old`` unchanged."""
+    if isinstance(old, Log):
+        return appended(old, added, keep_last)
+    # One copy of the old items' pointers, then the new ones (through list's own
+    # methods: the frozen list refuses them), then the oldest dropped.
+    value = frozen_list(old, origin)
+    list.extend(value, added)
+    if keep_last is not None and len(value) > keep_last:
+        list.__delitem__(value, slice(0, len(value) - keep_last))
     return value
 
 

@@ -54,6 +54,8 @@ __all__ = ["plugin"]
 
 _SHARED_STATE = "typed_state._model.SharedState"
 _ITEM_METHODS = ("append", "set_item", "del_item")
+_LISTS = ("builtins.list", "typed_state._log.Log")
+"""The fields item operations take as lists (indexed by int)."""
 _METHODS = ("lock", "mutate", "notify", "update", "widget", "version", *_ITEM_METHODS)
 FIELD_NAME = ErrorCode("typed-state-field", "Check field names given as strings", "General")
 """The error code of an unknown field name, for ``# type: ignore[typed-state-field]``."""
@@ -256,14 +258,14 @@ def _item_signature(method: str, ctx: MethodSigContext) -> CallableType:
         return signature  # the selector overload: typed by the selector itself
     _, declared = found
     kind = declared.type.fullname
-    if kind == "builtins.list" and declared.args:
+    if kind in _LISTS and declared.args:
         key: Type = ctx.api.named_generic_type("builtins.int", [])
         item = declared.args[0]
     elif kind == "builtins.dict" and len(declared.args) == 2:
         key, item = declared.args
     else:
         return signature
-    if method == "append" and kind != "builtins.list":
+    if method == "append" and kind not in _LISTS:
         return signature
     wanted = {"items": item, "key": key, "value": item}
     return signature.copy_modified(
@@ -283,7 +285,7 @@ def _check_item_field(method: str, ctx: MethodContext) -> Type:
     found = _item_field(ctx)
     if len(known) == 1 and found is not None:
         name, declared = found
-        kinds = ("builtins.list",) if method == "append" else ("builtins.list", "builtins.dict")
+        kinds = _LISTS if method == "append" else (*_LISTS, "builtins.dict")
         if declared.type.fullname not in kinds:
             wanted = "a list" if method == "append" else "a list or a dict"
             ctx.api.fail(

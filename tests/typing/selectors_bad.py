@@ -25,6 +25,8 @@ chat.update(count=1, if_versions=chat.version(lambda c: c.cout))  # error
 chat.append(lambda c: c.messages, "hi")  # error
 chat.set_item(lambda c: c.scores, "alice", "three")  # error
 chat.append(lambda c: c.title, "x")  # error
+chat.append(lambda c: c.history, "hi")  # error
+chat.history.append(Message(author="a", text="b"))  # error
 with chat.mutate(lambda c: c.messages) as messages:
     messages.append(1)  # error
 with chat.batch() as new:

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from tests.typing.states import Chat, Message, Room
+from typed_state import Log
 
 chat = Chat.get()
 room = Room.get(key="r1")
@@ -35,3 +36,13 @@ st.text_input("Topic", **room.widget(lambda r: r.title, key="t"))
 with chat.lock("count"):
     chat.count -= 1
 chat.append("messages", Message(author="a", text="e"))
+chat.append(lambda c: c.history, Message(author="a", text="f"), keep_last=10)
+chat.append("history", Message(author="a", text="g"))
+chat.set_item(lambda c: c.history, 0, Message(author="a", text="h"))
+chat.del_item(lambda c: c.history, 0)
+with chat.mutate(lambda c: c.history) as history:  # a Log is edited as a list
+    history.append(Message(author="a", text="i"))
+newest: Message = chat.history[-1]
+recent: list[Message] = chat.history[-50:]
+texts = [m.text for m in chat.history]
+chat.history = Log([*chat.history[-10:], Message(author="a", text="j")])

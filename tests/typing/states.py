@@ -2,7 +2,7 @@
 
 from pydantic import BaseModel, Field
 
-from typed_state import SharedState
+from typed_state import Log, SharedState
 
 
 class Message(BaseModel):
@@ -15,6 +15,7 @@ class Chat(SharedState):
     title: str = "general"
     messages: list[Message] = Field(default_factory=list)
     scores: dict[str, int] = Field(default_factory=dict)
+    history: Log[Message] = Log()
 
 
 class Room(Chat):

@@ -36,7 +36,7 @@ from typed_state._change import differs
 from typed_state._errors import BackendError, LockLostError, StoredValueWarning
 from typed_state._ids import StateId, family_of
 from typed_state._once import get_or_create
-from typed_state._readonly import frozen_list
+from typed_state._readonly import extended
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator, Mapping
@@ -607,11 +607,7 @@ class SharedBackend(Backend):
         except ValueError:  # does not validate, or cannot be parsed
             self._fetch(namespace, ns, [name], quiet=quiet)  # warns, as any fetch would
             return
-        value = frozen_list(ns.live[name], ns.codec.origin(name))
-        list.extend(value, added)
-        keep_last = message.get("k")
-        if keep_last is not None and len(value) > keep_last:
-            list.__delitem__(value, slice(0, len(value) - keep_last))
+        value = extended(ns.live[name], added, message.get("k"), ns.codec.origin(name))
         ns.live[name] = value
         ns.changes[name] = changes
         ns.field_versions[name] = max(int(message["v"]), ns.field_versions.get(name, 0))

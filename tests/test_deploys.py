@@ -250,6 +250,48 @@ def test_a_new_rule_applies_to_stored_values(deploy: Deploy, rule: str) -> None:
     assert deploy.run(v1, "return S.get().qty")[0] == 10  # kept stored
 
 
+LIST_MESSAGES = """
+class Message(BaseModel):
+    text: str
+
+class S(SharedState):
+    messages: list[Message] = []
+"""
+
+LOG_MESSAGES = """
+from typed_state import Log
+
+class Message(BaseModel):
+    text: str
+
+class S(SharedState):
+    messages: Log[Message] = Log()
+"""
+
+
+@SQLITE_AND_REDIS
+def test_a_list_field_becomes_a_log_and_both_versions_append_to_it(deploy: Deploy) -> None:
+    """A Log is stored as a list: v1 (list) and v2 (Log) read and append to the same items
+    during the rolling deploy, and each reads them as its own type."""
+    v1 = deploy.version("v1", LIST_MESSAGES)
+    v2 = deploy.version("v2", LOG_MESSAGES)
+    deploy.run(v1, 'S.get().append("messages", Message(text="a"), Message(text="b"))')
+    read, warned = deploy.run(
+        v2,
+        """
+        s = S.get()
+        s.append("messages", Message(text="c"), keep_last=3)
+        return type(s.messages).__name__, [m.text for m in s.messages]
+        """,
+    )
+    assert (read, warned) == (["Log", ["a", "b", "c"]], [])
+    deploy.run(v1, 'S.get().append("messages", Message(text="d"), keep_last=3)')
+    assert deploy.run(v1, "return [m.text for m in S.get().messages]") == (["b", "c", "d"], [])
+    assert deploy.run(v2, "return [m.text for m in S.get().messages]") == (["b", "c", "d"], [])
+    deploy.run(v2, 'S.get().messages = Log([Message(text="whole")])')  # JSON again
+    assert deploy.run(v1, "return [m.text for m in S.get().messages]")[0] == ["whole"]
+
+
 OLD_NAME = """
 class S(SharedState):
     old_name: int = 0

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from pydantic import BaseModel, Field, ValidationError, field_validator
+from streamlit.testing.v1 import AppTest
 
 from tests.waits import wait_until
 from typed_state import Log, ReadOnlyValueError, SharedState, testing
@@ -218,3 +219,59 @@ def test_a_log_crosses_processes_as_its_new_items(store: Store, peer: SharedBack
     restarted = Chat.get().history
     assert type(restarted) is Log
     assert _texts(restarted) == ["2", "3", "4", "5"]
+
+
+PAGE = """
+import streamlit as st
+from pydantic import BaseModel
+from typed_state import Log, SharedState
+
+class Point(BaseModel):
+    x: int
+    y: int
+
+class Plot(SharedState):
+    points: Log[Point] = Log()
+    values: Log[int] = Log()
+
+plot = Plot.get()
+plot.values = Log([3, 1, 2])
+plot.points = Log([Point(x=1, y=2), Point(x=2, y=4)])
+st.dataframe(plot.values)
+st.table(plot.points)
+st.line_chart(plot.values)
+st.write(plot.points)
+"""
+
+
+def test_streamlit_draws_a_log_as_it_draws_a_list() -> None:
+    """st.dataframe(state.values) raised "'Log' object has no attribute 'ndim'": pandas
+    builds frames from lists and tuples, not from other sequences."""
+    at = AppTest.from_string(PAGE, default_timeout=60).run()
+    assert not at.exception
+    assert at.dataframe[0].value[0].tolist() == [3, 1, 2]
+    assert at.table[0].value["y"].tolist() == [2, 4]
+    assert at.dataframe[1].value["x"].tolist() == [1, 2]  # st.write of a Log of models
+
+
+WIDGET_PAGE = """
+import streamlit as st
+from typed_state import Log, SharedState
+
+class Labels(SharedState):
+    tags: Log[str] = Log(["a"])
+
+labels = Labels.get()
+st.multiselect("Tags", ["a", "b", "c"], **labels.widget(lambda s: s.tags))
+st.text(f"{type(labels.tags).__name__} {list(labels.tags)}")
+"""
+
+
+def test_a_widget_bound_to_a_log_holds_a_list_and_writes_a_log() -> None:
+    """The multiselect was handed the Log itself, which Streamlit edits as a list
+    ("'Log' object has no attribute 'copy'")."""
+    at = AppTest.from_string(WIDGET_PAGE, default_timeout=60).run()
+    assert at.multiselect[0].value == ["a"]
+    at.multiselect[0].select("b").run()
+    assert not at.exception
+    assert at.text[0].value == "Log ['a', 'b']"

@@ -17,6 +17,7 @@ a process's own append and a store's message of another process's may race.
 
 from __future__ import annotations
 
+import importlib
 import operator
 import threading
 import typing
@@ -24,6 +25,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from copy import deepcopy
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, overload
 
+from pydantic import BaseModel
 from pydantic_core import core_schema
 
 if TYPE_CHECKING:
@@ -154,6 +156,20 @@ class Log(Sequence[T]):
 
     def __repr__(self) -> str:
         return f"Log({self._items()!r})"
+
+    def to_pandas(self) -> Any:  # a pandas DataFrame (pandas ships no type hints)
+        """The items as a pandas `DataFrame`, a model's fields as columns.
+
+        Streamlit calls it to draw a `Log`: `st.dataframe(state.events)`, `st.table`
+        and the charts show what they show for a list.
+        """
+        # Streamlit's own dependency, so there wherever Streamlit is; untyped.
+        pd: Any = importlib.import_module("pandas")
+
+        items = self._items()
+        if items and all(isinstance(item, BaseModel) for item in items):
+            return pd.DataFrame([item.model_dump() for item in items])
+        return pd.DataFrame(items)
 
     # -- copies: a Log is immutable, as a tuple is --------------------------------------
 

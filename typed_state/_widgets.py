@@ -35,6 +35,7 @@ from pydantic import ValidationError
 from typed_state import _streamlit
 from typed_state._change import differs
 from typed_state._errors import StateDroppedError
+from typed_state._log import Log
 
 if TYPE_CHECKING:
     from pydantic_core import ErrorDetails
@@ -199,4 +200,6 @@ class _WriteBack:
 
 def _plain(value: Any) -> Any:
     """A mutable copy for Streamlit to hold (widget state is the session's own)."""
-    return deepcopy(value)
+    plain = deepcopy(value)
+    # A Log is immutable, as a tuple; a widget (st.multiselect) holds a list.
+    return list(plain) if isinstance(plain, Log) else plain

@@ -54,7 +54,8 @@ __all__ = ["plugin"]
 
 _SHARED_STATE = "typed_state._model.SharedState"
 _ITEM_METHODS = ("append", "set_item", "del_item")
-_LISTS = ("builtins.list", "typed_state._log.Log")
+_LOG = "typed_state._log.Log"
+_LISTS = ("builtins.list", _LOG)
 """The fields item operations take as lists (indexed by int)."""
 _METHODS = ("lock", "mutate", "notify", "update", "widget", "version", *_ITEM_METHODS)
 FIELD_NAME = ErrorCode("typed-state-field", "Check field names given as strings", "General")
@@ -201,8 +202,13 @@ def _mutate(ctx: MethodContext) -> Type:
     manager = get_proper_type(ctx.default_return_type)
     if len(names) != 1 or not isinstance(manager, Instance) or not manager.args:
         return ctx.default_return_type
-    # The block gets a copy of the field's value: type it as the field.
-    return manager.copy_modified(args=[fields[names[0]], *manager.args[1:]])
+    # The block gets a copy of the field's value: type it as the field (a Log's
+    # copy is a list, as the selector overload says).
+    draft = fields[names[0]]
+    declared = get_proper_type(draft)
+    if isinstance(declared, Instance) and declared.type.fullname == _LOG and declared.args:
+        draft = ctx.api.named_generic_type("builtins.list", list(declared.args))
+    return manager.copy_modified(args=[draft, *manager.args[1:]])
 
 
 def _check_if_versions(ctx: MethodContext) -> Type:

@@ -2,7 +2,7 @@
 
 from pydantic import BaseModel, Field
 
-from typed_state import SharedState
+from typed_state import Log, SharedState
 
 
 class Counter(SharedState):
@@ -34,3 +34,7 @@ class Msg(BaseModel):
 
 class BigChat(SharedState):
     messages: list[Msg] = Field(default_factory=list)
+
+
+class BigLog(SharedState):
+    messages: Log[Msg] = Log()

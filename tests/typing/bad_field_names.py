@@ -29,6 +29,7 @@ with chat.mutate("count") as value:
 chat.append("messages", "hi")  # E: No overload variant of "append" of "SharedState" matches argument types "str", "str"  [call-overload]
 chat.append("mesages", Message(author="a", text="b"))  # E: "Chat" has no field "mesages"; maybe "messages"?  [typed-state-field]
 chat.append("count", 1)  # E: append() needs a list field; "count" is "int"  [typed-state-field]
+chat.append("history", "hi")  # E: No overload variant of "append" of "SharedState" matches argument types "str", "str"  [call-overload]
 chat.append("scores", 1)  # E: append() needs a list field; "scores" is "dict"  [typed-state-field]
 chat.set_item("scores", "alice", "3")  # E: No overload variant of "set_item" of "SharedState" matches argument types "str", "str", "str"  [call-overload]
 chat.set_item("scores", 1, 3)  # E: No overload variant of "set_item" of "SharedState" matches argument types "str", "int", "int"  [call-overload]

@@ -27,6 +27,10 @@ with chat.mutate("messages") as messages:
     reveal_type(messages)  # N: Revealed type is "list[tests.typing.states.Message]"
     messages.append(Message(author="ann", text="hi"))
 
+with chat.mutate("history") as history:  # a Log's draft is a list
+    reveal_type(history)  # N: Revealed type is "list[tests.typing.states.Message]"
+    history.append(Message(author="ann", text="hi"))
+
 with Room.get(key="r1").mutate("topic") as topic:
     reveal_type(topic)  # N: Revealed type is "str | None"
 
@@ -36,6 +40,8 @@ chat.set_item("scores", "alice", 3)
 chat.set_item("messages", -1, Message(author="ann", text="edited"))
 chat.del_item("scores", "alice")
 chat.del_item("messages", 0)
+chat.append("history", Message(author="ann", text="hi"), keep_last=100_000)
+chat.set_item("history", 0, Message(author="ann", text="edited"))
 chat.update(count=0, title="reset", messages=[])
 chat.update(timeout=2.0)
 chat.notify("messages", "count")

@@ -12,6 +12,7 @@ median of each case's appends.
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import textwrap
@@ -82,6 +83,12 @@ LABELS = {
 }
 
 
+def _two_digits(ratio: float) -> str:
+    """``0.024x``, ``0.00021x``, ``0.000025x``: two significant digits, never "0.00x"."""
+    decimals = max(2, 1 - math.floor(math.log10(ratio)))
+    return f"{ratio:.{decimals}f}x"
+
+
 def measure(case: str, size: int, appends: int) -> float:
     """The median time of one append (s), in a fresh process."""
     code = textwrap.dedent(_SETUP) + textwrap.dedent(_CASES[case]) + "print(json.dumps(times))"
@@ -108,8 +115,7 @@ async def run(quick: bool) -> Report:
             [
                 f"{size:,}",
                 *(f"{found[case, size] * 1000:.3f} ms" for case in _CASES),
-                # Four decimals: at 100,000 the ratio is 0.0002x, which "0.00x" hides.
-                f"{found['log', size] / found['server_state', size]:.4f}x",
+                _two_digits(found["log", size] / found["server_state", size]),
             ]
         )
     report = Report(

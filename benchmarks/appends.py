@@ -34,35 +34,24 @@ items = [Message(author="a", text=f"message {i}") for i in range(size)]
 times = []
 """
 
-_CASES = {
-    "list": """
-from typed_state import SharedState
-
-class Chat(SharedState):
-    messages: list[Message] = []
-
-chat = Chat.get()
-chat.messages = items
-for i in range(appends):
-    message = Message(author="b", text=f"new {i}")
-    began = time.perf_counter()
-    chat.append(lambda c: c.messages, message)
-    times.append(time.perf_counter() - began)
-""",
-    "log": """
+_TYPED_STATE = """
 from typed_state import Log, SharedState
 
 class Chat(SharedState):
-    messages: Log[Message] = Log()
+    messages: {declared}
 
 chat = Chat.get()
-chat.messages = Log(items)
+chat.messages = {initial}
 for i in range(appends):
-    message = Message(author="b", text=f"new {i}")
+    message = Message(author="b", text=f"new {{i}}")
     began = time.perf_counter()
     chat.append(lambda c: c.messages, message)
     times.append(time.perf_counter() - began)
-""",
+"""
+
+_CASES = {
+    "list": _TYPED_STATE.format(declared="list[Message] = []", initial="items"),
+    "log": _TYPED_STATE.format(declared="Log[Message] = Log()", initial="Log(items)"),
     "server_state": """
 from streamlit_server_state.server_state_item import ServerStateItem
 

@@ -27,7 +27,7 @@ from pydantic.errors import PydanticUserError
 
 from typed_state._change import differs
 from typed_state._convert import accepting_earlier_models
-from typed_state._log import Log
+from typed_state._log import Log, log_of
 from typed_state._readonly import extended, freeze, frozen_dict, frozen_list
 
 if TYPE_CHECKING:
@@ -175,7 +175,7 @@ def del_item(plan: Plan, title: str, name: str, old: Any, key: Any, origin: Orig
 def _same_kind(old: Any, items: list[Any], origin: Origin) -> Any:
     """``items`` (frozen already) as a value of the kind of ``old``: a Log, or a list."""
     if isinstance(old, Log):
-        return freeze(Log(items), origin)
+        return log_of(items, origin)
     return frozen_list(items, origin)
 
 

@@ -239,7 +239,12 @@ def frozen_log(log: Log[Any], origin: Origin, freeze: Any) -> Log[Any]:
     view of its items frozen for that field (``freeze(item, origin)``)."""
     if log._ts_origin is origin:
         return log
-    items = [freeze(item, origin) for item in log]
+    return log_of([freeze(item, origin) for item in log], origin)
+
+
+def log_of(items: list[Any], origin: Origin) -> Log[Any]:
+    """A Log of the field of ``origin`` holding ``items``, which are frozen already (not
+    walked again)."""
     return Log._view(_Buffer(items), 0, len(items), origin)
 
 

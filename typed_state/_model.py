@@ -25,8 +25,9 @@ from typed_state._errors import (
     KeyNotAllowedError,
 )
 from typed_state._gc import maybe_freeze
-from typed_state._log import Log
+from typed_state._log import Log  # noqa: TC001 - get_type_hints() resolves the overloads at run time
 from typed_state._notice import replay as replay_notices
+from typed_state._readonly import editable
 from typed_state._version import Version, expected
 from typed_state._widgets import WidgetBinding  # noqa: TC001
 
@@ -304,9 +305,7 @@ class SharedState(BaseModel):
         slot.check_fields(type(self), (field,))
         with slot.locked(slot.write_locks(slot.cls, (field,)), timeout):
             slot.refuse_unreadable((field,), "mutate() of")
-            draft = deepcopy(slot.values[field])
-            if isinstance(draft, Log):  # immutable, as a tuple: edited as a list
-                draft = list(draft)
+            draft = editable(slot.values[field])
             yield draft
             slot.assign(type(self), {field: draft}, timeout)
 

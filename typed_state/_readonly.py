@@ -584,6 +584,14 @@ def extended(old: Any, added: list[Any], keep_last: int | None, origin: Origin) 
     return value
 
 
+def editable(value: Any) -> Any:
+    """A plain, mutable deep copy of a stored value: ``mutate()``'s draft, a widget's
+    value.  A ``Log`` is immutable, as a tuple is (its deep copy is a ``Log``): it is
+    edited as a list."""
+    plain = deepcopy(value)
+    return list(plain) if isinstance(plain, Log) else plain
+
+
 def frozen_dict(items: dict[Any, Any], origin: Origin) -> FrozenDict:
     """A read-only dict of ``items``, whose values are frozen already."""
     value = FrozenDict(items)

@@ -26,7 +26,6 @@ which form a widget lands in.
 from __future__ import annotations
 
 from collections.abc import Callable  # noqa: TC003 - WidgetBinding's hints resolve at run time
-from copy import deepcopy
 from typing import TYPE_CHECKING, Any, TypedDict
 
 import streamlit as st
@@ -35,7 +34,7 @@ from pydantic import ValidationError
 from typed_state import _streamlit
 from typed_state._change import differs
 from typed_state._errors import StateDroppedError
-from typed_state._log import Log
+from typed_state._readonly import editable
 
 if TYPE_CHECKING:
     from pydantic_core import ErrorDetails
@@ -200,6 +199,4 @@ class _WriteBack:
 
 def _plain(value: Any) -> Any:
     """A mutable copy for Streamlit to hold (widget state is the session's own)."""
-    plain = deepcopy(value)
-    # A Log is immutable, as a tuple; a widget (st.multiselect) holds a list.
-    return list(plain) if isinstance(plain, Log) else plain
+    return editable(value)
